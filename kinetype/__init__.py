@@ -1,0 +1,3 @@
+"""kinetype: open, reproducible kinetic typography — engine, dataset, model."""
+
+__version__ = "0.1.0"

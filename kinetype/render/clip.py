@@ -1,0 +1,55 @@
+"""The result of one render: frames, glyph masks, boxes, captions and metadata.
+
+``render_clip`` (in :mod:`kinetype.render.engine`) is a pure function that returns a ``Clip``;
+writers (mp4/gif/png, WebDataset shards) live elsewhere and only read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Captions:
+    """The three KineTy captions plus a short motion tag, all true to the rendered clip."""
+
+    static: str  # appearance: colours, fill, font style, effects, background
+    dynamic: str  # what the letters and background do, in which order
+    word: str  # KineTy word format, e.g. "H^|e|l|l|o"
+    motion_tag: str  # short label, e.g. "bounce in", "typewriter", "glitch"
+
+    def as_dict(self) -> dict[str, str]:
+        return {"static": self.static, "dynamic": self.dynamic, "word": self.word, "motion": self.motion_tag}
+
+
+@dataclass(frozen=True, eq=False)
+class Clip:
+    """One kinetic-typography clip.
+
+    Shapes use T = frames, H = W = size in pixels, N = letters in the word.
+    """
+
+    frames: np.ndarray  # (T, H, W, 3) uint8 RGB
+    instance_map: np.ndarray  # (T, H, W) uint8: 0 background, k = letter k (1-based, word order)
+    boxes: np.ndarray  # (T, N, 4) float32 pixel boxes x0, y0, x1, y1; NaN where the letter is hidden
+    at_rest: np.ndarray  # (T,) bool: the whole word is visible and still (legible) in this frame
+    captions: Captions
+    fps: int
+    word: str
+    metadata: dict[str, Any] = field(default_factory=dict)  # JSON-able: template id, params, font...
+
+    @property
+    def text_mask(self) -> np.ndarray:
+        """(T, H, W) bool: pixels covered by any letter."""
+        return self.instance_map > 0
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.frames.shape[0])
+
+    @property
+    def size(self) -> int:
+        return int(self.frames.shape[1])
