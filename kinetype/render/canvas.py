@@ -1,0 +1,265 @@
+"""Drawing: one skia raster pass per frame for colour, one aliased pass for the instance mask.
+
+Both passes place each letter with the same matrix, so masks and pixels agree by construction.
+The mask pass writes letter k's index into an A8 surface with the ``kSrc`` blend and no
+anti-aliasing: a per-letter instance map where a later letter wins where letters overlap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import skia
+
+from kinetype.render.animation import Tracks
+from kinetype.render.layout import Layout, transformed
+from kinetype.render.palettes import COLOURS, shade
+from kinetype.render.scene import Background, CameraPlan, camera_matrix
+from kinetype.render.style import StylePlan, colour, fill_shader
+
+VISIBLE = 0.5  # a letter counts in masks and boxes when its opacity (× reveal) is at least this
+WARP_BANDS = 8
+
+
+@dataclass
+class Glyphs:
+    """Outlines a frame may need: the word's own letters plus substitutes (scramble, font switch)."""
+
+    base: tuple[skia.Path, ...]  # (N,) the real letters, pivot at origin
+    scramble: list[list[skia.Path]]  # [N][K] random other letters, same font and size
+    alternates: list[list[skia.Path]]  # [A][N] the same letter in alternative fonts
+
+    def pick(self, i: int, frame: int, scramble: float, font_alt: float) -> skia.Path:
+        k = int(round(font_alt))
+        if k > 0 and self.alternates:
+            return self.alternates[(k - 1) % len(self.alternates)][i]
+        if scramble >= 0.5 and self.scramble[i]:
+            return self.scramble[i][frame % len(self.scramble[i])]
+        return self.base[i]
+
+
+def letter_matrix(layout: Layout, tracks: Tracks, f: int, i: int, size: int) -> skia.Matrix:
+    """Rest pivot + offsets, then rotate, skew and scale about the pivot."""
+    c = tracks.channels
+    n = len(layout.paths)
+    track_px = c["track"][f, i] * layout.em_px * (i - (n - 1) / 2.0)
+    m = skia.Matrix.Translate(float(layout.pivots[i, 0] + c["x"][f, i] * size + track_px),
+                              float(layout.pivots[i, 1] + c["y"][f, i] * size))
+    m.preRotate(float(c["rot"][f, i]))
+    if c["skew"][f, i] != 0.0:
+        m.preSkew(float(-c["skew"][f, i]), 0.0)
+    m.preScale(float(c["sx"][f, i]), float(c["sy"][f, i]))
+    return m
+
+
+def _draw_shape(canvas: skia.Canvas, path: skia.Path, paint: skia.Paint, warp: float, melt: float, em_px: float,
+                phase: float) -> None:
+    """Draw ``path`` with the glyph distortions: ``warp`` shifts horizontal bands along a sine,
+    ``melt`` smears the lower part of the glyph downwards like dripping paint (both in em)."""
+    if warp < 1e-3 and melt < 1e-3:
+        canvas.drawPath(path, paint)
+        return
+    b = path.computeTightBounds()
+    if warp >= 1e-3:
+        h = b.height() / WARP_BANDS
+        for j in range(WARP_BANDS):
+            canvas.save()
+            canvas.clipRect(skia.Rect(b.left() - em_px, b.top() + j * h, b.right() + em_px, b.top() + (j + 1) * h + 0.5))
+            canvas.translate(float(warp * em_px * np.sin(2 * np.pi * (j / WARP_BANDS * 1.5 + phase))), 0.0)
+            canvas.drawPath(path, paint)
+            canvas.restore()
+    else:
+        canvas.drawPath(path, paint)
+    if melt >= 1e-3:
+        top = b.top() + 0.55 * b.height()
+        steps = 6
+        for k in range(1, steps + 1):
+            canvas.save()
+            dy = melt * em_px * k / steps
+            canvas.clipRect(skia.Rect(b.left() - em_px, top + dy, b.right() + em_px, b.bottom() + dy + 1))
+            canvas.translate(0.0, float(dy))
+            canvas.drawPath(path, paint)
+            canvas.restore()
+
+
+class FramePainter:
+    """Draws frames of one clip. Holds the per-clip paints and shaders (built once)."""
+
+    def __init__(self, layout: Layout, glyphs: Glyphs, style: StylePlan, background: Background,
+                 camera: CameraPlan, seed: int):
+        self.layout, self.glyphs, self.style = layout, glyphs, style
+        self.background, self.camera = background, camera
+        size = layout.size
+        self.size = size
+        pal = style.palette
+        self.text_rgb = COLOURS[pal.text]
+        self.accent_rgb = COLOURS[pal.accent]
+        self.bg_rgb = COLOURS[pal.background]
+        em = layout.em_px
+        self.shader = fill_shader(style, skia.Rect(*layout.ink), em, seed)
+        self.info = skia.ImageInfo.Make(size, size, skia.kRGBA_8888_ColorType, skia.kPremul_AlphaType)
+        self.surface = skia.Surface.MakeRaster(self.info)
+        self.mask_info = skia.ImageInfo.MakeA8(size, size)
+        self.mask_surface = skia.Surface.MakeRaster(self.mask_info)
+        self.rgba = np.empty((size, size, 4), np.uint8)
+        self.outline_w = max(1.0, 0.035 * em)
+        self.letter_phase = np.random.default_rng(seed).random(len(layout.paths))
+
+    # -- colour pass ------------------------------------------------------------------------
+
+    def _fill_paint(self, opacity: float, color_mix: float, blur: float, weight: float) -> skia.Paint:
+        paint = skia.Paint(AntiAlias=True)
+        paint.setColor(colour(self.text_rgb, opacity))
+        if self.shader is not None:
+            paint.setShader(self.shader)
+            paint.setAlphaf(opacity)
+        if color_mix > 0.01:
+            paint.setColorFilter(skia.ColorFilters.Blend(colour(self.accent_rgb, color_mix), skia.BlendMode.kSrcATop))
+        if blur > 0.002:
+            paint.setMaskFilter(skia.MaskFilter.MakeBlur(skia.kNormal_BlurStyle, float(blur * self.layout.em_px)))
+        if weight > 1e-3:
+            paint.setStyle(skia.Paint.kStrokeAndFill_Style)
+            paint.setStrokeWidth(float(2 * weight * self.layout.em_px))
+            paint.setStrokeJoin(skia.Paint.kRound_Join)
+        return paint
+
+    def _behind(self, canvas, path, m, c, f, i, opacity) -> None:
+        """Effects drawn under every fill: shadows, extrusion, glow."""
+        em, eff = self.layout.em_px, self.style.effect
+        warp, melt, ph = c["warp"][f, i], c["melt"][f, i], self.letter_phase[i]
+        canvas.save()
+        if eff in ("shadow", "long-shadow", "extrude"):
+            p = skia.Paint(AntiAlias=True)
+            if eff == "shadow":
+                p.setColor(skia.Color(0, 0, 0, int(110 * opacity)))
+                p.setMaskFilter(skia.MaskFilter.MakeBlur(skia.kNormal_BlurStyle, 0.04 * em))
+                canvas.translate(0.05 * em, 0.06 * em)
+                canvas.concat(m)
+                _draw_shape(canvas, path, p, warp, melt, em, ph)
+            else:
+                dark = shade(self.bg_rgb if eff == "long-shadow" else self.text_rgb, -0.45)
+                p.setColor(colour(dark, opacity))
+                steps = 8 if eff == "long-shadow" else 5
+                depth = (0.22 if eff == "long-shadow" else 0.08) * em
+                for k in range(steps, 0, -1):
+                    canvas.save()
+                    canvas.translate(depth * k / steps, depth * k / steps)
+                    canvas.concat(m)
+                    _draw_shape(canvas, path, p, warp, melt, em, ph)
+                    canvas.restore()
+        elif eff == "glow":
+            p = skia.Paint(AntiAlias=True)
+            p.setColor(colour(self.accent_rgb, 0.9 * opacity))
+            p.setMaskFilter(skia.MaskFilter.MakeBlur(skia.kNormal_BlurStyle, 0.07 * em))
+            p.setStyle(skia.Paint.kStrokeAndFill_Style)
+            p.setStrokeWidth(0.05 * em)
+            canvas.concat(m)
+            _draw_shape(canvas, path, p, warp, melt, em, ph)
+        canvas.restore()
+
+    def _letter(self, canvas, path, m, c, f, i, opacity) -> None:
+        """The letter itself: chroma split, fill (or write-on stroke), outline."""
+        em, eff = self.layout.em_px, self.style.effect
+        warp, melt, ph = c["warp"][f, i], c["melt"][f, i], self.letter_phase[i]
+        reveal = c["reveal"][f, i]
+        chroma = c["chroma"][f, i] + (0.03 if eff == "chroma" else 0.0)
+        canvas.save()
+        canvas.concat(m)
+        if chroma > 1e-3:
+            for rgb, sign in (((255, 40, 60), -1.0), ((40, 220, 255), 1.0)):
+                p = skia.Paint(AntiAlias=True)
+                p.setColor(colour(rgb, 0.85 * opacity))
+                canvas.save()
+                canvas.translate(sign * chroma * em, 0.0)
+                _draw_shape(canvas, path, p, warp, melt, em, ph)
+                canvas.restore()
+        if reveal < 0.999:
+            # Write-on: the outline is traced progressively, the fill fades in as it completes.
+            stroke = skia.Paint(AntiAlias=True, Style=skia.Paint.kStroke_Style, StrokeWidth=max(1.0, 0.045 * em))
+            stroke.setColor(colour(self.text_rgb, opacity))
+            stroke.setStrokeCap(skia.Paint.kRound_Cap)
+            stroke.setPathEffect(skia.TrimPathEffect.Make(0.0, float(max(reveal, 1e-4))))
+            canvas.drawPath(path, stroke)
+            fill_alpha = opacity * float(np.clip((reveal - 0.6) / 0.4, 0.0, 1.0))
+        else:
+            fill_alpha = opacity
+        if fill_alpha > 1e-3:
+            if eff == "hollow":
+                p = skia.Paint(AntiAlias=True, Style=skia.Paint.kStroke_Style, StrokeWidth=self.outline_w * 1.3)
+                p.setColor(colour(self.text_rgb, fill_alpha))
+            else:
+                p = self._fill_paint(fill_alpha, c["color"][f, i], c["blur"][f, i], c["weight"][f, i])
+            _draw_shape(canvas, path, p, warp, melt, em, ph)
+            if eff == "outline":
+                o = skia.Paint(AntiAlias=True, Style=skia.Paint.kStroke_Style, StrokeWidth=self.outline_w)
+                o.setColor(colour(self.accent_rgb, fill_alpha))
+                _draw_shape(canvas, path, o, warp, melt, em, ph)
+        canvas.restore()
+
+    def paint_frame(self, tracks: Tracks, f: int, t: float, out: np.ndarray, cam_noise: np.ndarray) -> None:
+        """Draw frame ``f`` (clip time ``t``) into ``out`` ``(H, W, 3)`` uint8."""
+        canvas = self.surface.getCanvas()
+        self.background.draw(canvas, t)
+        canvas.save()
+        canvas.concat(camera_matrix(self.camera, t, self.size, cam_noise))
+        c = tracks.channels
+        n = len(self.layout.paths)
+        letters = []
+        for i in range(n):
+            opacity = float(c["opacity"][f, i])
+            if opacity < 1 / 255:
+                continue
+            path = self.glyphs.pick(i, f, c["scramble"][f, i], c["font_alt"][f, i])
+            letters.append((i, path, letter_matrix(self.layout, tracks, f, i, self.size), opacity))
+        if self.style.effect in ("shadow", "long-shadow", "extrude", "glow"):
+            for i, path, m, opacity in letters:
+                self._behind(canvas, path, m, c, f, i, opacity)
+        for i, path, m, opacity in letters:
+            self._letter(canvas, path, m, c, f, i, opacity)
+        canvas.restore()
+        self.surface.readPixels(self.info, self.rgba, self.size * 4)
+        out[...] = self.rgba[..., :3]
+
+    # -- mask pass --------------------------------------------------------------------------
+
+    def paint_mask(self, tracks: Tracks, f: int, t: float, out: np.ndarray, boxes: np.ndarray,
+                   cam_noise: np.ndarray) -> None:
+        """Instance map of frame ``f`` into ``out`` ``(H, W)`` uint8 and letter boxes into ``boxes`` ``(N, 4)``."""
+        canvas = self.mask_surface.getCanvas()
+        canvas.clear(skia.Color(0, 0, 0, 0))
+        cam = camera_matrix(self.camera, t, self.size, cam_noise)
+        canvas.save()
+        canvas.concat(cam)
+        c = tracks.channels
+        em = self.layout.em_px
+        frame = skia.Rect.MakeWH(self.size, self.size)
+        paint = skia.Paint(AntiAlias=False)
+        paint.setBlendMode(skia.BlendMode.kSrc)
+        boxes[...] = np.nan
+        for i in range(len(self.layout.paths)):
+            if c["opacity"][f, i] * min(1.0, c["reveal"][f, i] / 0.6) < VISIBLE:
+                continue
+            path = self.glyphs.pick(i, f, c["scramble"][f, i], c["font_alt"][f, i])
+            m = letter_matrix(self.layout, tracks, f, i, self.size)
+            paint.setColor(skia.Color(0, 0, 0, i + 1))
+            w = float(c["weight"][f, i])
+            if w > 1e-3:
+                paint.setStyle(skia.Paint.kStrokeAndFill_Style)
+                paint.setStrokeWidth(2 * w * em)
+            else:
+                paint.setStyle(skia.Paint.kFill_Style)
+            canvas.save()
+            canvas.concat(m)
+            _draw_shape(canvas, path, paint, c["warp"][f, i], c["melt"][f, i], em, self.letter_phase[i])
+            canvas.restore()
+            # Box: the transformed outline's tight bounds (grown by distortions), clipped to the frame.
+            total = skia.Matrix.Concat(cam, m)
+            b = transformed(path, total).computeTightBounds()
+            grow = (w + c["warp"][f, i]) * em
+            b = skia.Rect(b.left() - grow, b.top() - grow, b.right() + grow,
+                          b.bottom() + grow + c["melt"][f, i] * em * float(np.hypot(total.getScaleY(), total.getSkewY())))
+            if b.intersect(frame):
+                boxes[i] = (b.left(), b.top(), b.right(), b.bottom())
+        canvas.restore()
+        self.mask_surface.readPixels(self.mask_info, out, self.size)

@@ -1,0 +1,170 @@
+"""Scene motion: animated backgrounds and camera moves.
+
+Backgrounds stay within a narrow band around the palette's background colour (±30% shade), so
+they move without ever eating the text/background contrast that :mod:`palettes` guarantees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import skia
+
+from kinetype.render.palettes import shade
+
+BACKGROUNDS = ("solid", "gradient-drift", "stripes", "particles", "shapes", "noise", "grid")
+CAMERAS = ("none", "zoom-in", "zoom-out", "pan-left", "pan-right", "pan-up", "pan-down", "shake", "tilt")
+
+
+@dataclass(frozen=True)
+class BackgroundPlan:
+    kind: str
+    colour: tuple[int, int, int]
+    speed: float  # cycles (or frame widths) per clip
+    angle: float  # degrees: direction of drift / stripes
+    seed: int  # positions of particles and shapes
+
+
+@dataclass(frozen=True)
+class CameraPlan:
+    kind: str
+    amount: float  # zoom factor change, pan distance (frame widths), shake amplitude or tilt degrees
+    seed: int
+
+
+def _c(rgb, alpha: int = 255) -> int:
+    return skia.Color(int(rgb[0]), int(rgb[1]), int(rgb[2]), alpha)
+
+
+class Background:
+    """Draws one background plan; precomputes everything random once per clip."""
+
+    def __init__(self, plan: BackgroundPlan, size: int):
+        self.plan, self.size = plan, size
+        rng = np.random.default_rng(plan.seed)
+        light = sum(plan.colour) / 3 < 128
+        self.alt = shade(plan.colour, 0.22 if light else -0.22)  # the second tone: lighter on dark, darker on light
+        if plan.kind == "particles":
+            n = 40
+            self.pts = rng.random((n, 2)) * size
+            self.radii = (0.006 + 0.018 * rng.random(n)) * size
+            self.vel = 0.6 + 0.8 * rng.random(n)
+        elif plan.kind == "shapes":
+            n = 5
+            self.pts = rng.random((n, 2)) * size
+            self.radii = (0.12 + 0.2 * rng.random(n)) * size
+            self.vel = rng.random(n) * 2 - 1
+            self.square = rng.random(n) < 0.5
+        elif plan.kind == "noise":
+            self.noise = skia.PerlinNoiseShader.MakeFractalNoise(0.035 * 256 / size, 0.035 * 256 / size, 3, float(plan.seed % 1000))
+
+    def draw(self, canvas: skia.Canvas, t: float) -> None:
+        p, s = self.plan, float(self.size)
+        canvas.clear(_c(p.colour))
+        if p.kind == "solid":
+            return
+        th = np.deg2rad(p.angle)
+        d = np.array([np.cos(th), -np.sin(th)])
+        paint = skia.Paint(AntiAlias=True)
+        if p.kind == "gradient-drift":
+            phi = th + 2 * np.pi * p.speed * t * 0.25
+            r = 0.75 * s
+            c = np.array([s / 2, s / 2])
+            a0, a1 = c - r * np.array([np.cos(phi), np.sin(phi)]), c + r * np.array([np.cos(phi), np.sin(phi)])
+            paint.setShader(skia.GradientShader.MakeLinear(
+                [skia.Point(*a0), skia.Point(*a1)], [_c(p.colour), _c(self.alt), _c(p.colour)]))
+            canvas.drawPaint(paint)
+        elif p.kind == "stripes":
+            period = s / 8
+            off = d * period * 2 * p.speed * t
+            nrm = np.array([-d[1], d[0]])  # stripes run along d, repeat across it
+            a0 = np.array([s / 2, s / 2]) + off
+            a1 = a0 + nrm * period
+            paint.setShader(skia.GradientShader.MakeLinear(
+                [skia.Point(*a0), skia.Point(*a1)], [_c(p.colour), _c(p.colour), _c(self.alt), _c(self.alt)],
+                [0.0, 0.5, 0.5, 1.0], skia.TileMode.kRepeat))
+            canvas.drawPaint(paint)
+        elif p.kind == "particles":
+            paint.setColor(_c(self.alt))
+            pos = (self.pts + d[None, :] * (self.vel[:, None] * p.speed * s * 0.5 * t)) % s
+            for (x, y), r in zip(pos, self.radii):
+                canvas.drawCircle(float(x), float(y), float(r), paint)
+        elif p.kind == "shapes":
+            paint.setColor(_c(self.alt, 150))
+            for (x, y), r, v, sq in zip(self.pts, self.radii, self.vel, self.square):
+                cx = (x + d[0] * v * p.speed * s * 0.3 * t) % (s + 2 * r) - r
+                cy = (y + d[1] * v * p.speed * s * 0.3 * t) % (s + 2 * r) - r
+                if sq:
+                    canvas.save()
+                    canvas.translate(float(cx), float(cy))
+                    canvas.rotate(float(90 * v * p.speed * t))
+                    canvas.drawRoundRect(skia.Rect(-r, -r, r, r), r * 0.2, r * 0.2, paint)
+                    canvas.restore()
+                else:
+                    canvas.drawCircle(float(cx), float(cy), float(r), paint)
+        elif p.kind == "noise":
+            shift = d * s * 0.4 * p.speed * t
+            paint.setShader(self.noise.makeWithLocalMatrix(skia.Matrix.Translate(float(shift[0]), float(shift[1]))))
+            # Grey noise, blended faintly over the base colour.
+            g = [0.33, 0.33, 0.33, 0, 0] * 3 + [0, 0, 0, 0, 0.16]
+            paint.setColorFilter(skia.ColorFilters.Matrix(g))
+            paint.setBlendMode(skia.BlendMode.kOverlay)
+            canvas.drawPaint(paint)
+        elif p.kind == "grid":
+            paint.setColor(_c(self.alt))
+            paint.setStrokeWidth(max(1.0, s / 160))
+            step = s / 8
+            off = (d * step * 2 * p.speed * t) % step
+            for k in range(-1, 10):
+                x = float(off[0] + k * step)
+                y = float(off[1] + k * step)
+                canvas.drawLine(x, 0, x, s, paint)
+                canvas.drawLine(0, y, s, y, paint)
+
+
+def camera_matrix(plan: CameraPlan, t: float, size: int, noise: np.ndarray) -> skia.Matrix:
+    """The camera as a matrix about the frame centre at clip time ``t``; ``noise`` (2,) in [0, 1)."""
+    s = float(size)
+    m = skia.Matrix()
+    k, a = plan.kind, plan.amount
+    if k == "none":
+        return m
+    c = s / 2
+    if k in ("zoom-in", "zoom-out"):
+        z = 1 + a * (t if k == "zoom-in" else 1 - t)
+        m.setScale(z, z, c, c)
+    elif k.startswith("pan-"):
+        dx, dy = {"pan-left": (1, 0), "pan-right": (-1, 0), "pan-up": (0, 1), "pan-down": (0, -1)}[k]
+        # Content moves opposite to the camera; centred at mid-clip so the word is framed at rest.
+        u = (t - 0.5) * a * s
+        m.setTranslate(dx * u, dy * u)
+    elif k == "shake":
+        m.setTranslate(float((noise[0] * 2 - 1) * a * s), float((noise[1] * 2 - 1) * a * s))
+    elif k == "tilt":
+        m.setRotate(float(a * np.sin(2 * np.pi * t)), c, c)
+    return m
+
+
+def camera_phrase(plan: CameraPlan) -> str:
+    return {
+        "none": "", "zoom-in": "the camera slowly zooms in", "zoom-out": "the camera slowly pulls back",
+        "pan-left": "the camera pans to the left", "pan-right": "the camera pans to the right",
+        "pan-up": "the camera pans upwards", "pan-down": "the camera pans downwards",
+        "shake": "the camera shakes", "tilt": "the camera tilts gently back and forth",
+    }[plan.kind]
+
+
+def background_phrase(plan: BackgroundPlan, colour_name: str) -> tuple[str, str]:
+    """(static description, motion description) of a background."""
+    speed = "slowly" if plan.speed < 0.6 else ("steadily" if plan.speed < 1.2 else "quickly")
+    return {
+        "solid": (f"a plain {colour_name} background", "the background stays still"),
+        "gradient-drift": (f"a soft {colour_name} gradient background", f"the background gradient {speed} drifts"),
+        "stripes": (f"a {colour_name} background with diagonal stripes" if plan.angle % 90 else f"a {colour_name} striped background",
+                    f"the stripes {speed} scroll"),
+        "particles": (f"a {colour_name} background with small dots", f"the dots {speed} float across"),
+        "shapes": (f"a {colour_name} background with large translucent shapes", f"the shapes {speed} drift and turn"),
+        "noise": (f"a grainy {colour_name} textured background", f"the grain {speed} flows"),
+        "grid": (f"a {colour_name} background with a grid", f"the grid {speed} slides"),
+    }[plan.kind]
