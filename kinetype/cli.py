@@ -49,9 +49,237 @@ def user_errors(fn):
 
 # --- engine: templates, fonts, preview --------------------------------------------------------
 
+
+@templates_app.command("list")
+@user_errors
+def templates_list(
+    templates: TemplatesDir = DEFAULT_TEMPLATES,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON record per template instead of a table.")] = False,
+):
+    """List templates: id, category tags, motion tag and description."""
+    from kinetype.gallery import load_templates, template_records
+
+    records = template_records(load_templates(templates))
+    if as_json:
+        import json
+
+        print(json.dumps(records, indent=1))
+        return
+    from rich.table import Table
+
+    table = Table("id", "tags", "motion", "description", title=f"{len(records)} templates in {templates}")
+    for r in records:
+        table.add_row(r["id"], ", ".join(r["tags"]), r["motion_tag"], r["description"])
+    console.print(table)
+
+
+@templates_app.command("validate")
+def templates_validate(folder: Annotated[Path, typer.Argument(help="Template folder.")] = DEFAULT_TEMPLATES):
+    """Check every template file of a folder; exit 0 when all are valid, else print every error."""
+    from kinetype.templates import scan_templates
+
+    found, errors = scan_templates(folder)
+    for e in errors:
+        err_console.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
+    if errors:
+        err_console.print(f"{len(errors)} error(s); {len(found)} valid template(s)")
+        raise typer.Exit(1)
+    console.print(f"{len(found)} templates valid in {folder}")
+
+
+@templates_app.command("sheet")
+@user_errors
+def templates_sheet(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the PNG sheets.")],
+    templates: TemplatesDir = DEFAULT_TEMPLATES,
+    word: Annotated[str, typer.Option("--word", help="Word drawn by every template.")] = "Type",
+    size: Annotated[int, typer.Option("--size", help="Frame size in pixels.")] = 96,
+    per_sheet: Annotated[int, typer.Option("--per-sheet", help="Templates per PNG sheet.")] = 20,
+    seed: Seed = 0,
+):
+    """Write a gallery of every template as PNG sheets (one row of frames per template)."""
+    from kinetype.gallery import load_templates, template_sheets
+    from kinetype.words import validate_word
+
+    paths = template_sheets(load_templates(templates), out, word=validate_word(word), per_sheet=per_sheet, size=size, seed=seed)
+    console.print(f"wrote {len(paths)} sheets to {out}")
+
+
+@fonts_app.command("list")
+@user_errors
+def fonts_list(as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False):
+    """Bundled font families: styles, classes, licences."""
+    from kinetype.render.fonts import FontLibrary, font_table
+
+    rows = font_table(FontLibrary.load())
+    if as_json:
+        import json
+
+        print(json.dumps(rows, indent=1, default=str))
+        return
+    from rich.table import Table
+
+    table = Table(*rows[0].keys(), title=f"{len(rows)} font families")
+    for r in rows:
+        table.add_row(*[", ".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v) for v in r.values()])
+    console.print(table)
+
+
+@app.command()
+@user_errors
+def preview(
+    template_id: Annotated[Optional[str], typer.Argument(help="Template id (see `kinetype templates list`).")] = None,
+    word: Annotated[str, typer.Option("--word", help="1-12 letters A-Z, a-z.")] = "Hello",
+    out: Annotated[Path, typer.Option("--out", help="Output .mp4, .gif (video) or .png (contact sheet).")] = Path("preview.gif"),
+    seed: Seed = 0,
+    masks: Annotated[bool, typer.Option("--masks", help="With .png: draw each frame's glyph mask beside it.")] = False,
+    random_template: Annotated[bool, typer.Option("--random", help="Pick the template from the seed instead of by id.")] = False,
+    templates: TemplatesDir = DEFAULT_TEMPLATES,
+    size: Annotated[int, typer.Option("--size", help="Frame size in pixels.")] = 256,
+    frames: Annotated[int, typer.Option("--frames", help="Number of frames.")] = 24,
+    fps: Annotated[int, typer.Option("--fps", help="Frames per second.")] = 8,
+):
+    """Render one clip of a template and write it as a video or a contact sheet."""
+    from kinetype.gallery import load_templates, preview as run_preview
+    from kinetype.templates import get_template
+
+    all_templates = load_templates(templates)
+    if random_template:
+        template = all_templates[seed % len(all_templates)]
+    elif template_id is None:
+        raise typer.BadParameter("give a TEMPLATE_ID or --random", param_hint="TEMPLATE_ID")
+    else:
+        template = get_template(all_templates, template_id)
+    info = run_preview(template, word, seed, out, size=size, num_frames=frames, fps=fps, masks=masks)
+    c = info["captions"]
+    console.print(f"[bold]{template.id}[/bold] → {out}\n  static:  {c['static']}\n  dynamic: {c['dynamic']}\n"
+                  f"  word:    {c['word']}\n  motion:  {c['motion']}", highlight=False)
+
+
 # --- dataset: render, shards, export ----------------------------------------------------------
 
+DatasetDir = Annotated[Path, typer.Argument(help="Dataset folder written by `kinetype render`.")]
+
+
+@app.command()
+@user_errors
+def render(
+    templates: TemplatesDir = DEFAULT_TEMPLATES,
+    n: Annotated[int, typer.Option("--n", help="Number of clips in the dataset.")] = 1000,
+    out: Annotated[Path, typer.Option("--out", help="Output folder (shards, manifest, card).")] = Path("shards"),
+    workers: Annotated[Optional[int], typer.Option("--workers", help="Worker processes (default: all cores).")] = None,
+    seed: Seed = 0,
+    shard_size: Annotated[int, typer.Option("--shard-size", help="Clips per shard.")] = 1000,
+    size: Annotated[int, typer.Option("--size", help="Frame width and height in pixels.")] = 256,
+    frames: Annotated[int, typer.Option("--frames", help="Frames per clip.")] = 24,
+    fps: Annotated[int, typer.Option("--fps", help="Frames per second.")] = 8,
+    words: Annotated[Optional[Path], typer.Option("--words", help="Word list, one per line (default: random letters mixed with English words).")] = None,
+    num_shards: Annotated[int, typer.Option("--num-shards", help="Split the shards over this many jobs (Slurm arrays, Kubernetes jobs)...")] = 1,
+    shard_index: Annotated[int, typer.Option("--shard-index", help="...and do the shards k with k % num-shards == shard-index.")] = 0,
+    ray: Annotated[bool, typer.Option("--ray", help="Run one Ray task per shard (a local Ray instance unless --ray-address).")] = False,
+    ray_address: Annotated[Optional[str], typer.Option("--ray-address", help="Address of the Ray cluster for --ray (e.g. ray://head:10001, or auto).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+):
+    """Render a dataset of kinetic-typography clips to WebDataset shards (resumable: run the same command again)."""
+    from kinetype.shards import RenderConfig, render_dataset
+
+    config = RenderConfig(templates=templates, n=n, seed=seed, shard_size=shard_size, size=size, num_frames=frames, fps=fps, words=words)
+    render_dataset(config, out, workers=workers, num_shards=num_shards, shard_index=shard_index, ray=ray or bool(ray_address),
+                   ray_address=ray_address, progress=not quiet, console=err_console)
+
+
+@shards_app.command("verify")
+@user_errors
+def shards_verify(
+    folder: DatasetDir,
+    workers: Annotated[int, typer.Option("--workers", help="Shards checked in parallel.")] = 1,
+):
+    """Decode every sample and check counts against the plan and the manifest. Exit status: 0 valid, 1 corrupt, 3 missing, 4 both."""
+    from kinetype.shards.verify import run_verify
+
+    raise typer.Exit(run_verify(folder, workers=workers, console=console))
+
+
+@shards_app.command("inspect")
+@user_errors
+def shards_inspect(
+    folder: DatasetDir,
+    sheet: Annotated[Optional[Path], typer.Option("--sheet", help="Also write a contact sheet of random samples (PNG).")] = None,
+    samples: Annotated[int, typer.Option("--samples", help="Samples on the contact sheet.")] = 6,
+    seed: Seed = 0,
+):
+    """Summary table of a dataset (counts, bytes, templates, fonts, motions) and an optional contact sheet."""
+    from kinetype.shards.inspect import inspect_dataset
+
+    inspect_dataset(folder, sheet=sheet, samples=samples, seed=seed, console=console)
+
+
+@app.command("export")
+@user_errors
+def export(
+    folder: DatasetDir,
+    out: Annotated[Path, typer.Argument(help="Folder to write.")],
+    format: Annotated[str, typer.Option("--format", help="Target layout: kinety (the KineTy paper's code).")] = "kinety",
+):
+    """Export a dataset to another layout (KineTy's CSV + videos/ + mask/ folders)."""
+    from kinetype.shards.export import run_export
+
+    run_export(folder, out, format=format, console=console)
+
+
 # --- model: train, generate -------------------------------------------------------------------
+
+ModelDir = Annotated[Optional[Path], typer.Option("--model", help="Pipeline folder (default: models/kinetype).")]
+
+
+@app.command()
+@user_errors
+def train(
+    shards: Annotated[Optional[str], typer.Option("--shards", help="Shard folder or glob from `kinetype render` ('synthetic': built-in test clips).")] = None,
+    stage: Annotated[str, typer.Option("--stage", help="autoencoder, image (single frames, static captions) or video.")] = "video",
+    preset: Annotated[str, typer.Option("--preset", help="tiny (CPU tests), small (one GPU), base (several GPUs), paper.")] = "small",
+    out: Annotated[Path, typer.Option("--out", help="Run folder: config, checkpoints, samples, logs, pipeline/.")] = Path("runs/kinetype"),
+    config: Annotated[Optional[Path], typer.Option("--config", help="TOML file overriding the preset ([data], [optim], [model.denoiser]...).")] = None,
+    max_steps: Annotated[Optional[int], typer.Option("--max-steps", help="Optimiser steps in total.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last checkpoint.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config and model size; train nothing.")] = False,
+    init: Annotated[Optional[Path], typer.Option("--init", help="Start from a pipeline folder (the previous stage's RUN/pipeline).")] = None,
+    autoencoder: Annotated[Optional[Path], typer.Option("--autoencoder", help="A local diffusers AutoencoderKL folder (frozen).")] = None,
+    clip: Annotated[Optional[Path], typer.Option("--clip", help="A local CLIP text encoder folder (frozen) instead of the byte encoder.")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Seed of the run (weights, data order, noise).")] = None,
+):
+    """Train the autoencoder, the image model or the video model (also under torchrun for several GPUs)."""
+    from kinetype.train import train_command
+
+    train_command(shards=shards, stage=stage, preset=preset, out=out, config=config, max_steps=max_steps,
+                  resume=resume, dry_run=dry_run, init=init, autoencoder=autoencoder, clip=clip, seed=seed,
+                  echo=console.print)
+
+
+@app.command()
+@user_errors
+def generate(
+    word: Annotated[str, typer.Argument(help="1-12 letters A-Z, a-z.")],
+    out: Annotated[Path, typer.Option("--out", help="Output .mp4, .gif or .png (contact sheet).")],
+    motion: Annotated[Optional[str], typer.Option("--motion", help="Motion phrase, matched to the templates (e.g. 'bounce in').")] = None,
+    style: Annotated[Optional[str], typer.Option("--style", help="Appearance phrase; replaces the template's static caption.")] = None,
+    template: Annotated[Optional[str], typer.Option("--template", help="Template id instead of a motion phrase.")] = None,
+    model: ModelDir = None,
+    sampler: Annotated[str, typer.Option("--sampler", help="ddim, dpm++ or euler.")] = "dpm++",
+    steps: Annotated[int, typer.Option("--steps", help="Sampling steps.")] = 25,
+    guidance: Annotated[float, typer.Option("--guidance", help="Classifier-free guidance scale (1 = none).")] = 3.0,
+    seed: Seed = 0,
+    no_glyph: Annotated[bool, typer.Option("--no-glyph", help="Do not give the model the engine's glyph layout.")] = False,
+    frames: Annotated[Optional[int], typer.Option("--frames", help="Frames (default: the model's).")] = None,
+    fps: Annotated[Optional[int], typer.Option("--fps", help="Frames per second (default: the model's).")] = None,
+    templates: Annotated[Optional[Path], typer.Option("--templates", help="Folder of template files.")] = None,
+):
+    """Generate a kinetic-typography clip of WORD with a trained model."""
+    from kinetype.sample.generate import generate as run_generate
+
+    run_generate(word, motion=motion, out=out, style=style, template_id=template, model=model, sampler=sampler,
+                 steps=steps, guidance=guidance, seed=seed, glyph=not no_glyph, num_frames=frames, fps=fps,
+                 templates_dir=templates, echo=lambda s: console.print(s, highlight=False, soft_wrap=True))
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ from kinetype.render.palettes import COLOURS, shade
 from kinetype.render.scene import Background, CameraPlan, camera_matrix
 from kinetype.render.style import StylePlan, colour, fill_shader
 
+HAIRLINE_EM_PX = 48.0  # below this font size the mask pass adds 1-pixel hairlines around each letter
 VISIBLE = 0.5  # a letter counts in masks and boxes when its opacity (× reveal) is at least this
 WARP_BANDS = 8
 
@@ -223,6 +224,12 @@ class FramePainter:
 
     # -- mask pass --------------------------------------------------------------------------
 
+    def hairline_for(self, i: int) -> skia.Paint:
+        p = skia.Paint(AntiAlias=False, Style=skia.Paint.kStroke_Style, StrokeWidth=0.0)
+        p.setBlendMode(skia.BlendMode.kSrc)
+        p.setColor(skia.Color(0, 0, 0, i + 1))
+        return p
+
     def paint_mask(self, tracks: Tracks, f: int, t: float, out: np.ndarray, boxes: np.ndarray,
                    cam_noise: np.ndarray) -> None:
         """Instance map of frame ``f`` into ``out`` ``(H, W)`` uint8 and letter boxes into ``boxes`` ``(N, 4)``."""
@@ -252,6 +259,9 @@ class FramePainter:
             canvas.save()
             canvas.concat(m)
             _draw_shape(canvas, path, paint, c["warp"][f, i], c["melt"][f, i], em, self.letter_phase[i])
+            if em < HAIRLINE_EM_PX:
+                # Small letters: aliased fills drop strokes thinner than a pixel; a hairline keeps them.
+                _draw_shape(canvas, path, self.hairline_for(i), c["warp"][f, i], c["melt"][f, i], em, self.letter_phase[i])
             canvas.restore()
             # Box: the transformed outline's tight bounds (grown by distortions), clipped to the frame.
             total = skia.Matrix.Concat(cam, m)

@@ -1,0 +1,95 @@
+"""render_clip contract, run over every bundled template, plus determinism and font/caption truth."""
+
+import json
+
+import numpy as np
+import pytest
+
+from kinetype.errors import WordError
+from kinetype.render import render_clip
+from kinetype.words import word_caption
+
+WORDS = ["Hello", "KINETIC", "ty", "Typography", "aBcDeFgHiJkL", "W", "quiz"]
+
+
+def check_clip(clip, word, size, frames):
+    n = len(word)
+    assert clip.frames.shape == (frames, size, size, 3) and clip.frames.dtype == np.uint8
+    assert clip.instance_map.shape == (frames, size, size) and clip.instance_map.dtype == np.uint8
+    assert clip.boxes.shape == (frames, n, 4)
+    assert clip.at_rest.shape == (frames,)
+    assert clip.instance_map.max() <= n
+    assert np.array_equal(clip.text_mask, clip.instance_map > 0)
+    # Masks and boxes agree: a letter's pixels lie inside its box; a hidden letter has no pixels.
+    for f in range(frames):
+        for k in range(n):
+            ys, xs = np.nonzero(clip.instance_map[f] == k + 1)
+            box = clip.boxes[f, k]
+            if np.isnan(box).any():
+                assert len(xs) == 0, f"frame {f} letter {k}: pixels but no box"
+            elif len(xs):
+                assert xs.min() >= box[0] - 1.5 and xs.max() <= box[2] + 1.5
+                assert ys.min() >= box[1] - 1.5 and ys.max() <= box[3] + 1.5
+    # At rest, every letter is visible.
+    for f in np.flatnonzero(clip.at_rest):
+        missing = set(range(1, n + 1)) - set(np.unique(clip.instance_map[f]))
+        assert not missing, f"frame {f} at rest but letters {sorted(missing)} have no mask pixels"
+    c = clip.captions
+    assert c.static.strip() and c.dynamic.strip() and c.motion_tag.strip()
+    assert c.word == word_caption(word)
+    json.dumps(clip.metadata)  # JSON-able
+
+
+def test_every_template_renders_to_contract(templates, fonts):
+    size, frames = 64, 8
+    for i, t in enumerate(templates):
+        word = WORDS[i % len(WORDS)]
+        clip = render_clip(t, word, seed=i, size=size, num_frames=frames, fps=8, fonts=fonts)
+        try:
+            check_clip(clip, word, size, frames)
+        except AssertionError as e:
+            raise AssertionError(f"template {t.id}: {e}") from e
+        assert clip.metadata["template"] == t.id and clip.metadata["seed"] == i
+
+
+def test_full_size_defaults(templates, fonts):
+    clip = render_clip(templates[0], "Hello", 3, fonts=fonts)
+    check_clip(clip, "Hello", 256, 24)
+    assert clip.fps == 8 and clip.metadata["size"] == 256
+
+
+def test_same_seed_same_bytes_different_seed_differs(templates, fonts):
+    t = next(t for t in templates if t.id.startswith("glitch"))
+    a = render_clip(t, "Glitch", 7, size=96, num_frames=12, fonts=fonts)
+    b = render_clip(t, "Glitch", 7, size=96, num_frames=12, fonts=fonts)
+    c = render_clip(t, "Glitch", 8, size=96, num_frames=12, fonts=fonts)
+    assert a.frames.tobytes() == b.frames.tobytes()
+    assert a.instance_map.tobytes() == b.instance_map.tobytes()
+    assert a.captions == b.captions and a.metadata == b.metadata
+    assert a.frames.tobytes() != c.frames.tobytes()
+
+
+def test_caps_only_fonts_never_draw_lowercase_words(templates, fonts):
+    caps = {f.id for f in fonts.fonts if f.caps_only}
+    assert caps, "the library should include a caps-only font (Bebas Neue)"
+    display = [t for t in templates if "display" in t.style.fonts.all_values() or "condensed" in t.style.fonts.all_values()]
+    used_caps_for_upper = False
+    for i in range(300):
+        t = display[i % len(display)]
+        from kinetype.render.engine import plan_clip
+        lower = plan_clip(t, "hello", i, 64, 8, 8, fonts)
+        assert lower.font_id not in caps
+        used_caps_for_upper |= plan_clip(t, "HELLO", i, 64, 8, 8, fonts).font_id in caps
+    assert used_caps_for_upper  # all-capital words may still use it
+
+
+def test_most_clips_come_to_rest_and_rest_frames_are_still(templates, fonts):
+    enter_only = [t for t in templates if t.enter and not t.exit and not t.emphasis][:20]
+    for i, t in enumerate(enter_only):
+        clip = render_clip(t, "Rest", i, size=64, num_frames=24, fonts=fonts)
+        assert clip.at_rest[-1], t.id
+
+
+def test_bad_word_is_refused(templates):
+    with pytest.raises(WordError, match="position 3"):
+        render_clip(templates[0], "ab3", 0)
