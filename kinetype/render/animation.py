@@ -46,6 +46,10 @@ class Tracks:
     def __getitem__(self, name: str) -> np.ndarray:
         return self.channels[name]
 
+    def row(self, f: int) -> dict[str, list[float]]:
+        """Frame ``f`` of every channel as Python floats (for per-letter drawing loops)."""
+        return {name: v[f].tolist() for name, v in self.channels.items()}
+
 
 def order_ranks(order: str, n: int, rng: np.random.Generator) -> np.ndarray:
     """Rank of each letter in the stagger order, ``(N,)`` float ≥ 0; equal ranks start together."""

@@ -40,17 +40,16 @@ class Glyphs:
         return self.base[i]
 
 
-def letter_matrix(layout: Layout, tracks: Tracks, f: int, i: int, size: int) -> skia.Matrix:
-    """Rest pivot + offsets, then rotate, skew and scale about the pivot."""
-    c = tracks.channels
+def letter_matrix(layout: Layout, c: dict[str, list[float]], i: int, size: int) -> skia.Matrix:
+    """Rest pivot + offsets, then rotate, skew and scale about the pivot. ``c``: one frame's channel rows."""
     n = len(layout.paths)
-    track_px = c["track"][f, i] * layout.em_px * (i - (n - 1) / 2.0)
-    m = skia.Matrix.Translate(float(layout.pivots[i, 0] + c["x"][f, i] * size + track_px),
-                              float(layout.pivots[i, 1] + c["y"][f, i] * size))
-    m.preRotate(float(c["rot"][f, i]))
-    if c["skew"][f, i] != 0.0:
-        m.preSkew(float(-c["skew"][f, i]), 0.0)
-    m.preScale(float(c["sx"][f, i]), float(c["sy"][f, i]))
+    track_px = c["track"][i] * layout.em_px * (i - (n - 1) / 2.0)
+    px, py = layout.pivot_list[i]
+    m = skia.Matrix.Translate(px + c["x"][i] * size + track_px, py + c["y"][i] * size)
+    m.preRotate(c["rot"][i])
+    if c["skew"][i] != 0.0:
+        m.preSkew(-c["skew"][i], 0.0)
+    m.preScale(c["sx"][i], c["sy"][i])
     return m
 
 
@@ -99,11 +98,11 @@ class FramePainter:
         self.bg_rgb = COLOURS[pal.background]
         em = layout.em_px
         self.shader = fill_shader(style, skia.Rect(*layout.ink), em, seed)
-        self.info = skia.ImageInfo.Make(size, size, skia.kRGBA_8888_ColorType, skia.kPremul_AlphaType)
-        self.surface = skia.Surface.MakeRaster(self.info)
-        self.mask_info = skia.ImageInfo.MakeA8(size, size)
-        self.mask_surface = skia.Surface.MakeRaster(self.mask_info)
-        self.rgba = np.empty((size, size, 4), np.uint8)
+        # Surfaces draw straight into numpy buffers: no read-back copies.
+        self.rgba = np.zeros((size, size, 4), np.uint8)
+        self.surface = skia.Surface(self.rgba, colorType=skia.kRGBA_8888_ColorType, alphaType=skia.kPremul_AlphaType)
+        self.mask = np.zeros((size, size), np.uint8)
+        self.mask_surface = skia.Surface(self.mask, colorType=skia.kAlpha_8_ColorType, alphaType=skia.kPremul_AlphaType)
         self.outline_w = max(1.0, 0.035 * em)
         self.letter_phase = np.random.default_rng(seed).random(len(layout.paths))
 
@@ -128,7 +127,7 @@ class FramePainter:
     def _behind(self, canvas, path, m, c, f, i, opacity) -> None:
         """Effects drawn under every fill: shadows, extrusion, glow."""
         em, eff = self.layout.em_px, self.style.effect
-        warp, melt, ph = c["warp"][f, i], c["melt"][f, i], self.letter_phase[i]
+        warp, melt, ph = c["warp"][i], c["melt"][i], self.letter_phase[i]
         canvas.save()
         if eff in ("shadow", "long-shadow", "extrude"):
             p = skia.Paint(AntiAlias=True)
@@ -162,9 +161,9 @@ class FramePainter:
     def _letter(self, canvas, path, m, c, f, i, opacity) -> None:
         """The letter itself: chroma split, fill (or write-on stroke), outline."""
         em, eff = self.layout.em_px, self.style.effect
-        warp, melt, ph = c["warp"][f, i], c["melt"][f, i], self.letter_phase[i]
-        reveal = c["reveal"][f, i]
-        chroma = c["chroma"][f, i] + (0.03 if eff == "chroma" else 0.0)
+        warp, melt, ph = c["warp"][i], c["melt"][i], self.letter_phase[i]
+        reveal = c["reveal"][i]
+        chroma = c["chroma"][i] + (0.03 if eff == "chroma" else 0.0)
         canvas.save()
         canvas.concat(m)
         if chroma > 1e-3:
@@ -190,7 +189,7 @@ class FramePainter:
                 p = skia.Paint(AntiAlias=True, Style=skia.Paint.kStroke_Style, StrokeWidth=self.outline_w * 1.3)
                 p.setColor(colour(self.text_rgb, fill_alpha))
             else:
-                p = self._fill_paint(fill_alpha, c["color"][f, i], c["blur"][f, i], c["weight"][f, i])
+                p = self._fill_paint(fill_alpha, c["color"][i], c["blur"][i], c["weight"][i])
             _draw_shape(canvas, path, p, warp, melt, em, ph)
             if eff == "outline":
                 o = skia.Paint(AntiAlias=True, Style=skia.Paint.kStroke_Style, StrokeWidth=self.outline_w)
@@ -201,25 +200,24 @@ class FramePainter:
     def paint_frame(self, tracks: Tracks, f: int, t: float, out: np.ndarray, cam_noise: np.ndarray) -> None:
         """Draw frame ``f`` (clip time ``t``) into ``out`` ``(H, W, 3)`` uint8."""
         canvas = self.surface.getCanvas()
-        self.background.draw(canvas, t)
+        self.background.draw(canvas, self.rgba, t)
         canvas.save()
         canvas.concat(camera_matrix(self.camera, t, self.size, cam_noise))
-        c = tracks.channels
+        c = tracks.row(f)  # python floats: numpy scalar indexing in this loop cost more than drawing
         n = len(self.layout.paths)
         letters = []
         for i in range(n):
-            opacity = float(c["opacity"][f, i])
+            opacity = c["opacity"][i]
             if opacity < 1 / 255:
                 continue
-            path = self.glyphs.pick(i, f, c["scramble"][f, i], c["font_alt"][f, i])
-            letters.append((i, path, letter_matrix(self.layout, tracks, f, i, self.size), opacity))
+            path = self.glyphs.pick(i, f, c["scramble"][i], c["font_alt"][i])
+            letters.append((i, path, letter_matrix(self.layout, c, i, self.size), opacity))
         if self.style.effect in ("shadow", "long-shadow", "extrude", "glow"):
             for i, path, m, opacity in letters:
                 self._behind(canvas, path, m, c, f, i, opacity)
         for i, path, m, opacity in letters:
             self._letter(canvas, path, m, c, f, i, opacity)
         canvas.restore()
-        self.surface.readPixels(self.info, self.rgba, self.size * 4)
         out[...] = self.rgba[..., :3]
 
     # -- mask pass --------------------------------------------------------------------------
@@ -238,19 +236,19 @@ class FramePainter:
         cam = camera_matrix(self.camera, t, self.size, cam_noise)
         canvas.save()
         canvas.concat(cam)
-        c = tracks.channels
+        c = tracks.row(f)
         em = self.layout.em_px
         frame = skia.Rect.MakeWH(self.size, self.size)
         paint = skia.Paint(AntiAlias=False)
         paint.setBlendMode(skia.BlendMode.kSrc)
         boxes[...] = np.nan
         for i in range(len(self.layout.paths)):
-            if c["opacity"][f, i] * min(1.0, c["reveal"][f, i] / 0.6) < VISIBLE:
+            if c["opacity"][i] * min(1.0, c["reveal"][i] / 0.6) < VISIBLE:
                 continue
-            path = self.glyphs.pick(i, f, c["scramble"][f, i], c["font_alt"][f, i])
-            m = letter_matrix(self.layout, tracks, f, i, self.size)
+            path = self.glyphs.pick(i, f, c["scramble"][i], c["font_alt"][i])
+            m = letter_matrix(self.layout, c, i, self.size)
             paint.setColor(skia.Color(0, 0, 0, i + 1))
-            w = float(c["weight"][f, i])
+            w = c["weight"][i]
             if w > 1e-3:
                 paint.setStyle(skia.Paint.kStrokeAndFill_Style)
                 paint.setStrokeWidth(2 * w * em)
@@ -258,18 +256,18 @@ class FramePainter:
                 paint.setStyle(skia.Paint.kFill_Style)
             canvas.save()
             canvas.concat(m)
-            _draw_shape(canvas, path, paint, c["warp"][f, i], c["melt"][f, i], em, self.letter_phase[i])
+            _draw_shape(canvas, path, paint, c["warp"][i], c["melt"][i], em, self.letter_phase[i])
             if em < HAIRLINE_EM_PX:
                 # Small letters: aliased fills drop strokes thinner than a pixel; a hairline keeps them.
-                _draw_shape(canvas, path, self.hairline_for(i), c["warp"][f, i], c["melt"][f, i], em, self.letter_phase[i])
+                _draw_shape(canvas, path, self.hairline_for(i), c["warp"][i], c["melt"][i], em, self.letter_phase[i])
             canvas.restore()
             # Box: the transformed outline's tight bounds (grown by distortions), clipped to the frame.
             total = skia.Matrix.Concat(cam, m)
             b = transformed(path, total).computeTightBounds()
-            grow = (w + c["warp"][f, i]) * em
+            grow = (w + c["warp"][i]) * em
             b = skia.Rect(b.left() - grow, b.top() - grow, b.right() + grow,
-                          b.bottom() + grow + c["melt"][f, i] * em * float(np.hypot(total.getScaleY(), total.getSkewY())))
+                          b.bottom() + grow + c["melt"][i] * em * float(np.hypot(total.getScaleY(), total.getSkewY())))
             if b.intersect(frame):
                 boxes[i] = (b.left(), b.top(), b.right(), b.bottom())
         canvas.restore()
-        self.mask_surface.readPixels(self.mask_info, out, self.size)
+        out[...] = self.mask

@@ -8,7 +8,7 @@ from skia so every letter is a path the canvas can transform, stroke, trim and c
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 import skia
@@ -45,6 +45,10 @@ class Layout:
     em_px: float
     size: int
     ink: tuple[float, float, float, float]  # tight box of the whole word at rest, x0 y0 x1 y1
+
+    @cached_property
+    def pivot_list(self) -> list[list[float]]:
+        return self.pivots.tolist()
 
     @property
     def offsets(self) -> np.ndarray:
