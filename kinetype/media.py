@@ -16,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import av
+import skia
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
@@ -47,24 +48,55 @@ def _check_fps(fps: int) -> int:
 
 # --- MP4 ----------------------------------------------------------------------------------------------
 
-# BT.709 limited-range RGB <-> Y'CbCr in integer numpy over the whole clip: swscale's per-frame
-# conversion cost more than the H.264 encode itself here. Coefficients are the standard matrix
-# scaled by 256 (luma) and 1024 (chroma from 2x2 sums), rounded so each row sums exactly.
+# BT.709 limited-range RGB → Y'CbCr. Numpy and swscale both cost more here than the H.264 encode
+# itself, so skia's SIMD pipeline does it: each plane is the frame drawn through a colour matrix
+# into an 8-bit alpha surface laid over the output buffer; chroma is drawn at half size with
+# bilinear sampling, which at exactly 1/2 scale is the 2x2 box average yuv420p wants.
+_YUV_ROWS = {  # R, G, B weights and offset (in 1/255) of each plane
+    "y": (0.2126 * 219 / 255, 0.7152 * 219 / 255, 0.0722 * 219 / 255, 16 / 255),
+    "cb": (-0.2126 / 1.8556 * 224 / 255, -0.7152 / 1.8556 * 224 / 255, 0.5 * 224 / 255, 128 / 255),
+    "cr": (0.5 * 224 / 255, -0.7152 / 1.5748 * 224 / 255, -0.0722 / 1.5748 * 224 / 255, 128 / 255),
+}
+
+
+@lru_cache(maxsize=None)
+def _plane_paint(plane: str) -> skia.Paint:
+    r, g, b, o = _YUV_ROWS[plane]
+    matrix = [0.0] * 15 + [r, g, b, 0.0, o]  # only the alpha output row matters on an A8 surface
+    return skia.Paint(ColorFilter=skia.ColorFilters.Matrix(matrix), BlendMode=skia.BlendMode.kSrc)
+
+
+def _as_rgba(frames: np.ndarray) -> np.ndarray:
+    """(T, H, W, 4) uint8 for skia: the frames themselves, the RGBA buffer an RGB view was cut from
+    (as the engine returns them: no copy), or an opaque padded copy."""
+    if frames.shape[-1] == 4:
+        return np.ascontiguousarray(frames)
+    base = frames.base
+    if (isinstance(base, np.ndarray) and base.dtype == np.uint8 and base.shape == frames.shape[:-1] + (4,)
+            and base.flags.c_contiguous and frames.ctypes.data == base.ctypes.data):
+        return base
+    out = np.empty(frames.shape[:-1] + (4,), np.uint8)
+    out[..., :3] = frames
+    out[..., 3] = 255
+    return out
 
 
 def rgb_to_yuv420(frames: np.ndarray) -> np.ndarray:
-    """(T, H, W, 3) uint8 RGB, H and W even → (T, H*3/2, W) uint8 planar yuv420p (PyAV's layout)."""
-    t, h, w, _ = frames.shape
-    x = frames.astype(np.uint16)
-    y = ((47 * x[..., 0] + 157 * x[..., 1] + 16 * x[..., 2] + 128) >> 8) + 16
-    s = (x[:, 0::2, 0::2] + x[:, 1::2, 0::2] + x[:, 0::2, 1::2] + x[:, 1::2, 1::2]).astype(np.int32)  # 2x2 sums
-    cb = ((-26 * s[..., 0] - 86 * s[..., 1] + 112 * s[..., 2] + 512) >> 10) + 128
-    cr = ((112 * s[..., 0] - 102 * s[..., 1] - 10 * s[..., 2] + 512) >> 10) + 128
+    """(T, H, W, 3 or 4) uint8 RGB(A), H and W even → (T, H*3/2, W) uint8 planar yuv420p (PyAV's layout)."""
+    rgba = _as_rgba(frames)
+    t, h, w, _ = rgba.shape
     q = (h // 2) * (w // 2)
     out = np.empty((t, h * w + 2 * q), np.uint8)
-    out[:, : h * w] = y.reshape(t, -1)
-    out[:, h * w: h * w + q] = cb.reshape(t, -1)
-    out[:, h * w + q:] = cr.reshape(t, -1)
+    nearest, linear = skia.SamplingOptions(), skia.SamplingOptions(skia.FilterMode.kLinear)
+    half = skia.Rect(0, 0, w // 2, h // 2)
+    for f in range(t):
+        img = skia.Image.fromarray(rgba[f], colorType=skia.kRGBA_8888_ColorType, alphaType=skia.kOpaque_AlphaType, copy=False)
+        y = skia.Surface(out[f, : h * w].reshape(h, w), colorType=skia.kAlpha_8_ColorType, alphaType=skia.kPremul_AlphaType)
+        y.getCanvas().drawImage(img, 0, 0, nearest, _plane_paint("y"))
+        for k, plane in enumerate(("cb", "cr")):
+            c = out[f, h * w + k * q: h * w + (k + 1) * q].reshape(h // 2, w // 2)
+            skia.Surface(c, colorType=skia.kAlpha_8_ColorType, alphaType=skia.kPremul_AlphaType).getCanvas().drawImageRect(
+                img, half, linear, _plane_paint(plane))
     return out.reshape(t, h * 3 // 2, w)
 
 
@@ -87,7 +119,7 @@ def yuv420_to_rgb(planar: np.ndarray, h: int, w: int) -> np.ndarray:
     return out
 
 
-def encode_mp4(frames: np.ndarray, fps: int, crf: int = 23, preset: str = "veryfast") -> bytes:
+def encode_mp4(frames: np.ndarray, fps: int, crf: int = 23, preset: str = "superfast") -> bytes:
     """H.264 (libx264, yuv420p, BT.709 limited range) in an MP4, built in memory.
 
     Odd heights or widths are padded by one edge row/column (yuv420p needs even sizes). The index

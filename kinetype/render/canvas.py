@@ -99,8 +99,6 @@ class FramePainter:
         em = layout.em_px
         self.shader = fill_shader(style, skia.Rect(*layout.ink), em, seed)
         # Surfaces draw straight into numpy buffers: no read-back copies.
-        self.rgba = np.zeros((size, size, 4), np.uint8)
-        self.surface = skia.Surface(self.rgba, colorType=skia.kRGBA_8888_ColorType, alphaType=skia.kPremul_AlphaType)
         self.mask = np.zeros((size, size), np.uint8)
         self.mask_surface = skia.Surface(self.mask, colorType=skia.kAlpha_8_ColorType, alphaType=skia.kPremul_AlphaType)
         self.outline_w = max(1.0, 0.035 * em)
@@ -198,9 +196,14 @@ class FramePainter:
         canvas.restore()
 
     def paint_frame(self, tracks: Tracks, f: int, t: float, out: np.ndarray, cam_noise: np.ndarray) -> None:
-        """Draw frame ``f`` (clip time ``t``) into ``out`` ``(H, W, 3)`` uint8."""
-        canvas = self.surface.getCanvas()
-        self.background.draw(canvas, self.rgba, t)
+        """Draw frame ``f`` (clip time ``t``) into ``out`` ``(H, W, 4)`` uint8 RGBA (alpha ends up 255).
+
+        skia draws into ``out``'s own memory; RGBA rather than RGB because that is skia's pixel
+        format, and the clip's RGB frames are a strided view of these buffers (no copy).
+        """
+        surface = skia.Surface(out, colorType=skia.kRGBA_8888_ColorType, alphaType=skia.kPremul_AlphaType)
+        canvas = surface.getCanvas()
+        self.background.draw(canvas, out, t)
         canvas.save()
         canvas.concat(camera_matrix(self.camera, t, self.size, cam_noise))
         c = tracks.row(f)  # python floats: numpy scalar indexing in this loop cost more than drawing
@@ -218,7 +221,6 @@ class FramePainter:
         for i, path, m, opacity in letters:
             self._letter(canvas, path, m, c, f, i, opacity)
         canvas.restore()
-        out[...] = self.rgba[..., :3]
 
     # -- mask pass --------------------------------------------------------------------------
 

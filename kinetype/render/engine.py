@@ -147,21 +147,22 @@ def render_clip(template: Template, word: str, seed: int, size: int = 256, num_f
     # -- draw ------------------------------------------------------------------------------------
     painter = FramePainter(layout, _glyphs(lib, plan, layout, anim_rng), plan.style, Background(plan.background, size),
                            plan.camera, stable_seed("texture", template.id, seed) % (2**31))
-    frames = np.empty((num_frames, size, size, 3), np.uint8)
+    rgba = np.empty((num_frames, size, size, 4), np.uint8)
     instance = np.empty((num_frames, size, size), np.uint8)
     boxes = np.empty((num_frames, len(word), 4), np.float32)
-    sub = np.empty((size, size, 3), np.uint8)
-    acc = np.empty((size, size, 3), np.float32) if k > 1 else None
+    if k > 1:
+        sub = np.empty((size, size, 4), np.uint8)
+        acc = np.empty((size, size, 4), np.float32)
     for f in range(num_frames):
         if k == 1:
-            painter.paint_frame(tracks, f, times[f], frames[f], cam_noise[f])
-        else:
+            painter.paint_frame(tracks, f, times[f], rgba[f], cam_noise[f])
+        else:  # motion blur: average the sub-frames inside the shutter
             acc[...] = 0
             for j in range(k):
                 painter.paint_frame(tracks, f * k + j, sub_times[f * k + j], sub, cam_noise[f * k + j])
                 acc += sub
             np.rint(acc / k, out=acc)
-            frames[f] = acc.astype(np.uint8)
+            rgba[f] = acc.astype(np.uint8)
         painter.paint_mask(main, f, times[f], instance[f], boxes[f], cam_noise[f * k])
 
     # -- captions and metadata --------------------------------------------------------------------
@@ -175,5 +176,5 @@ def render_clip(template: Template, word: str, seed: int, size: int = 256, num_f
         "plan": dataclasses.asdict(plan),
         "at_rest_frames": [int(i) for i in np.flatnonzero(rest)],
     }
-    return Clip(frames=frames, instance_map=instance, boxes=boxes, at_rest=rest, captions=captions, fps=fps, word=word,
+    return Clip(frames=rgba[..., :3], instance_map=instance, boxes=boxes, at_rest=rest, captions=captions, fps=fps, word=word,
                 metadata=meta)
