@@ -1,0 +1,161 @@
+"""Dataset speed and size, measured side by side in one run.
+
+    python benchmarks/dataset_speed.py [--n 64] [--workers all] [--size 256] [--frames 24]
+
+Prints:
+1. mask encodings compared on real clips (bytes, encode and decode ms per clip);
+2. end-to-end `kinetype render` to shards: clips/s on all cores and per core, bytes per sample;
+3. loader throughput (decode to tensors) in clips/s per core, with our yuv->torch colour
+   conversion and with libswscale's rgb24 for comparison.
+Targets (issue 3): >= 20 clips/s per core end to end; <= 40 KiB per 256x256x24 sample; loader
+>= 120 clips/s per core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bz2
+import io
+import os
+import sys
+import tempfile
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def png(a: np.ndarray, bits: int = 8) -> bytes:
+    buf = io.BytesIO()
+    if bits == 4:
+        im = Image.frombytes("P", (a.shape[1], a.shape[0]), a.tobytes())
+        im.putpalette([v for i in range(16) for v in (i * 17,) * 3])
+        im.save(buf, format="PNG", bits=4)
+    else:
+        Image.fromarray(a).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def mask_encodings(clips) -> None:
+    from kinetype.shards.sample import decode_instance, encode_instance
+
+    def npz(inst):
+        buf = io.BytesIO()
+        np.savez_compressed(buf, instance=inst)
+        return buf.getvalue()
+
+    def unnpz(b, shape):
+        return np.load(io.BytesIO(b))["instance"]
+
+    def bits_zlib(inst):  # binary mask only: not enough for per-letter masks
+        return zlib.compress(np.packbits(inst > 0).tobytes(), 6)
+
+    options = {
+        "instance PNG strip, 8-bit": (lambda i: png(i.reshape(-1, i.shape[2])),
+                                      lambda b, s: np.asarray(Image.open(io.BytesIO(b)))),
+        "instance PNG strip, 4-bit palette": (lambda i: png(i.reshape(-1, i.shape[2]), 4),
+                                              lambda b, s: np.asarray(Image.open(io.BytesIO(b)))),
+        "instance npz (zlib)": (npz, unnpz),
+        "instance 8-bit, bz2": (lambda i: bz2.compress(i.tobytes(), 9),
+                                lambda b, s: np.frombuffer(bz2.decompress(b), np.uint8)),
+        "instance 4-bit packed, bz2 (chosen)": (encode_instance, lambda b, s: decode_instance(b, *s)),
+        "binary only, bit-packed + zlib": (bits_zlib, lambda b, s: np.unpackbits(np.frombuffer(zlib.decompress(b), np.uint8))),
+    }
+    print(f"\n1. Mask encodings ({len(clips)} real clips, {clips[0].instance_map.shape} instance maps)")
+    print(f"{'encoding':40s} {'bytes/clip':>10s} {'encode ms':>10s} {'decode ms':>10s} {'lossless':>9s}")
+    for name, (enc, dec) in options.items():
+        sizes, t_enc, t_dec, exact = [], 0.0, 0.0, True
+        for c in clips:
+            inst = np.ascontiguousarray(c.instance_map)
+            t = time.perf_counter()
+            b = enc(inst)
+            t_enc += time.perf_counter() - t
+            t = time.perf_counter()
+            back = dec(b, inst.shape)
+            t_dec += time.perf_counter() - t
+            sizes.append(len(b))
+            exact &= "binary" not in name and np.array_equal(np.asarray(back).reshape(inst.shape), inst)
+        k = len(clips)
+        print(f"{name:40s} {np.mean(sizes):10.0f} {1000 * t_enc / k:10.2f} {1000 * t_dec / k:10.2f} "
+              f"{'yes' if exact else 'no':>9s}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=64, help="clips to render")
+    ap.add_argument("--workers", type=int, default=os.cpu_count())
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--frames", type=int, default=24)
+    ap.add_argument("--templates", type=Path, default=ROOT / "templates")
+    args = ap.parse_args()
+
+    import torch
+
+    torch.set_num_threads(1)
+    from kinetype.render import render_clip
+    from kinetype.shards import RenderConfig, render_dataset
+    from kinetype.shards.plan import make_plan
+    from kinetype.templates import load_templates
+
+    templates = load_templates(args.templates)
+    by_id = {t.id: t for t in templates}
+    plan = make_plan(RenderConfig(templates=args.templates, n=16), [t.id for t in templates])
+    clips = [render_clip(by_id[s.template_id], s.word, s.seed, size=args.size, num_frames=args.frames)
+             for s in map(plan.spec, range(16))]
+    mask_encodings(clips)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "ds"
+        config = RenderConfig(templates=args.templates, n=args.n, shard_size=max(1, args.n // (2 * args.workers)),
+                              size=args.size, num_frames=args.frames)
+        t = time.perf_counter()
+        summary = render_dataset(config, out, workers=args.workers, templates=templates, progress=False)
+        wall = time.perf_counter() - t  # includes starting the worker processes and writing the manifest
+        tar_bytes = sum(p.stat().st_size for p in out.glob("shard-*.tar"))
+        per_sample = tar_bytes / max(summary.rendered, 1)
+        rate = summary.rendered / wall
+
+        from kinetype.data import ShardDataset
+
+        def loader_rate(convert: str) -> float:
+            ds = ShardDataset(out)
+            if convert == "swscale":
+                import av
+
+                from kinetype import data
+
+                def rgb24(mp4, indices):
+                    with av.open(io.BytesIO(mp4)) as c:
+                        frames = np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)])[list(indices)]
+                    return torch.from_numpy(frames).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+
+                saved, data.decode_video = data.decode_video, rgb24
+            t0 = time.perf_counter()
+            count = sum(1 for _ in ds)
+            elapsed = time.perf_counter() - t0
+            if convert == "swscale":
+                data.decode_video = saved
+            return count / elapsed
+
+        ours, swscale = loader_rate("torch"), loader_rate("swscale")
+
+    print(f"\n2. End to end: kinetype render, {args.n} clips of {args.size}x{args.size}x{args.frames}, "
+          f"{args.workers} worker process(es) on {os.cpu_count()} cores")
+    print(f"{'clips/s, all workers (wall, incl. start-up)':52s} {rate:8.1f}")
+    print(f"{'clips/s per core':52s} {rate / args.workers:8.1f}   target >= 20")
+    print(f"{'bytes per sample (tar)':52s} {per_sample:8.0f}   ({per_sample / 1024:.1f} KiB; target <= 40 KiB)")
+    print(f"\n3. Loader (ShardDataset, 1 process, 1 torch thread): decode mp4 + masks to tensors")
+    print(f"{'clips/s per core, yuv420p -> RGB in torch (ours)':52s} {ours:8.1f}   target >= 120")
+    print(f"{'clips/s per core, libswscale rgb24':52s} {swscale:8.1f}   ({ours / swscale:.2f}x)")
+    print(f"\n600,000 clips here: {600_000 / rate / 3600:.1f} h on {args.workers} workers; "
+          f"on a 64-core machine about {600_000 / (64 * rate / args.workers) / 3600:.1f} h "
+          f"(per-core rate times 64).")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""Legibility: does Tesseract read the word on the frames where the engine says it is at rest?
+
+For many random (template, word, seed) renders at 256×256 it takes the middle at-rest frame, runs
+``tesseract --psm 7`` (one text line) on it and compares the result with the word, case-insensitive
+and exact. Clips that never come to rest (continuous emphasis, exits that start at once) are
+counted separately and left out of the score, as the issue's target asks (≥ 95% case-insensitive
+over templates whose word comes to rest). OCR sees the frame as a person would: no masks, no
+colour hints from the engine; only standard OCR preprocessing — Otsu binarisation of the
+best-separated of grey/R/G/B with the majority class as background, a border, 2× upscaling — and
+Tesseract told the alphabet, without its English dictionaries since half the words are random
+letters as in the paper.
+
+Usage: ``python benchmarks/legibility.py [--n 300] [--seed 0] [--by font|template|tag]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import shutil
+import subprocess
+import sys
+from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from kinetype.render import render_clip  # noqa: E402
+from kinetype.templates import load_templates  # noqa: E402
+from kinetype.words import LETTERS  # noqa: E402
+
+ENGLISH = ["Hello", "Motion", "Type", "Kinetic", "Studio", "Dance", "Sunny", "Bravo", "Flow", "Magic", "Rhythm",
+           "Wonder", "Jump", "Quiet", "Zebra", "Pixel", "Vivid", "Ocean", "Spark", "Glow"]
+
+
+TESS_CONFIG = ["-c", "load_system_dawg=0", "-c", "load_freq_dawg=0",  # words are not all English
+               "-c", "tessedit_char_whitelist=" + LETTERS]
+
+
+def otsu(channel: np.ndarray) -> tuple[int, float]:
+    """Otsu threshold of a uint8 image and the separation it achieves (between-class variance)."""
+    hist = np.bincount(channel.ravel(), minlength=256).astype(float)
+    w0 = np.cumsum(hist)
+    m0 = np.cumsum(hist * np.arange(256))
+    total, mt = w0[-1], m0[-1]
+    w1 = total - w0
+    between = (mt * w0 / total - m0) ** 2 / np.maximum(w0 * w1, 1)
+    k = int(np.argmax(between))
+    return k, float(between[k])
+
+
+def ocr(frame: np.ndarray) -> str:
+    """Standard OCR preprocessing: of grey, R, G and B, the channel Otsu separates best is
+    binarised; the majority class is background (white); a white border; 2x upscaling."""
+    rgb = np.ascontiguousarray(frame)
+    channels = [np.asarray(ImageOps.grayscale(Image.fromarray(rgb)))] + [rgb[..., c] for c in range(3)]
+    best = max(channels, key=lambda ch: otsu(ch)[1])
+    binary = best > otsu(best)[0]
+    if binary.mean() < 0.5:
+        binary = ~binary
+    img = Image.fromarray((binary * 255).astype(np.uint8))
+    img = ImageOps.expand(img.resize((img.width * 2, img.height * 2), Image.LANCZOS), border=24, fill=255)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    out = subprocess.run(["tesseract", "stdin", "stdout", "--psm", "7", "-l", "eng", *TESS_CONFIG],
+                         input=buf.getvalue(), capture_output=True, check=False)
+    return "".join(ch for ch in out.stdout.decode("utf-8", "replace") if ch.isalpha())
+
+
+def one(job: tuple[int, int, str]) -> dict:
+    k, seed, word = job
+    templates = load_templates()
+    t = templates[k]
+    clip = render_clip(t, word, seed)
+    rest = np.flatnonzero(clip.at_rest)
+    row = {"template": t.id, "tags": t.tags, "word": word, "font": clip.metadata["font"]["id"], "rest": len(rest) > 0}
+    if len(rest):
+        got = ocr(clip.frames[rest[len(rest) // 2]])
+        row.update(read=got, ok_ci=got.lower() == word.lower(), ok_exact=got == word)
+    return row
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=300, help="number of random renders")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--by", choices=["font", "template", "tag"], default="font", help="breakdown of failures")
+    args = ap.parse_args()
+    if not shutil.which("tesseract"):
+        sys.exit("tesseract not found: apt-get install tesseract-ocr (or `make sysdeps`)")
+    rng = np.random.default_rng(args.seed)
+    n_templates = len(load_templates())
+    jobs = []
+    for i in range(args.n):
+        if rng.random() < 0.5:
+            word = ENGLISH[int(rng.integers(len(ENGLISH)))]
+        else:  # random letters, as in the paper's dataset
+            word = "".join(rng.choice(list(LETTERS), size=int(rng.integers(3, 9))))
+        jobs.append((int(rng.integers(n_templates)), int(rng.integers(2**31)), word))
+    with ProcessPoolExecutor(args.workers) as pool:
+        rows = list(pool.map(one, jobs, chunksize=4))
+    scored = [r for r in rows if r["rest"]]
+    ci = np.mean([r["ok_ci"] for r in scored]) if scored else float("nan")
+    ex = np.mean([r["ok_exact"] for r in scored]) if scored else float("nan")
+    english = [r for r in scored if r["word"] in ENGLISH]
+    rand = [r for r in scored if r["word"] not in ENGLISH]
+    print(f"\nlegibility: tesseract --psm 7 on the middle at-rest frame, {args.n} random renders at 256x256")
+    print(f"{'set':28s} {'clips':>6s} {'case-insens.':>13s} {'exact':>8s}")
+    for name, group in (("all that come to rest", scored), ("  English words", english), ("  random letters", rand)):
+        if group:
+            print(f"{name:28s} {len(group):6d} {np.mean([r['ok_ci'] for r in group]):12.1%} {np.mean([r['ok_exact'] for r in group]):8.1%}")
+    print(f"{'never at rest (left out)':28s} {len(rows) - len(scored):6d}")
+    fails = defaultdict(lambda: [0, 0])
+    for r in scored:
+        keys = r["tags"] if args.by == "tag" else [r[args.by]]
+        for key in keys:
+            fails[key][0] += 1
+            fails[key][1] += not r["ok_ci"]
+    worst = sorted(fails.items(), key=lambda kv: -kv[1][1] / kv[1][0])[:10]
+    print(f"\nworst by {args.by} (failures / clips):")
+    for key, (n, bad) in worst:
+        print(f"  {key:40s} {bad}/{n}")
+    print("\nsome misreads:", "; ".join(f"{r['word']}->{r['read']!r}" for r in scored if not r["ok_ci"])[:600])
+    print(f"\nSCORE case-insensitive {ci:.1%}  exact {ex:.1%}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""`kinetype export --format kinety DIR OUT`: the layout the KineTy paper's code reads
+(``kinety/data/dataset.py`` in its repository):
+
+- ``OUT/video_info.csv`` with columns ``effect_num, word, caption_st, caption_dy, word_embed``;
+- ``OUT/videos/{effect_num:04d}/{word}.mp4``;
+- ``OUT/mask/{effect_num:04d}/{word}.png``: the glyph mask of the last frame (the frame KineTy's
+  image stage reads, index 23 of 24), white text on black, 8-bit grayscale;
+- ``OUT/effects.csv``: ``effect_num, template`` — which kinetype template each effect number is
+  (templates numbered in sorted-id order).
+
+KineTy names files by (effect, word), so one (template, word) pair can appear once: later samples
+of the same pair are skipped and counted.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+
+from kinetype.errors import KinetypeError
+from kinetype.shards.manifest import read_render_config
+from kinetype.shards.sample import INSTANCE_EXT, TEXT_FIELDS, decode_instance
+from kinetype.shards.writer import LocalStorage, read_stats, shard_name
+
+FORMATS = ("kinety",)
+
+
+@dataclass
+class ExportSummary:
+    exported: int = 0
+    duplicates: int = 0
+
+
+def export_kinety(folder: str | Path, out: str | Path) -> ExportSummary:
+    storage = LocalStorage(folder)
+    record = read_render_config(storage)
+    config = record["config"]
+    effect_of = {tid: i for i, tid in enumerate(record["template_ids"])}
+    num_shards = -(-config["n"] // config["shard_size"])
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = ExportSummary()
+    seen: set[tuple[int, str]] = set()
+    with open(out / "video_info.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["effect_num", "word", "caption_st", "caption_dy", "word_embed"])
+        for shard in range(num_shards):
+            if read_stats(storage, shard) is None:
+                continue
+            with tarfile.open(storage.url(shard_name(shard) + ".tar"), mode="r:") as tar:
+                sample: dict[str, bytes] = {}
+                current = None
+                for member in tar:
+                    key, _, ext = member.name.partition(".")
+                    if key != current and sample:
+                        _export_one(sample, effect_of, out, writer, seen, summary)
+                        sample = {}
+                    current = key
+                    sample[ext] = tar.extractfile(member).read()
+                if sample:
+                    _export_one(sample, effect_of, out, writer, seen, summary)
+    with open(out / "effects.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["effect_num", "template"])
+        writer.writerows([i, tid] for tid, i in effect_of.items())
+    return summary
+
+
+def _export_one(sample: dict[str, bytes], effect_of: dict[str, int], out: Path, writer, seen, summary) -> None:
+    meta = json.loads(sample["json"])
+    effect, word = effect_of[meta["template"]], meta["word"]
+    if (effect, word) in seen:
+        summary.duplicates += 1
+        return
+    seen.add((effect, word))
+    video = out / "videos" / f"{effect:04d}" / f"{word}.mp4"
+    mask = out / "mask" / f"{effect:04d}" / f"{word}.png"
+    video.parent.mkdir(parents=True, exist_ok=True)
+    mask.parent.mkdir(parents=True, exist_ok=True)
+    video.write_bytes(sample["mp4"])
+    instance = decode_instance(sample[INSTANCE_EXT], meta["num_frames"], meta["height"], meta["size"])
+    Image.fromarray(((instance[-1] > 0) * 255).astype("uint8")).save(mask)  # 8-bit grayscale
+    texts = {name: sample[ext].decode("utf-8") for name, ext in TEXT_FIELDS.items()}
+    writer.writerow([effect, word, texts["static"], texts["dynamic"], texts["word"]])
+    summary.exported += 1
+
+
+def export_dataset(folder: str | Path, out: str | Path, format: str = "kinety") -> ExportSummary:
+    if format not in FORMATS:
+        raise KinetypeError(f"unknown export format {format!r}: choose from {', '.join(FORMATS)}")
+    return export_kinety(folder, out)
+
+
+def run_export(folder: str | Path, out: str | Path, format: str = "kinety", console=None) -> ExportSummary:
+    from rich.console import Console
+
+    console = console or Console()
+    summary = export_dataset(folder, out, format=format)
+    console.print(f"exported {summary.exported} clips to {out} in the {format} layout"
+                  + (f" ({summary.duplicates} repeated (template, word) pairs skipped)" if summary.duplicates else ""))
+    return summary

@@ -1,0 +1,375 @@
+"""`kinetype render`: render a dataset into shards — parallel, resumable, splittable across machines.
+
+The run:
+1. loads the templates, builds the sample plan and the configuration fingerprint;
+2. refuses an output folder that holds a dataset of another configuration (``render_config.json``);
+3. picks this job's shards (``shard % num_shards == shard_index``) that have no stats marker yet;
+4. renders their samples in worker processes (or Ray tasks, one per shard) and writes each shard
+   atomically (:mod:`kinetype.shards.writer`);
+5. when every shard of the dataset is complete, writes the manifest and the dataset card.
+
+Killing a run at any moment loses only the shards in progress; the same command resumes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing as mp
+import os
+import shlex
+import sys
+import time
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+import kinetype
+from kinetype.errors import KinetypeError
+from kinetype.shards.plan import FORMAT_VERSION, RenderConfig, SamplePlan, make_plan, templates_fingerprint
+from kinetype.shards.sample import encode_sample
+from kinetype.shards.writer import LocalStorage, ShardWriter, Storage, read_stats, remove_temporaries, shard_name
+
+CONFIG_FILE = "render_config.json"
+CHUNK_SAMPLES = 8  # samples per worker task: small enough for a smooth progress bar
+
+RenderFn = Callable[..., Any]  # (template, word, seed, size=, num_frames=, fps=) -> Clip
+
+
+def default_render_fn(template, word, seed, size, num_frames, fps):
+    from kinetype.render import render_clip
+
+    return render_clip(template, word, seed, size=size, num_frames=num_frames, fps=fps)
+
+
+def default_encode_fn(frames, fps, crf):
+    from kinetype.media import encode_mp4
+
+    return encode_mp4(frames, fps, crf=crf)
+
+
+def load_engine_templates(folder: Path) -> list:
+    from kinetype.templates import load_templates
+
+    return list(load_templates(Path(folder)))
+
+
+# --- the job: everything a worker needs (picklable) --------------------------------------------
+
+
+@dataclass
+class Job:
+    config: RenderConfig
+    templates: Sequence  # engine Template objects
+    render_fn: RenderFn = default_render_fn
+    encode_fn: Callable = default_encode_fn
+    fingerprint: str = ""
+    _plan: SamplePlan | None = field(default=None, repr=False)
+    _by_id: dict | None = field(default=None, repr=False)
+
+    @property
+    def plan(self) -> SamplePlan:
+        if self._plan is None:
+            self._plan = make_plan(self.config, [t.id for t in self.templates])
+            self._by_id = {t.id: t for t in self.templates}
+        return self._plan
+
+    def __getstate__(self):
+        return {**self.__dict__, "_plan": None, "_by_id": None}
+
+    def make_sample(self, index: int) -> tuple:
+        """Render + encode sample ``index``, retrying; ("ok", index, key, members, row) or
+        ("fail", index, failure record)."""
+        spec = self.plan.spec(index)
+        template = self._by_id[spec.template_id]
+        cfg = self.config
+        reason = ""
+        for attempt in range(1, cfg.retries + 2):
+            try:
+                clip = self.render_fn(template, spec.word, spec.seed, size=cfg.size, num_frames=cfg.num_frames, fps=cfg.fps)
+                mp4 = self.encode_fn(clip.frames, clip.fps, cfg.crf)
+                members, row = encode_sample(clip, spec, template, mp4)
+                row["shard"] = index // cfg.shard_size
+                return ("ok", index, spec.key, members, row)
+            except Exception as e:  # noqa: BLE001 - any engine error is recorded, never fatal
+                reason = f"{type(e).__name__}: {e}".strip()[:500]
+        record = {"index": index, "key": spec.key, "template": spec.template_id, "word": spec.word,
+                  "seed": spec.seed, "attempts": cfg.retries + 1, "reason": reason}
+        return ("fail", index, record)
+
+
+_WORKER_JOB: Job | None = None
+
+
+def _init_worker(job: Job) -> None:
+    global _WORKER_JOB
+    _WORKER_JOB = job
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def _work_chunk(indices: list[int]) -> list[tuple]:
+    return [_WORKER_JOB.make_sample(i) for i in indices]
+
+
+# --- configuration fingerprint -------------------------------------------------------------------
+
+
+def describe_config(job: Job) -> dict[str, Any]:
+    """What decides the content of the dataset (paths excluded: only what is in them counts)."""
+    cfg = job.config.as_json()
+    content = {k: v for k, v in cfg.items() if k not in ("templates", "words", "retries")}
+    return {
+        **content,
+        "words": job.plan.words.fingerprint(),
+        "templates": templates_fingerprint(job.templates),
+        "num_templates": len(job.templates),
+        "format_version": FORMAT_VERSION,
+        "kinetype_version": kinetype.__version__,
+    }
+
+
+def fingerprint_of(described: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def check_or_write_config(storage: Storage, job: Job, command: str) -> dict[str, Any]:
+    described = describe_config(job)
+    job.fingerprint = fingerprint_of(described)
+    if storage.exists(CONFIG_FILE):
+        try:
+            old = json.loads(storage.read_bytes(CONFIG_FILE))
+        except (OSError, ValueError):
+            raise KinetypeError(f"{storage.url(CONFIG_FILE)} is unreadable: remove it or use another --out") from None
+        if old.get("fingerprint") != job.fingerprint:
+            before = old.get("content", {})
+            changed = [f"{k} {before.get(k)!r} -> {v!r}" for k, v in described.items() if before.get(k) != v]
+            raise KinetypeError(
+                f"{storage.url('')} holds a dataset rendered with another configuration "
+                f"({'; '.join(changed) or 'fingerprint differs'}): use a new --out folder, or the original options"
+            )
+        return old
+    record = {"fingerprint": job.fingerprint, "content": described, "config": job.config.as_json(),
+              "template_ids": sorted(t.id for t in job.templates), "command": command, "created": time.time()}
+    storage.write_bytes(CONFIG_FILE, json.dumps(record, indent=1).encode())
+    return record
+
+
+# --- the run -------------------------------------------------------------------------------------
+
+
+@dataclass
+class RunSummary:
+    out: str
+    rendered: int = 0  # samples written by this run
+    failed: int = 0
+    shards_done: list[int] = field(default_factory=list)
+    shards_skipped: int = 0  # already complete before this run
+    seconds: float = 0.0
+    dataset_complete: bool = False
+    nothing_to_do: bool = False
+
+    @property
+    def clips_per_s(self) -> float:
+        return (self.rendered + self.failed) / self.seconds if self.seconds > 0 else 0.0
+
+
+def _progress(console: Console, enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]rendering"), BarColumn(), MofNCompleteColumn(), TextColumn("clips"),
+        TextColumn("{task.fields[rate]:.1f} clips/s"), TimeElapsedColumn(), TextColumn("ETA"),
+        TimeRemainingColumn(), TextColumn("failed: {task.fields[failed]}"),
+        console=console, disable=not enabled, transient=False,
+    )
+
+
+def render_dataset(
+    config: RenderConfig,
+    out: str | Path,
+    *,
+    workers: int | None = None,
+    num_shards: int = 1,
+    shard_index: int = 0,
+    ray: bool = False,
+    ray_address: str | None = None,
+    templates: Sequence | None = None,
+    render_fn: RenderFn | None = None,
+    encode_fn: Callable | None = None,
+    storage: Storage | None = None,
+    command: str | None = None,
+    progress: bool = True,
+    console: Console | None = None,
+) -> RunSummary:
+    """Render (or resume) the dataset of ``config`` into ``out``. See the module docstring."""
+    console = console or Console(stderr=True)
+    if num_shards < 1 or not 0 <= shard_index < num_shards:
+        raise KinetypeError(f"--shard-index must be in [0, {num_shards}), got {shard_index}")
+    workers = max(1, workers or os.cpu_count() or 1)
+    command = command or shlex.join(["kinetype", *sys.argv[1:]])
+    storage = storage or LocalStorage(out)
+    if templates is None:
+        templates = load_engine_templates(config.templates)
+    job = Job(config, tuple(sorted(templates, key=lambda t: t.id)), render_fn or default_render_fn,
+              encode_fn or default_encode_fn)
+    check_or_write_config(storage, job, command)
+
+    mine = [k for k in range(config.num_shards) if k % num_shards == shard_index]
+    pending = [k for k in mine if not _complete(storage, k, job.fingerprint)]
+    summary = RunSummary(out=str(out), shards_skipped=len(mine) - len(pending))
+    if not pending:
+        summary.nothing_to_do = True
+        console.print(f"nothing to do: all {len(mine)} shard(s) of this job in {out} are already complete")
+    else:
+        for k in pending:
+            remove_temporaries(storage, k)
+        todo = sum(len(config.shard_range(k)) for k in pending)
+        console.print(f"rendering {todo} clips into {len(pending)} shard(s) of {out} "
+                      f"({summary.shards_skipped} already complete), {'Ray' if ray else f'{workers} worker(s)'}")
+        started = time.time()
+        with _progress(console, progress) as bar:
+            task = bar.add_task("render", total=todo, rate=0.0, failed=0)
+
+            def advance(done: int, failed: int) -> None:
+                summary.rendered += done
+                summary.failed += failed
+                elapsed = max(time.time() - started, 1e-6)
+                bar.update(task, advance=done + failed, failed=summary.failed,
+                           rate=(summary.rendered + summary.failed) / elapsed)
+
+            if ray:
+                from kinetype.shards.ray_runner import render_with_ray
+
+                render_with_ray(job, storage, pending, ray_address, advance, summary)
+            elif workers == 1:
+                _render_inline(job, storage, pending, advance, summary)
+            else:
+                _render_pool(job, storage, pending, workers, advance, summary)
+        summary.seconds = time.time() - started
+        console.print(f"rendered {summary.rendered} clips ({summary.failed} failed) in {summary.seconds:.1f} s: "
+                      f"{summary.clips_per_s:.1f} clips/s")
+
+    if all(_complete(storage, k, job.fingerprint) for k in range(config.num_shards)):
+        from kinetype.shards.manifest import write_manifest_and_card
+
+        summary.dataset_complete = True
+        if summary.shards_done or not storage.exists("manifest.parquet"):
+            write_manifest_and_card(storage, command=command)
+            console.print(f"dataset complete: {config.n} samples in {config.num_shards} shard(s); "
+                          f"manifest.parquet and README.md written in {out}")
+    else:
+        left = sum(1 for k in range(config.num_shards) if not _complete(storage, k, job.fingerprint))
+        console.print(f"{left} shard(s) of the dataset are not complete yet (other jobs, or run again)")
+    return summary
+
+
+def _complete(storage: Storage, shard: int, fingerprint: str) -> bool:
+    stats = read_stats(storage, shard)
+    return stats is not None and stats.get("fingerprint") == fingerprint and storage.exists(shard_name(shard) + ".tar")
+
+
+def shard_info(job: Job, shard: int) -> dict[str, Any]:
+    r = job.config.shard_range(shard)
+    return {"fingerprint": job.fingerprint, "first_index": r.start, "end_index": r.stop,
+            "expected": len(r), "host": os.uname().nodename, "pid": os.getpid()}
+
+
+class _ShardSink:
+    """Receives sample results in index order and writes them shard after shard."""
+
+    def __init__(self, job: Job, storage: Storage, advance, summary: RunSummary):
+        self.job, self.storage, self.advance, self.summary = job, storage, advance, summary
+        self.writer: ShardWriter | None = None
+
+    def put(self, result: tuple) -> None:
+        index = result[1]
+        shard = index // self.job.config.shard_size
+        if self.writer is None:
+            self.writer = ShardWriter(self.storage, shard, shard_info(self.job, shard))
+        assert self.writer.shard == shard, "results must arrive shard by shard"
+        if result[0] == "ok":
+            _, _, key, members, row = result
+            self.writer.add(key, members, row)
+            self.advance(1, 0)
+        else:
+            self.writer.fail(result[2])
+            self.advance(0, 1)
+        if index == self.job.config.shard_range(shard).stop - 1:
+            self.writer.close()
+            self.writer = None
+            self.summary.shards_done.append(shard)
+
+    def abort(self) -> None:
+        if self.writer is not None:
+            self.writer.abort()
+            self.writer = None
+
+
+def _chunks(job: Job, shards: list[int]) -> list[list[int]]:
+    out = []
+    for k in shards:
+        r = job.config.shard_range(k)
+        out += [list(r[i:i + CHUNK_SAMPLES]) for i in range(0, len(r), CHUNK_SAMPLES)]
+    return out
+
+
+def _render_inline(job: Job, storage: Storage, shards: list[int], advance, summary: RunSummary) -> None:
+    sink = _ShardSink(job, storage, advance, summary)
+    try:
+        for chunk in _chunks(job, shards):
+            for i in chunk:
+                sink.put(job.make_sample(i))
+    except BaseException:
+        sink.abort()
+        raise
+
+
+def _render_pool(job: Job, storage: Storage, shards: list[int], workers: int, advance,
+                 summary: RunSummary) -> None:
+    """Chunks of samples go to a pool of spawned processes; results come back in order, so the
+    main process writes shards one after the other. A worker that dies (a crash in native code)
+    breaks the pool: it is rebuilt and the chunks in flight are retried; a chunk caught in three
+    crashes is recorded as failed."""
+    context = mp.get_context("spawn")
+    todo = deque((chunk, 0) for chunk in _chunks(job, shards))
+    window = workers * 4
+    sink = _ShardSink(job, storage, advance, summary)
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(job,))
+    inflight: deque = deque()
+    try:
+        while todo or inflight:
+            while todo and len(inflight) < window:
+                chunk, crashes = todo.popleft()
+                work = _crashed(job, chunk) if crashes >= 3 else pool.submit(_work_chunk, chunk)
+                inflight.append((chunk, crashes, work))
+            chunk, crashes, work = inflight[0]
+            try:
+                results = work if isinstance(work, list) else work.result()
+            except BrokenProcessPool:
+                pool.shutdown(wait=False, cancel_futures=True)
+                pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(job,))
+                todo.extendleft(reversed([(c, n + 1) for c, n, _ in inflight]))
+                inflight.clear()
+                continue
+            inflight.popleft()
+            for result in results:
+                sink.put(result)
+    except BaseException:
+        sink.abort()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _crashed(job: Job, chunk: list[int]) -> list[tuple]:
+    out = []
+    for i in chunk:
+        spec = job.plan.spec(i)
+        out.append(("fail", i, {"index": i, "key": spec.key, "template": spec.template_id, "word": spec.word,
+                                "seed": spec.seed, "attempts": 3,
+                                "reason": "the worker process died while rendering this chunk (3 times)"}))
+    return out
