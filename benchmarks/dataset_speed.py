@@ -63,7 +63,9 @@ def mask_encodings(clips) -> None:
         "instance npz (zlib)": (npz, unnpz),
         "instance 8-bit, bz2": (lambda i: bz2.compress(i.tobytes(), 9),
                                 lambda b, s: np.frombuffer(bz2.decompress(b), np.uint8)),
-        "instance 4-bit packed, bz2 (chosen)": (encode_instance, lambda b, s: decode_instance(b, *s)),
+        "4-bit packed, bz2": (lambda i: bz2.compress(((i[:, :, 0::2] << 4) | i[:, :, 1::2]).tobytes(), 9),
+                              lambda b, s: np.frombuffer(bz2.decompress(b), np.uint8)),
+        "4-bit packed, frame XOR, zlib (chosen)": (encode_instance, lambda b, s: decode_instance(b, *s)),
         "binary only, bit-packed + zlib": (bits_zlib, lambda b, s: np.unpackbits(np.frombuffer(zlib.decompress(b), np.uint8))),
     }
     print(f"\n1. Mask encodings ({len(clips)} real clips, {clips[0].instance_map.shape} instance maps)")

@@ -134,8 +134,8 @@ def test_corrupt_members_are_skipped_counted_and_logged(dataset, tmp_path, caplo
     def change(name, payload):
         if name == "s000000000.mp4":
             return payload[:40] + b"\0" * 200  # a broken video
-        if name == "s000000001.instance.u4.bz2":
-            return b"not bz2"
+        if name == "s000000001.instance.u4x.zlib":
+            return b"not zlib"
         if name == "s000000002.json":
             return None  # a missing member
         return payload

@@ -157,7 +157,7 @@ def test_standard_webdataset_reads_the_shards(tmp_path):
     s = samples[0]
     assert isinstance(s["json"], dict) and s["json"]["key"] == "s000000000"
     assert isinstance(s["static.txt"], str) and s["word.txt"] == s["json"]["captions"]["word"]
-    assert s["mp4"][4:8] == b"ftyp" and isinstance(s["instance.u4.bz2"], bytes)
+    assert s["mp4"][4:8] == b"ftyp" and isinstance(s["instance.u4x.zlib"], bytes)
 
 
 def test_hugging_face_datasets_reads_the_shards(tmp_path):

@@ -141,7 +141,7 @@ Rendered by kinetype {card['kinetype_version']} on {card['created']} with:
 | seed | {cfg['seed']} (configuration fingerprint `{card['fingerprint']}`) |
 | templates | {card['templates']} |
 
-Each sample: `mp4` (the clip), `instance.u4.bz2` (per-letter instance masks, see kinetype's
+Each sample: `mp4` (the clip), `instance.u4x.zlib` (per-letter instance masks, see kinetype's
 `docs/dataset.md`), `static.txt`, `dynamic.txt`, `word.txt`, `motion.txt` (captions), `json`
 (full metadata). `manifest.parquet` lists every sample; `shard-*.stats.json` hold per-shard counts
 and any render failures with their reasons.
