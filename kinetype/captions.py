@@ -82,8 +82,9 @@ def _phase_clause(plan: PhasePlan) -> str:
 
 def static_caption(font: FontInfo, style: StylePlan, background: BackgroundPlan, rng: np.random.Generator) -> str:
     f = font_phrase(font)
-    fill = fill_phrase(style)
     eff = effect_phrase(style)
+    # Hollow letters have no fill to speak of: the effect phrase says it all.
+    fill = f"{style.palette.text} outline" if style.effect == "hollow" else fill_phrase(style)
     bg, _ = background_phrase(background, style.palette.background)
     eff_s = f" {eff}" if eff else ""
     forms = [
@@ -101,9 +102,7 @@ def static_caption(font: FontInfo, style: StylePlan, background: BackgroundPlan,
 def dynamic_caption(plans: list[PhasePlan], background: BackgroundPlan, camera: CameraPlan,
                     rng: np.random.Generator) -> str:
     clauses = [(p.phase, _phase_clause(p)) for p in plans]
-    subject = ["The letters", "The characters", "Each letter", "The word's letters"][int(rng.integers(4))]
-    if subject == "Each letter":
-        clauses = [(ph, c.replace("themselves", "itself")) for ph, c in clauses]
+    subject = ["The letters", "The characters", "The word's letters", "Its letters"][int(rng.integers(4))]
     style = int(rng.integers(3))
     if len(clauses) == 1:
         text = f"{subject} {clauses[0][1]}"

@@ -119,7 +119,7 @@ def yuv420_to_rgb(planar: np.ndarray, h: int, w: int) -> np.ndarray:
     return out
 
 
-def encode_mp4(frames: np.ndarray, fps: int, crf: int = 23, preset: str = "superfast") -> bytes:
+def encode_mp4(frames: np.ndarray, fps: int, crf: int = 23, preset: str = "veryfast") -> bytes:
     """H.264 (libx264, yuv420p, BT.709 limited range) in an MP4, built in memory.
 
     Odd heights or widths are padded by one edge row/column (yuv420p needs even sizes). The index

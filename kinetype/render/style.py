@@ -85,7 +85,7 @@ def effect_phrase(plan: StylePlan) -> str:
         "shadow": "with a soft drop shadow",
         "glow": f"with a {p.accent} neon glow",
         "outline": f"outlined in {p.accent}",
-        "hollow": f"drawn as hollow {p.text} outlines",
+        "hollow": "drawn hollow, as outlines only",
         "extrude": "with a 3D extruded depth",
         "chroma": "with a red and cyan chromatic aberration split",
         "long-shadow": "with a long diagonal shadow",
