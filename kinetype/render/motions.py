@@ -236,11 +236,24 @@ def _write_on(a, p, ctx):
     return {"reveal": np.clip(1.0 - a, 0.0, 1.0)}
 
 
-@motion("blur", "transition", ("glyph",),
-        lambda p, ph: _io(ph, "sharpen into focus out of a blur", "blur out of focus"),
-        amount=ParamSpec(0.02, 0.5, 0.15, "blur radius in em"), fade=ParamSpec(0, 1, 0.8))
-def _blur(a, p, ctx):
-    return {"blur": p["amount"] * np.clip(a, 0, None), "opacity": _fade(a, p["fade"])}
+def _glyph_amount(name: str, channel: str, enter: str, exit: str, amount: ParamSpec, fade: float) -> None:
+    """Register a transition that sets one glyph channel to ``amount`` (scaled by a) while fading."""
+
+    def fn(a, p, ctx):
+        return {channel: p["amount"] * np.clip(a, 0, None), "opacity": _fade(a, p["fade"])}
+
+    motion(name, "transition", ("glyph",), lambda p, ph: _io(ph, enter, exit),
+           amount=amount, fade=ParamSpec(0, 1, fade))(fn)
+
+
+_glyph_amount("blur", "blur", "sharpen into focus out of a blur", "blur out of focus",
+              ParamSpec(0.02, 0.5, 0.15, "blur radius in em"), 0.8)
+_glyph_amount("weight", "weight", "slim down from heavy bold strokes", "swell into heavy bold strokes",
+              ParamSpec(0.01, 0.15, 0.08, "extra stroke weight in em"), 0.3)
+_glyph_amount("melt", "melt", "un-melt from dripping puddles", "melt and drip away",
+              ParamSpec(0.1, 1.5, 0.8, "drip length in em"), 1.0)
+_glyph_amount("warp", "warp", "unwarp from a wavy distortion", "warp into a wavy distortion",
+              ParamSpec(0.02, 0.6, 0.25, "slice offset in em"), 0.8)
 
 
 @motion("decode", "transition", ("glyph",),
@@ -249,27 +262,6 @@ def _blur(a, p, ctx):
 def _decode(a, p, ctx):
     # Keep scrambling until the letter has nearly settled, so the final pose is the real glyph.
     return {"scramble": (a > 0.15).astype(float), "opacity": _fade(a, p["fade"])}
-
-
-@motion("weight", "transition", ("glyph",),
-        lambda p, ph: _io(ph, "slim down from heavy bold strokes", "swell into heavy bold strokes"),
-        amount=ParamSpec(0.01, 0.15, 0.08, "extra stroke weight in em"), fade=ParamSpec(0, 1, 0.3))
-def _weight(a, p, ctx):
-    return {"weight": p["amount"] * np.clip(a, 0, None), "opacity": _fade(a, p["fade"])}
-
-
-@motion("melt", "transition", ("glyph",),
-        lambda p, ph: _io(ph, "un-melt from dripping puddles", "melt and drip away"),
-        amount=ParamSpec(0.1, 1.5, 0.8, "drip length in em"), fade=ParamSpec(0, 1, 1.0))
-def _melt(a, p, ctx):
-    return {"melt": p["amount"] * np.clip(a, 0, None), "opacity": _fade(a, p["fade"])}
-
-
-@motion("warp", "transition", ("glyph",),
-        lambda p, ph: _io(ph, "unwarp from a wavy distortion", "warp into a wavy distortion"),
-        amount=ParamSpec(0.02, 0.6, 0.25, "slice offset in em"), fade=ParamSpec(0, 1, 0.8))
-def _warp(a, p, ctx):
-    return {"warp": p["amount"] * np.clip(a, 0, None), "opacity": _fade(a, p["fade"])}
 
 
 @motion("font-switch", "transition", ("glyph",),
