@@ -161,7 +161,8 @@ def camera_matrix(plan: CameraPlan, t: float, size: int, noise: np.ndarray) -> s
         u = (t - 0.5) * a * s
         m.setTranslate(dx * u, dy * u)
     elif k == "shake":
-        m.setTranslate(float((noise[0] * 2 - 1) * a * s), float((noise[1] * 2 - 1) * a * s))
+        # amount 0.1 shakes by up to 1% of the frame: a handheld jitter, not an earthquake.
+        m.setTranslate(float((noise[0] * 2 - 1) * 0.1 * a * s), float((noise[1] * 2 - 1) * 0.1 * a * s))
     elif k == "tilt":
         m.setRotate(float(a * np.sin(2 * np.pi * t)), c, c)
     return m
