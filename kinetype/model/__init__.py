@@ -1,0 +1,19 @@
+"""The model: autoencoder (frames <-> latents), caption encoders, space-time UNet, objective, losses.
+
+Imports torch; the render side of kinetype never imports this package.
+"""
+
+from kinetype.model.autoencoder import Autoencoder
+from kinetype.model.config import AutoencoderConfig, DenoiserConfig, ModelConfig, TextConfig
+from kinetype.model.denoiser import SpaceTimeUNet
+from kinetype.model.network import KineTyNet
+
+__all__ = [
+    "Autoencoder",
+    "AutoencoderConfig",
+    "DenoiserConfig",
+    "KineTyNet",
+    "ModelConfig",
+    "SpaceTimeUNet",
+    "TextConfig",
+]

@@ -1,0 +1,147 @@
+"""Attention blocks of the space-time UNet (all on torch SDPA: flash / memory-efficient kernels on CUDA).
+
+- :class:`SpatialTransformer` — per frame: self-attention over pixels; cross-attention to the
+  **static** caption; a second cross-attention to the **word** caption whose output passes a
+  zero-initialised projection (KineTy Sec. 4.3, its "zero convolution" branch).
+- :class:`TemporalTransformer` — per pixel: self-attention across frames with a sinusoidal frame
+  position encoding; cross-attention to the **dynamic** caption (KineTy Sec. 4.2); zero-initialised
+  output projection, so a freshly added temporal layer is the identity and the video model starts
+  exactly as the image model.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class Attention(nn.Module):
+    """Multi-head attention; ``context_repeat`` shares one context row across that many queries rows.
+
+    Keys/values of a caption are projected once per clip (B, L, C) and broadcast to the B*T frames
+    (spatial) or B*H*W pixels (temporal) instead of copying the caption to every row first.
+    """
+
+    def __init__(self, dim: int, heads: int, context_dim: int | None = None):
+        super().__init__()
+        self.heads = heads
+        self.to_q = nn.Linear(dim, dim, bias=False)
+        self.to_k = nn.Linear(context_dim or dim, dim, bias=False)
+        self.to_v = nn.Linear(context_dim or dim, dim, bias=False)
+        self.to_out = nn.Linear(dim, dim)
+
+    def forward(
+        self,
+        x: torch.Tensor,  # (N, S, C) queries
+        context: torch.Tensor | None = None,  # (N / context_repeat, L, Cc); None = self-attention
+        context_mask: torch.Tensor | None = None,  # (N / context_repeat, L) bool, True = attend
+        context_repeat: int = 1,
+    ) -> torch.Tensor:
+        n, s, c = x.shape
+        h = self.heads
+        q = self.to_q(x).view(n, s, h, c // h).transpose(1, 2)  # (N, h, S, d)
+        src = x if context is None else context
+        k = self.to_k(src)
+        v = self.to_v(src)
+        mask = None
+        if context is not None:
+            b, l = context.shape[:2]
+            # (B, L, C) -> (B, r, h, L, d) -> (B*r, h, L, d): a broadcast view, no copy of the caption.
+            k = k.view(b, 1, l, h, c // h).transpose(2, 3).expand(b, context_repeat, h, l, c // h).reshape(n, h, l, c // h)
+            v = v.view(b, 1, l, h, c // h).transpose(2, 3).expand(b, context_repeat, h, l, c // h).reshape(n, h, l, c // h)
+            if context_mask is not None:
+                mask = context_mask[:, None, None, None, :].expand(b, context_repeat, 1, 1, l).reshape(n, 1, 1, l)
+        else:
+            k = k.view(n, s, h, c // h).transpose(1, 2)
+            v = v.view(n, s, h, c // h).transpose(1, 2)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (N, h, S, d)
+        return self.to_out(out.transpose(1, 2).reshape(n, s, c))
+
+
+class FeedForward(nn.Module):
+    """GEGLU feed-forward, as in Stable Diffusion's transformer blocks."""
+
+    def __init__(self, dim: int, mult: int = 4):
+        super().__init__()
+        self.proj_in = nn.Linear(dim, dim * mult * 2)
+        self.proj_out = nn.Linear(dim * mult, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a, gate = self.proj_in(x).chunk(2, dim=-1)
+        return self.proj_out(a * F.gelu(gate))
+
+
+def zero_(layer: nn.Linear) -> nn.Linear:
+    nn.init.zeros_(layer.weight)
+    if layer.bias is not None:
+        nn.init.zeros_(layer.bias)
+    return layer
+
+
+class SpatialTransformer(nn.Module):
+    """Per-frame transformer on (B*T, C, H, W): self-attn, static cross-attn (+ zero-init word cross-attn), FF."""
+
+    def __init__(self, channels: int, heads: int, context_dim: int, groups: int, ff_mult: int = 4):
+        super().__init__()
+        self.norm = nn.GroupNorm(groups, channels, eps=1e-6)
+        self.proj_in = nn.Linear(channels, channels)
+        self.norm1 = nn.LayerNorm(channels)
+        self.self_attn = Attention(channels, heads)
+        self.norm2 = nn.LayerNorm(channels)
+        self.static_attn = Attention(channels, heads, context_dim)
+        self.word_attn = Attention(channels, heads, context_dim)
+        self.word_out = zero_(nn.Linear(channels, channels))  # KineTy's zero-convolution branch
+        self.norm3 = nn.LayerNorm(channels)
+        self.ff = FeedForward(channels, ff_mult)
+        self.proj_out = nn.Linear(channels, channels)
+
+    def forward(self, x: torch.Tensor, frames: int, static, word=None) -> torch.Tensor:
+        bt, c, hgt, wid = x.shape
+        h = self.proj_in(self.norm(x).flatten(2).transpose(1, 2))  # (B*T, H*W, C)
+        h = h + self.self_attn(self.norm1(h))
+        hn = self.norm2(h)
+        h = h + self.static_attn(hn, static[0], static[1], context_repeat=frames)
+        if word is not None:  # video stage: word caption through the zero-initialised branch
+            h = h + self.word_out(self.word_attn(hn, word[0], word[1], context_repeat=frames))
+        h = h + self.ff(self.norm3(h))
+        return x + self.proj_out(h).transpose(1, 2).reshape(bt, c, hgt, wid)
+
+
+class TemporalTransformer(nn.Module):
+    """Per-pixel transformer across frames: self-attn with frame positions, dynamic cross-attn, FF; zero-init out."""
+
+    def __init__(self, channels: int, heads: int, context_dim: int, groups: int, max_frames: int, ff_mult: int = 4):
+        super().__init__()
+        self.norm = nn.GroupNorm(groups, channels, eps=1e-6)
+        self.proj_in = nn.Linear(channels, channels)
+        self.register_buffer("frame_position", frame_encoding(max_frames, channels), persistent=False)
+        self.norm1 = nn.LayerNorm(channels)
+        self.self_attn = Attention(channels, heads)
+        self.norm2 = nn.LayerNorm(channels)
+        self.dynamic_attn = Attention(channels, heads, context_dim)
+        self.norm3 = nn.LayerNorm(channels)
+        self.ff = FeedForward(channels, ff_mult)
+        self.proj_out = zero_(nn.Linear(channels, channels))  # starts as the identity block
+
+    def forward(self, x: torch.Tensor, frames: int, dynamic) -> torch.Tensor:
+        bt, c, hgt, wid = x.shape
+        b = bt // frames
+        h = self.norm(x)
+        h = h.view(b, frames, c, hgt * wid).permute(0, 3, 1, 2).reshape(b * hgt * wid, frames, c)  # (B*H*W, T, C)
+        h = self.proj_in(h) + self.frame_position[:frames].to(h.dtype)
+        h = h + self.self_attn(self.norm1(h))
+        h = h + self.dynamic_attn(self.norm2(h), dynamic[0], dynamic[1], context_repeat=hgt * wid)
+        h = h + self.ff(self.norm3(h))
+        h = self.proj_out(h).view(b, hgt * wid, frames, c).permute(0, 2, 3, 1).reshape(bt, c, hgt, wid)
+        return x + h
+
+
+def frame_encoding(max_frames: int, dim: int) -> torch.Tensor:
+    """Sinusoidal position encoding of frame indices (Vaswani et al. 2017): (max_frames, dim)."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(10000.0) * torch.arange(half) / half)
+    angles = torch.arange(max_frames).float()[:, None] * freqs[None]
+    return F.pad(torch.cat([angles.sin(), angles.cos()], dim=-1), (0, dim - 2 * half))

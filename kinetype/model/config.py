@@ -1,0 +1,109 @@
+"""Typed configuration of the model's three parts and the objective.
+
+Presets (``tiny``, ``small``, ``base``, ``paper``) live in :mod:`kinetype.train.config`; these
+dataclasses are what a pipeline folder stores in its ``config.json`` files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from typing import Any, Literal
+
+Objective = Literal["flow", "v", "eps"]
+
+
+@dataclass
+class AutoencoderConfig:
+    """A diffusers ``AutoencoderKL``; ``path`` loads a local diffusers folder instead of building one."""
+
+    block_out_channels: tuple[int, ...] = (32, 64, 64)  # len-1 halvings: (32,64,64) -> 4x smaller
+    layers_per_block: int = 1
+    latent_channels: int = 4
+    norm_num_groups: int = 8
+    scaling_factor: float = 1.0  # latents are multiplied by this; measured after the autoencoder stage
+    path: str | None = None  # local diffusers AutoencoderKL folder (e.g. Stable Diffusion's vae/)
+    # Autoencoder stage loss: L1 everywhere + mask_weight x L1 inside the glyph masks + KL.
+    mask_weight: float = 4.0
+    kl_weight: float = 1e-6
+
+    @property
+    def downsample_factor(self) -> int:
+        return 2 ** (len(self.block_out_channels) - 1)
+
+
+@dataclass
+class TextConfig:
+    """The caption encoder shared by the static, dynamic and word captions (as in KineTy)."""
+
+    kind: Literal["byte", "clip"] = "byte"
+    width: int = 128  # hidden size of the byte-level transformer
+    depth: int = 2
+    heads: int = 4
+    max_tokens: int = 96  # bytes; longer captions are cut (captions are short, words <= 12 letters)
+    clip_path: str | None = None  # local folder with a transformers CLIPTextModel + tokenizer (frozen)
+
+
+@dataclass
+class DenoiserConfig:
+    """The space-time UNet on latents."""
+
+    channels: tuple[int, ...] = (64, 128)  # per resolution level
+    layers_per_level: int = 1
+    attention_levels: tuple[bool, ...] = (True, True)  # spatial+temporal transformers at this level
+    head_dim: int = 32
+    norm_groups: int = 16
+    ff_mult: int = 4
+    glyph_channels: bool = True  # concatenate per-frame glyph masks (+ a presence flag) to the input
+    max_frames: int = 64  # temporal position encoding length
+    context_dim: int = 128  # caption embedding width; set from the text encoder when built
+
+
+@dataclass
+class ModelConfig:
+    autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
+    text: TextConfig = field(default_factory=TextConfig)
+    denoiser: DenoiserConfig = field(default_factory=DenoiserConfig)
+    objective: Objective = "flow"
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """A dataclass as a JSON-able dict (tuples become lists)."""
+    return asdict(cfg)
+
+
+def from_dict(cls: type, data: dict[str, Any], *, where: str = "") -> Any:
+    """Build dataclass ``cls`` from a (possibly partial) dict; unknown keys are errors naming the key."""
+    from kinetype.errors import KinetypeError
+
+    known = {f.name: f for f in fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in known:
+            raise KinetypeError(f"{where or cls.__name__}: unknown setting {key!r} (known: {', '.join(known)})")
+        default = getattr(cls(), key) if _has_default(cls) else None
+        if is_dataclass(default) and isinstance(value, dict):
+            value = from_dict(type(default), {**asdict(default), **value}, where=f"{where}.{key}".strip("."))
+        elif isinstance(default, tuple) and isinstance(value, list):
+            value = tuple(value)
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def merge(cfg: Any, overrides: dict[str, Any], *, where: str = "") -> Any:
+    """``cfg`` with ``overrides`` (nested dicts) applied; returns a new dataclass."""
+    return from_dict(type(cfg), _deep_merge(asdict(cfg), overrides), where=where)
+
+
+def _deep_merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _has_default(cls: type) -> bool:
+    try:
+        cls()
+        return True
+    except TypeError:
+        return False

@@ -1,0 +1,187 @@
+"""Training configuration: typed dataclasses, named presets, TOML overrides.
+
+Resolution order: preset -> ``--config FILE.toml`` -> command-line flags.  The resolved config is
+saved as ``RUN/config.json``; ``kinetype train --dry-run`` prints it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from kinetype.model.config import AutoencoderConfig, DenoiserConfig, ModelConfig, TextConfig, from_dict, merge, to_dict
+from kinetype.model.errors import TrainingError
+from kinetype.model.losses import LossConfig
+
+Stage = Literal["autoencoder", "image", "video"]
+STAGES = ("autoencoder", "image", "video")
+
+
+@dataclass
+class DataConfig:
+    shards: str = ""  # a folder of .tar shards, a glob, or "synthetic" (built-in moving blocks, for tests)
+    size_px: int = 32  # frames are resized by the loader to this
+    num_frames: int = 8
+    frame_stride: int = 1
+    batch_size: int = 4  # clips per device per micro-step
+    num_workers: int = 0
+    shuffle_buffer: int = 64
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 1e-3
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 0.01
+    lr_warmup_steps: int = 50
+    max_steps: int = 1000
+    grad_accum_steps: int = 1
+    grad_clip: float = 1.0
+    ema_decay: float = 0.999
+
+
+@dataclass
+class TrainConfig:
+    preset: str = "tiny"
+    stage: Stage = "image"
+    out: str = "runs/tiny"
+    seed: int = 0
+    init: str | None = None  # a pipeline folder to start from (the previous stage's export)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    # Which parameters train in the video stage: "all", or "video" = only the temporal layers and
+    # the word branch (the image model stays frozen, as AnimateDiff-style fine-tuning does).
+    video_trains: Literal["all", "video"] = "all"
+    train_text_encoder: bool = True  # the byte encoder trains with the model; CLIP is always frozen
+    precision: Literal["bf16", "fp32"] = "bf16"  # bf16 autocast on CUDA; the CPU always runs fp32
+    compile: bool = False
+    gradient_checkpointing: bool = False
+    log_every: int = 10
+    sample_every: int = 500  # EMA validation samples (0 = never)
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 3
+    max_nonfinite_in_row: int = 20
+    sampler: str = "dpm++"
+    sample_steps: int = 25
+    guidance: float = 3.0
+    fps: int = 8
+    num_val_prompts: int = 2
+
+
+def _tiny() -> TrainConfig:
+    return TrainConfig(
+        preset="tiny",
+        model=ModelConfig(
+            autoencoder=AutoencoderConfig(block_out_channels=(16, 32, 32), norm_num_groups=8),
+            text=TextConfig(width=64, depth=2, heads=2, max_tokens=96),
+            denoiser=DenoiserConfig(channels=(32, 64), head_dim=16, norm_groups=8, max_frames=32),
+        ),
+        data=DataConfig(size_px=32, num_frames=8, batch_size=2),
+        optim=OptimConfig(lr=1e-3, lr_warmup_steps=20, max_steps=300, ema_decay=0.99),
+        log_every=10,
+        sample_every=0,
+        checkpoint_every=100,
+        sample_steps=10,
+    )
+
+
+def _small() -> TrainConfig:
+    # One GPU (<= 24 GB): 128 px, 16 frames, 16x16 latents; first readable results within an hour.
+    return TrainConfig(
+        preset="small",
+        model=ModelConfig(
+            autoencoder=AutoencoderConfig(block_out_channels=(64, 128, 256, 256), norm_num_groups=32),
+            text=TextConfig(width=384, depth=4, heads=6, max_tokens=160),
+            denoiser=DenoiserConfig(channels=(128, 256, 384), layers_per_level=2, attention_levels=(True, True, True),
+                                    head_dim=64, norm_groups=32),
+        ),
+        data=DataConfig(size_px=128, num_frames=16, frame_stride=1, batch_size=8, num_workers=6, shuffle_buffer=1000),
+        optim=OptimConfig(lr=2e-4, lr_warmup_steps=1000, max_steps=100_000, ema_decay=0.9995),
+        gradient_checkpointing=False,
+        sample_every=2000,
+        checkpoint_every=2000,
+    )
+
+
+def _base() -> TrainConfig:
+    # Several GPUs: the paper's 256 px x 24 frames (32x32 latents) with a mid-sized UNet.
+    return TrainConfig(
+        preset="base",
+        model=ModelConfig(
+            autoencoder=AutoencoderConfig(block_out_channels=(128, 256, 512, 512), norm_num_groups=32),
+            text=TextConfig(width=512, depth=6, heads=8, max_tokens=160),
+            denoiser=DenoiserConfig(channels=(192, 384, 576, 768), layers_per_level=2,
+                                    attention_levels=(False, True, True, True), head_dim=64, norm_groups=32),
+        ),
+        data=DataConfig(size_px=256, num_frames=24, batch_size=4, num_workers=8, shuffle_buffer=2000),
+        optim=OptimConfig(lr=1e-4, lr_warmup_steps=2000, max_steps=300_000, ema_decay=0.9999),
+        gradient_checkpointing=True,
+        sample_every=5000,
+        checkpoint_every=5000,
+    )
+
+
+def _paper() -> TrainConfig:
+    # KineTy's scale: an SD-1.5-sized UNet (320/640/1280/1280, 2 layers, 8 heads of 40 -> here head
+    # dim 64), a frozen CLIP text encoder and SD's autoencoder from local folders (--clip, --autoencoder).
+    return TrainConfig(
+        preset="paper",
+        model=ModelConfig(
+            autoencoder=AutoencoderConfig(block_out_channels=(128, 256, 512, 512), norm_num_groups=32, scaling_factor=0.18215),
+            text=TextConfig(kind="clip"),
+            denoiser=DenoiserConfig(channels=(320, 640, 1280, 1280), layers_per_level=2,
+                                    attention_levels=(True, True, True, False), head_dim=64, norm_groups=32),
+            objective="eps",
+        ),
+        data=DataConfig(size_px=256, num_frames=24, batch_size=2, num_workers=8, shuffle_buffer=2000),
+        optim=OptimConfig(lr=5e-5, lr_warmup_steps=1000, max_steps=200_000, ema_decay=0.9999),
+        gradient_checkpointing=True,
+        sample_every=5000,
+        checkpoint_every=5000,
+    )
+
+
+PRESETS: dict[str, TrainConfig] = {"tiny": _tiny(), "small": _small(), "base": _base(), "paper": _paper()}
+
+
+def resolve(preset: str, toml_file: Path | None = None, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """Preset, then the TOML file's tables (``[data]``, ``[model.denoiser]``...), then ``overrides``."""
+    if preset not in PRESETS:
+        raise TrainingError(f"unknown preset {preset!r}: choose from {', '.join(PRESETS)}")
+    cfg = copy.deepcopy(PRESETS[preset])  # presets are never mutated
+    if toml_file is not None:
+        import tomllib
+
+        try:
+            data = tomllib.loads(Path(toml_file).read_text())
+        except FileNotFoundError:
+            raise TrainingError(f"{toml_file}: no such config file") from None
+        except tomllib.TOMLDecodeError as e:
+            raise TrainingError(f"{toml_file}: not valid TOML ({e})") from None
+        cfg = merge(cfg, data, where=str(toml_file))
+    if overrides:
+        cfg = merge(cfg, {k: v for k, v in overrides.items() if v is not None})
+    if cfg.stage not in STAGES:
+        raise TrainingError(f"unknown stage {cfg.stage!r}: choose from {', '.join(STAGES)}")
+    return cfg
+
+
+def config_to_json(cfg: TrainConfig) -> str:
+    return json.dumps(to_dict(cfg), indent=2)
+
+
+def config_from_json(text: str) -> TrainConfig:
+    return from_dict(TrainConfig, json.loads(text))
+
+
+def set_path(cfg_dict: dict[str, Any], dotted: str, value: Any) -> None:
+    """``set_path(d, "data.batch_size", 8)`` on a nested override dict."""
+    keys = dotted.split(".")
+    for k in keys[:-1]:
+        cfg_dict = cfg_dict.setdefault(k, {})
+    cfg_dict[keys[-1]] = value

@@ -1,0 +1,137 @@
+"""The training loop on the CPU: overfitting one clip, exact resume, stage chaining, failures."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("diffusers")
+
+from kinetype.model.errors import TrainingError  # noqa: E402
+from kinetype.model.testing import tiny_autoencoder_folder  # noqa: E402
+from kinetype.train import loop  # noqa: E402
+from kinetype.train.config import resolve  # noqa: E402
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def ae_dir(tmp_path_factory):
+    return tiny_autoencoder_folder(tmp_path_factory.mktemp("ae") / "vae")
+
+
+def tiny(out, ae_dir, **over):
+    base = {"stage": "video", "out": str(out), "data": {"shards": "synthetic", "num_frames": 4, "batch_size": 1},
+            "optim": {"max_steps": 6, "lr_warmup_steps": 2}, "model": {"autoencoder": {"path": str(ae_dir)}},
+            "checkpoint_every": 2, "sample_every": 0}
+    for k, v in over.items():
+        if isinstance(v, dict):
+            base.setdefault(k, {}).update(v)
+        else:
+            base[k] = v
+    return resolve("tiny", overrides=base)
+
+
+def losses(run):
+    out = {}
+    for line in open(run / "metrics.jsonl"):
+        rec = json.loads(line)
+        out[rec["step"]] = rec["loss"]  # a resumed run rewrites its steps after the checkpoint
+    return out
+
+
+def test_tiny_overfits_one_clip(tmp_path, ae_dir):
+    cfg = tiny(tmp_path / "run", ae_dir, data={"shards": "synthetic:1"}, loss={"glyph_weight": 0.0},
+               optim={"max_steps": 80, "lr": 2e-3, "lr_warmup_steps": 10}, checkpoint_every=1000)
+    loop.train(cfg, echo=lambda s: None)
+    denoise = [json.loads(line)["denoise"] for line in open(tmp_path / "run" / "metrics.jsonl")]
+    first, last = np.mean(denoise[:20]), np.mean(denoise[-20:])
+    assert last < 0.4 * first, (first, last)
+
+
+def test_resume_gives_the_losses_of_an_uninterrupted_run(tmp_path, ae_dir):
+    straight = tiny(tmp_path / "straight", ae_dir, loss={"motion_weight": 0.1})
+    loop.train(straight, echo=lambda s: None)
+
+    broken = tiny(tmp_path / "broken", ae_dir, loss={"motion_weight": 0.1})
+    loop.train(broken, stop_at_step=5, echo=lambda s: None)  # "killed" after step 5; last checkpoint: step 4
+    ckpts = sorted(p.name for p in (tmp_path / "broken" / "checkpoints").iterdir())
+    assert ckpts == ["step_00000002", "step_00000004"]
+    messages = []
+    loop.train(broken, resume=True, echo=messages.append)
+    assert any("resumed" in m and "step 4" in m for m in messages)
+
+    a, b = losses(tmp_path / "straight"), losses(tmp_path / "broken")
+    assert sorted(a) == sorted(b) == [1, 2, 3, 4, 5, 6]
+    assert [a[s] for s in a] == [b[s] for s in a]  # exactly equal on the CPU
+    # Only the last K checkpoints are kept, none half-written; the pipeline is exported.
+    assert sorted(p.name for p in (tmp_path / "broken" / "checkpoints").iterdir()) == [
+        "step_00000002", "step_00000004", "step_00000006"]
+    assert (tmp_path / "broken" / "pipeline" / "model_index.json").is_file()
+    assert json.loads((tmp_path / "broken" / "config.json").read_text())["stage"] == "video"
+
+
+def test_image_stage_then_video_stage_starts_exactly_as_the_image_model(tmp_path, ae_dir):
+    image = tiny(tmp_path / "image", ae_dir, stage="image", optim={"max_steps": 3})
+    exported = loop.train(image, echo=lambda s: None)
+    video = loop.resolve_model(tiny(tmp_path / "video", ae_dir, init=str(exported)))
+    _, net = loop.build_models(video)
+    net.eval()
+    x, t = torch.randn(1, 4, 4, 8, 8), torch.tensor([0.4])
+    glyph = torch.rand(1, 4, 8, 8)
+    with torch.no_grad():
+        as_image = net(x, t, ["red on blue"], glyph=glyph)
+        as_video = net(x, t, ["red on blue"], ["letters drop in"], ["H^|i"], glyph=glyph)
+    assert torch.equal(as_image, as_video)
+    # The image stage trained the image layers and left the video layers untouched.
+    from kinetype.pipeline import Pipeline
+
+    assert Pipeline.from_pretrained(exported).net.unet.mid[0].temporal.proj_out.weight.abs().sum() == 0
+
+
+def test_non_finite_losses_skip_steps_then_stop_the_run(tmp_path, ae_dir, monkeypatch):
+    real_prepare = loop.prepare
+
+    def poisoned(batch, size_px, device):
+        out = real_prepare(batch, size_px, device)
+        return {**out, "video": out["video"] * float("nan")}
+
+    monkeypatch.setattr(loop, "prepare", poisoned)
+    messages = []
+    with pytest.raises(TrainingError, match="3 non-finite losses in a row"):
+        loop.train(tiny(tmp_path / "nan", ae_dir, max_nonfinite_in_row=3), echo=messages.append)
+    assert sum("step skipped" in m for m in messages) == 3
+
+
+def test_existing_run_needs_resume_and_dry_run_writes_nothing(tmp_path, ae_dir):
+    cfg = tiny(tmp_path / "run", ae_dir, optim={"max_steps": 2})
+    printed = []
+    assert loop.train(cfg, dry_run=True, echo=printed.append) is None
+    assert not (tmp_path / "run").exists()
+    assert json.loads(printed[0])["preset"] == "tiny" and "denoiser:" in printed[1]
+    loop.train(cfg, echo=lambda s: None)
+    with pytest.raises(TrainingError, match="--resume"):
+        loop.train(cfg, echo=lambda s: None)
+    with pytest.raises(TrainingError, match="different model"):
+        other = tiny(tmp_path / "run", ae_dir, optim={"max_steps": 2}, model={"objective": "v"})
+        loop.train(other, resume=True, echo=lambda s: None)
+
+
+def test_diffusion_stages_need_an_autoencoder(tmp_path):
+    cfg = resolve("tiny", overrides={"stage": "image", "out": str(tmp_path / "r"), "data": {"shards": "synthetic"}})
+    with pytest.raises(TrainingError, match="--stage autoencoder"):
+        loop.train(cfg, echo=lambda s: None)
+
+
+def test_autoencoder_stage_exports_a_loadable_autoencoder(tmp_path):
+    cfg = resolve("tiny", overrides={"stage": "autoencoder", "out": str(tmp_path / "ae"),
+                                     "data": {"shards": "synthetic", "batch_size": 2}, "optim": {"max_steps": 2}})
+    out = loop.train(cfg, echo=lambda s: None)
+    from kinetype.model import Autoencoder
+
+    ae = Autoencoder.from_folder(out / "autoencoder")
+    assert ae.cfg.scaling_factor != 1.0  # measured on real frames at export
+    assert json.loads((out / "model_index.json").read_text())["components"] == ["autoencoder"]
