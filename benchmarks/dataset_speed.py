@@ -64,7 +64,8 @@ def mask_encodings(clips) -> None:
         "instance 8-bit, bz2": (lambda i: bz2.compress(i.tobytes(), 9),
                                 lambda b, s: np.frombuffer(bz2.decompress(b), np.uint8)),
         "4-bit packed, bz2": (lambda i: bz2.compress(((i[:, :, 0::2] << 4) | i[:, :, 1::2]).tobytes(), 9),
-                              lambda b, s: np.frombuffer(bz2.decompress(b), np.uint8)),
+                              lambda b, s: np.stack([(p := np.frombuffer(bz2.decompress(b), np.uint8)) >> 4, p & 15],
+                                                    axis=-1)),
         "4-bit packed, frame XOR, zlib (chosen)": (encode_instance, lambda b, s: decode_instance(b, *s)),
         "binary only, bit-packed + zlib": (bits_zlib, lambda b, s: np.unpackbits(np.frombuffer(zlib.decompress(b), np.uint8))),
     }
