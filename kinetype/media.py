@@ -49,9 +49,9 @@ def _check_fps(fps: int) -> int:
 # --- MP4 ----------------------------------------------------------------------------------------------
 
 # BT.709 limited-range RGB → Y'CbCr. Numpy and swscale both cost more here than the H.264 encode
-# itself, so skia's SIMD pipeline does it: each plane is the frame drawn through a colour matrix
-# into an 8-bit alpha surface laid over the output buffer; chroma is drawn at half size with
-# bilinear sampling, which at exactly 1/2 scale is the 2x2 box average yuv420p wants.
+# itself, so skia's SIMD pipeline does it: one draw of the frame through a colour matrix gives
+# (Y, Cb, Cr) in the R, G, B channels; one draw of that at half size with bilinear sampling —
+# at exactly 1/2 scale, the 2x2 box average yuv420p wants — gives the chroma planes.
 _YUV_ROWS = {  # R, G, B weights and offset (in 1/255) of each plane
     "y": (0.2126 * 219 / 255, 0.7152 * 219 / 255, 0.0722 * 219 / 255, 16 / 255),
     "cb": (-0.2126 / 1.8556 * 224 / 255, -0.7152 / 1.8556 * 224 / 255, 0.5 * 224 / 255, 128 / 255),
@@ -60,9 +60,12 @@ _YUV_ROWS = {  # R, G, B weights and offset (in 1/255) of each plane
 
 
 @lru_cache(maxsize=None)
-def _plane_paint(plane: str) -> skia.Paint:
-    r, g, b, o = _YUV_ROWS[plane]
-    matrix = [0.0] * 15 + [r, g, b, 0.0, o]  # only the alpha output row matters on an A8 surface
+def _yuv_paint() -> skia.Paint:
+    matrix = []
+    for plane in ("y", "cb", "cr"):
+        r, g, b, o = _YUV_ROWS[plane]
+        matrix += [r, g, b, 0.0, o]
+    matrix += [0.0, 0.0, 0.0, 1.0, 0.0]
     return skia.Paint(ColorFilter=skia.ColorFilters.Matrix(matrix), BlendMode=skia.BlendMode.kSrc)
 
 
@@ -81,22 +84,28 @@ def _as_rgba(frames: np.ndarray) -> np.ndarray:
     return out
 
 
+def _image(pixels: np.ndarray) -> skia.Image:
+    return skia.Image.fromarray(pixels, colorType=skia.kRGBA_8888_ColorType, alphaType=skia.kOpaque_AlphaType, copy=False)
+
+
 def rgb_to_yuv420(frames: np.ndarray) -> np.ndarray:
     """(T, H, W, 3 or 4) uint8 RGB(A), H and W even → (T, H*3/2, W) uint8 planar yuv420p (PyAV's layout)."""
     rgba = _as_rgba(frames)
     t, h, w, _ = rgba.shape
     q = (h // 2) * (w // 2)
     out = np.empty((t, h * w + 2 * q), np.uint8)
+    full = np.empty((h, w, 4), np.uint8)  # (Y, Cb, Cr, 255) per pixel
+    half = np.empty((h // 2, w // 2, 4), np.uint8)
+    full_canvas = skia.Surface(full, colorType=skia.kRGBA_8888_ColorType, alphaType=skia.kUnpremul_AlphaType).getCanvas()
+    half_canvas = skia.Surface(half, colorType=skia.kRGBA_8888_ColorType, alphaType=skia.kUnpremul_AlphaType).getCanvas()
     nearest, linear = skia.SamplingOptions(), skia.SamplingOptions(skia.FilterMode.kLinear)
-    half = skia.Rect(0, 0, w // 2, h // 2)
+    copy = skia.Paint(BlendMode=skia.BlendMode.kSrc)
     for f in range(t):
-        img = skia.Image.fromarray(rgba[f], colorType=skia.kRGBA_8888_ColorType, alphaType=skia.kOpaque_AlphaType, copy=False)
-        y = skia.Surface(out[f, : h * w].reshape(h, w), colorType=skia.kAlpha_8_ColorType, alphaType=skia.kPremul_AlphaType)
-        y.getCanvas().drawImage(img, 0, 0, nearest, _plane_paint("y"))
-        for k, plane in enumerate(("cb", "cr")):
-            c = out[f, h * w + k * q: h * w + (k + 1) * q].reshape(h // 2, w // 2)
-            skia.Surface(c, colorType=skia.kAlpha_8_ColorType, alphaType=skia.kPremul_AlphaType).getCanvas().drawImageRect(
-                img, half, linear, _plane_paint(plane))
+        full_canvas.drawImage(_image(rgba[f]), 0, 0, nearest, _yuv_paint())
+        half_canvas.drawImageRect(_image(full), skia.Rect(0, 0, w // 2, h // 2), linear, copy)
+        out[f, : h * w] = full[..., 0].ravel()
+        out[f, h * w: h * w + q] = half[..., 1].ravel()
+        out[f, h * w + q:] = half[..., 2].ravel()
     return out.reshape(t, h * 3 // 2, w)
 
 

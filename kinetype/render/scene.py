@@ -7,6 +7,7 @@ they move without ever eating the text/background contrast that :mod:`palettes` 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import skia
@@ -54,6 +55,35 @@ def _tile(size: int, fn, supersample: int = 2) -> np.ndarray:
     return v.reshape(size, supersample, size, supersample).mean(axis=(1, 3))
 
 
+PATTERNS = ("gradient-drift", "stripes", "noise")
+NOISE_TILES = 64  # distinct grain textures (each clip also scrolls it differently)
+
+
+@lru_cache(maxsize=128)
+def pattern_weight(kind: str, a: int, b: int, size: int, noise_seed: int) -> np.ndarray:
+    """(2H, 2W) uint8 weight 0..255 of a tileable pattern, doubled so any offset is one slice.
+
+    Cached: the pattern depends only on its kind, lattice direction, size and grain seed, while
+    colours are applied per clip through a lookup table."""
+    if kind == "gradient-drift":
+        w = _tile(size, lambda x, y: 0.5 + 0.5 * np.cos(2 * np.pi * (a * x + b * y) / size), 1)
+    elif kind == "stripes":
+        # Stripes across the lattice direction, about size/8 pixels per period.
+        m = max(1, int(round(8 / np.hypot(a, b))))
+        w = _tile(size, lambda x, y: (((m * (a * x + b * y) / size) % 1.0) < 0.5).astype(np.float32))
+    else:
+        f = 0.035 * 256 / size
+        noise = skia.PerlinNoiseShader.MakeFractalNoise(f, f, 3, float(noise_seed), skia.ISize(size, size))
+        surf = skia.Surface.MakeRaster(skia.ImageInfo.Make(size, size, skia.kRGBA_8888_ColorType, skia.kPremul_AlphaType))
+        surf.getCanvas().drawPaint(skia.Paint(Shader=noise))
+        rgba = surf.makeImageSnapshot().toarray(colorType=skia.kRGBA_8888_ColorType)
+        g = rgba[..., :3].astype(np.float32).mean(-1) / 255.0  # grey grain, stitched so it tiles
+        w = np.clip((g - g.mean()) * 2.5 + 0.5, 0, 1)
+    out = np.tile(np.rint(w * 255).astype(np.uint8), (2, 2))
+    out.flags.writeable = False
+    return out
+
+
 class Background:
     """Draws one background plan; precomputes everything random and every costly pattern once per clip.
 
@@ -71,27 +101,15 @@ class Background:
         base, alt = np.array(plan.colour, np.float32), np.array(self.alt, np.float32)
         a, b = _lattice(plan.angle)
         self.step = np.array([a, b], float) / np.hypot(a, b)  # unit drift direction
-        weight = None
-        if plan.kind == "gradient-drift":
-            weight = _tile(size, lambda x, y: 0.5 + 0.5 * np.cos(2 * np.pi * (a * x + b * y) / size), 1)
-        elif plan.kind == "stripes":
-            # Stripes across the lattice direction, about size/8 pixels per period.
-            m = max(1, int(round(8 / np.hypot(a, b))))
-            self.period = size / (m * np.hypot(a, b))
-            weight = _tile(size, lambda x, y: (((m * (a * x + b * y) / size) % 1.0) < 0.5).astype(np.float32))
-        elif plan.kind == "noise":
-            f = 0.035 * 256 / size
-            noise = skia.PerlinNoiseShader.MakeFractalNoise(f, f, 3, float(plan.seed % 1000), skia.ISize(size, size))
-            surf = skia.Surface.MakeRaster(skia.ImageInfo.Make(size, size, skia.kRGBA_8888_ColorType, skia.kPremul_AlphaType))
-            surf.getCanvas().drawPaint(skia.Paint(Shader=noise))
-            rgba = surf.makeImageSnapshot().toarray(colorType=skia.kRGBA_8888_ColorType)
-            g = rgba[..., :3].astype(np.float32).mean(-1) / 255.0  # grey grain, stitched so it tiles
-            weight = np.clip((g - g.mean()) * 2.5 + 0.5, 0, 1)
-        if weight is not None:
-            rgb = base + (alt - base) * weight[..., None]
-            tile = np.concatenate([np.rint(rgb), np.full((size, size, 1), 255.0, np.float32)], -1).astype(np.uint8)
-            self.tile2 = np.tile(tile, (2, 2, 1))  # (2H, 2W, 4): any integer offset is one slice
-        elif plan.kind == "particles":
+        if plan.kind in PATTERNS:
+            self.period = size / 8
+            if plan.kind == "stripes":
+                self.period = size / (max(1, int(round(8 / np.hypot(a, b)))) * np.hypot(a, b))
+            # Colour the cached 0..255 weight tile through a 256-entry palette ramp base → alt.
+            ramp = np.linspace(0.0, 1.0, 256, dtype=np.float32)[:, None]
+            lut = np.concatenate([np.rint(base + (alt - base) * ramp), np.full((256, 1), 255.0, np.float32)], 1)
+            self.tile2 = lut.astype(np.uint8)[pattern_weight(plan.kind, a, b, size, plan.seed % NOISE_TILES)]
+        if plan.kind == "particles":
             n = 40
             self.pts = rng.random((n, 2)) * size
             self.radii = (0.006 + 0.018 * rng.random(n)) * size
@@ -106,7 +124,7 @@ class Background:
     def draw(self, canvas: skia.Canvas, pixels: np.ndarray, t: float) -> None:
         """Draw the background at clip time ``t``; ``pixels`` ``(H, W, 4)`` is the canvas's own memory."""
         p, s = self.plan, float(self.size)
-        if p.kind in ("gradient-drift", "stripes", "noise"):
+        if p.kind in PATTERNS:
             speed = 2 * self.period / s if p.kind == "stripes" else (0.5 if p.kind == "gradient-drift" else 0.4)
             ox, oy = np.rint(-self.step * s * speed * p.speed * t).astype(int) % self.size
             pixels[...] = self.tile2[oy:oy + self.size, ox:ox + self.size]
