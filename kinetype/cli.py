@@ -57,7 +57,8 @@ def templates_list(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON record per template instead of a table.")] = False,
 ):
     """List templates: id, category tags, motion tag and description."""
-    from kinetype.gallery import load_templates, template_records
+    from kinetype.gallery import template_records
+    from kinetype.templates import load_templates
 
     records = template_records(load_templates(templates))
     if as_json:
@@ -98,7 +99,8 @@ def templates_sheet(
     seed: Seed = 0,
 ):
     """Write a gallery of every template as PNG sheets (one row of frames per template)."""
-    from kinetype.gallery import load_templates, template_sheets
+    from kinetype.gallery import template_sheets
+    from kinetype.templates import load_templates
     from kinetype.words import validate_word
 
     paths = template_sheets(load_templates(templates), out, word=validate_word(word), per_sheet=per_sheet, size=size, seed=seed)
@@ -140,8 +142,8 @@ def preview(
     fps: Annotated[int, typer.Option("--fps", help="Frames per second.")] = 8,
 ):
     """Render one clip of a template and write it as a video or a contact sheet."""
-    from kinetype.gallery import load_templates, preview as run_preview
-    from kinetype.templates import get_template
+    from kinetype.gallery import preview as run_preview
+    from kinetype.templates import get_template, load_templates
 
     all_templates = load_templates(templates)
     if random_template:

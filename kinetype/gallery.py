@@ -16,9 +16,8 @@ from kinetype.errors import KinetypeError
 from kinetype.fsutil import atomic_path
 from kinetype.media import contact_sheet, write_video
 from kinetype.render.engine import render_clip
-from kinetype.render.fonts import FontLibrary, font_table
-from kinetype.templates import Template, load_templates
-from kinetype.templates.schema import PhaseSpec
+from kinetype.render.fonts import FontLibrary
+from kinetype.templates import Template
 
 SUFFIXES = (".mp4", ".gif", ".png")
 
@@ -85,9 +84,3 @@ def template_sheets(templates: list[Template], out_dir: Path, *, word: str = "Ty
         Path(tmp).write_text(json.dumps({"sheets": [p.name for p in paths], "templates": [t.id for t in templates]}, indent=1))
     return paths
 
-
-def describe_phase(p: PhaseSpec) -> str:
-    return p.motion
-
-
-__all__ = ["font_table", "load_templates", "preview", "template_records", "template_sheets"]

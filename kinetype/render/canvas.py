@@ -97,7 +97,7 @@ class FramePainter:
         self.accent_rgb = COLOURS[pal.accent]
         self.bg_rgb = COLOURS[pal.background]
         em = layout.em_px
-        self.shader = fill_shader(style, skia.Rect(*layout.ink), em, seed)
+        self.shader = fill_shader(style, em, seed)
         # Surfaces draw straight into numpy buffers: no read-back copies.
         self.mask = np.zeros((size, size), np.uint8)
         self.mask_surface = skia.Surface(self.mask, colorType=skia.kAlpha_8_ColorType, alphaType=skia.kPremul_AlphaType)

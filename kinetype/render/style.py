@@ -39,8 +39,8 @@ def second_tone(p: Palette) -> tuple[int, int, int]:
     return shade(COLOURS[p.text], 0.35 if bg_dark else -0.35)
 
 
-def fill_shader(plan: StylePlan, box: skia.Rect, em_px: float, noise_seed: int) -> skia.Shader | None:
-    """Shader for the letter fill in frame coordinates of the word at rest (``box``); None for solid.
+def fill_shader(plan: StylePlan, em_px: float, noise_seed: int) -> skia.Shader | None:
+    """Shader for the letter fill in each letter's own coordinates (pivot at the origin); None for solid.
 
     The shader is set on the paint and so follows each letter's matrix: a gradient travels with
     its letter, as a fill does in After Effects.

@@ -20,12 +20,13 @@ import numpy as np
 from kinetype.errors import TemplateError
 from kinetype.render.animation import ORDERS, PHASES, UNITS
 from kinetype.render.easing import get_easing
+from kinetype.render.fonts import CLASSES
 from kinetype.render.motions import CHANGE_KINDS, MOTIONS
 from kinetype.render.palettes import MOODS
 from kinetype.render.scene import BACKGROUNDS, CAMERAS
 from kinetype.render.style import EFFECTS, FILLS
 
-FONT_CLASSES = ("serif", "sans", "slab", "rounded", "condensed", "display", "script", "handwritten", "mono")
+FONT_CLASSES = CLASSES  # the font library's classes are the template vocabulary
 TAGS = CHANGE_KINDS + PHASES
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")  # no dots: ids end up inside WebDataset keys
 
