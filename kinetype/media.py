@@ -93,7 +93,7 @@ def rgb_to_yuv420(frames: np.ndarray) -> np.ndarray:
     rgba = _as_rgba(frames)
     t, h, w, _ = rgba.shape
     q = (h // 2) * (w // 2)
-    out = np.empty((t, h * w + 2 * q), np.uint8)
+    planes = np.empty((t, h * w + 2 * q), np.uint8)
     full = np.empty((h, w, 4), np.uint8)  # (Y, Cb, Cr, 255) per pixel
     half = np.empty((h // 2, w // 2, 4), np.uint8)
     full_canvas = skia.Surface(full, colorType=skia.kRGBA_8888_ColorType, alphaType=skia.kUnpremul_AlphaType).getCanvas()
@@ -103,10 +103,10 @@ def rgb_to_yuv420(frames: np.ndarray) -> np.ndarray:
     for f in range(t):
         full_canvas.drawImage(_image(rgba[f]), 0, 0, nearest, _yuv_paint())
         half_canvas.drawImageRect(_image(full), skia.Rect(0, 0, w // 2, h // 2), linear, copy)
-        out[f, : h * w] = full[..., 0].ravel()
-        out[f, h * w: h * w + q] = half[..., 1].ravel()
-        out[f, h * w + q:] = half[..., 2].ravel()
-    return out.reshape(t, h * 3 // 2, w)
+        planes[f, : h * w].reshape(h, w)[...] = full[..., 0]  # one strided copy per plane
+        planes[f, h * w: h * w + q].reshape(h // 2, w // 2)[...] = half[..., 1]
+        planes[f, h * w + q:].reshape(h // 2, w // 2)[...] = half[..., 2]
+    return planes.reshape(t, h * 3 // 2, w)
 
 
 def yuv420_to_rgb(planar: np.ndarray, h: int, w: int) -> np.ndarray:
