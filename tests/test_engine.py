@@ -94,3 +94,17 @@ def test_most_clips_come_to_rest_and_rest_frames_are_still(templates, fonts):
 def test_bad_word_is_refused(templates):
     with pytest.raises(WordError, match="position 3"):
         render_clip(templates[0], "ab3", 0)
+
+
+def test_held_frames_reuse_masks_exactly(templates, fonts, monkeypatch):
+    """Held frames copy the previous mask; drawing every mask afresh must give the same result."""
+    from kinetype.render import engine
+
+    for tid in ("decode-in-ltr", "fly-left-in-ltr", "glitch-hold-ltr", "wave-ltr"):
+        t = next(t for t in templates if t.id == tid)
+        fast = render_clip(t, "Still", 4, size=64, num_frames=16, fonts=fonts)
+        with monkeypatch.context() as m:
+            m.setattr(engine, "still_frames", lambda tracks, camera: np.zeros(tracks.moving.shape[0], bool))
+            slow = render_clip(t, "Still", 4, size=64, num_frames=16, fonts=fonts)
+        assert np.array_equal(fast.instance_map, slow.instance_map), tid
+        assert np.array_equal(fast.boxes, slow.boxes, equal_nan=True), tid

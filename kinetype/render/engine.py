@@ -124,6 +124,16 @@ def _glyphs(lib: FontLibrary, plan: ClipPlan, layout, rng: np.random.Generator) 
     return Glyphs(base=layout.paths, scramble=scramble, alternates=alternates)
 
 
+def still_frames(tracks, camera: CameraPlan) -> np.ndarray:
+    """(T,) bool: frames whose masks equal the previous frame's — no channel changed, no glyph is
+    scrambled (those change every frame) and the camera does not move. Holds skip the mask pass."""
+    changed = np.zeros(tracks.moving.shape[0], bool)
+    for v in tracks.channels.values():
+        changed[1:] |= np.any(v[1:] != v[:-1], axis=1)
+    changed |= np.any(tracks.channels["scramble"] >= 0.5, axis=1)
+    return ~changed & (camera.kind == "none")
+
+
 def render_clip(template: Template, word: str, seed: int, size: int = 256, num_frames: int = 24, fps: int = 8,
                 *, fonts: FontLibrary | None = None) -> Clip:
     """Render one clip: frames ``(T, H, W, 3)``, instance masks, letter boxes, at-rest frames, captions, metadata."""
@@ -147,6 +157,7 @@ def render_clip(template: Template, word: str, seed: int, size: int = 256, num_f
     # -- draw ------------------------------------------------------------------------------------
     painter = FramePainter(layout, _glyphs(lib, plan, layout, anim_rng), plan.style, Background(plan.background, size),
                            plan.camera, stable_seed("texture", template.id, seed) % (2**31))
+    still = still_frames(main, plan.camera)
     rgba = np.empty((num_frames, size, size, 4), np.uint8)
     instance = np.empty((num_frames, size, size), np.uint8)
     boxes = np.empty((num_frames, len(word), 4), np.float32)
@@ -163,7 +174,11 @@ def render_clip(template: Template, word: str, seed: int, size: int = 256, num_f
                 acc += sub
             np.rint(acc / k, out=acc)
             rgba[f] = acc.astype(np.uint8)
-        painter.paint_mask(main, f, times[f], instance[f], boxes[f], cam_noise[f * k])
+        if f > 0 and still[f]:  # nothing that shapes the mask changed: same mask, same boxes
+            instance[f] = instance[f - 1]
+            boxes[f] = boxes[f - 1]
+        else:
+            painter.paint_mask(main, f, times[f], instance[f], boxes[f], cam_noise[f * k])
 
     # -- captions and metadata --------------------------------------------------------------------
     rest = at_rest(main, em) & (plan.camera.kind != "shake" or plan.camera.amount < 0.01)
