@@ -100,8 +100,16 @@ def test_held_frames_reuse_masks_exactly(templates, fonts, monkeypatch):
     """Held frames copy the previous mask; drawing every mask afresh must give the same result."""
     from kinetype.render import engine
 
-    for tid in ("decode-in-ltr", "fly-left-in-ltr", "glitch-hold-ltr", "wave-ltr"):
-        t = next(t for t in templates if t.id == tid)
+    from pathlib import Path
+
+    from kinetype.templates.schema import parse_template
+
+    # Letters waiting to decode sit still but show a new random glyph every frame.
+    scrambled_hold = parse_template({"id": "decode-still", "description": "d", "motion_tag": "decode",
+                                     "enter": {"motion": "decode", "duration": 0.8, "easing": "linear", "overlap": 0.0,
+                                               "params": {"fade": 0.0}}}, Path("<test>"), "t")
+    for t in [next(t for t in templates if t.id == tid) for tid in ("fly-left-in-ltr", "glitch-hold-ltr", "wave-ltr")] + [scrambled_hold]:
+        tid = t.id
         fast = render_clip(t, "Still", 4, size=64, num_frames=16, fonts=fonts)
         with monkeypatch.context() as m:
             m.setattr(engine, "still_frames", lambda tracks, camera: np.zeros(tracks.moving.shape[0], bool))
