@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from kinetype.errors import KinetypeError
 from kinetype.fsutil import atomic_path
 from kinetype.media import contact_sheet, write_video
-from kinetype.render.engine import render_clip
+from kinetype.render.engine import check_render_args, render_clip
 from kinetype.render.fonts import FontLibrary
 from kinetype.templates import Template
 
@@ -27,6 +27,7 @@ def preview(template: Template, word: str, seed: int, out: Path, *, size: int = 
     """Render one clip and write it: ``.mp4``/``.gif`` as video, ``.png`` as a contact sheet
     (with ``masks``, each frame's instance mask beside it). Returns the captions and metadata."""
     out = Path(out)
+    check_render_args(size, num_frames, fps)  # before anything is written
     if out.suffix.lower() not in SUFFIXES:
         raise KinetypeError(f"--out {out}: unknown suffix {out.suffix!r} (use .mp4, .gif or .png)")
     clip = render_clip(template, word, seed, size=size, num_frames=num_frames, fps=fps)
@@ -56,6 +57,7 @@ def template_sheets(templates: list[Template], out_dir: Path, *, word: str = "Ty
                     size: int = 96, frames_shown: int = 8, seed: int = 0) -> list[Path]:
     """PNG gallery: each sheet shows ``per_sheet`` templates as rows of ``frames_shown`` frames with the id."""
     out_dir = Path(out_dir)
+    check_render_args(size, 24, 8)
     out_dir.mkdir(parents=True, exist_ok=True)
     label_w = 230
     paths = []

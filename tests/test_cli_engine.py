@@ -79,9 +79,14 @@ def test_preview_bad_input_is_one_line(tmp_path):
         (["preview", "pop-in-ltr", "--word", "He11o", "--out", str(tmp_path / "x.gif")], "'1' at position 3"),
         (["preview", "no-such-template", "--word", "Hi", "--out", str(tmp_path / "x.gif")], "no template with id"),
         (["preview", "pop-in-ltr", "--word", "Hi", "--out", str(tmp_path / "x.avi")], "unknown suffix"),
+        (["preview", "pop-in-ltr", "--word", "Hi", "--size", "0", "--out", str(tmp_path / "x.gif")], "--size must be"),
+        (["preview", "pop-in-ltr", "--word", "Hi", "--frames", "0", "--out", str(tmp_path / "x.gif")], "--frames must be"),
+        (["preview", "pop-in-ltr", "--word", "Hi", "--fps", "0", "--out", str(tmp_path / "x.gif")], "--fps must be"),
+        (["templates", "sheet", "--size", "0", "--out", str(tmp_path / "s")], "--size must be"),
     ]
     for args, needle in cases:
         r = runner.invoke(app, args)
         assert r.exit_code == 2, r.output
         assert needle in r.output and "Traceback" not in r.output
         assert len([line for line in r.output.splitlines() if line.strip()]) == 1
+    assert not (tmp_path / "x.gif").exists() and not (tmp_path / "s").exists()  # nothing written

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kinetype.captions import make_captions
-from kinetype.errors import FontError
+from kinetype.errors import FontError, KinetypeError
 from kinetype.render.animation import PhasePlan, animate, at_rest, frame_times
 from kinetype.render.canvas import FramePainter, Glyphs
 from kinetype.render.clip import Clip
@@ -30,6 +30,8 @@ from kinetype.render.style import StylePlan
 from kinetype.templates.schema import PhaseSpec, Template
 from kinetype.words import LETTERS, validate_word
 
+MIN_SIZE, MAX_SIZE = 16, 4096  # pixels; below 16 a letter is a couple of pixels
+MAX_FRAMES, MAX_FPS = 1000, 120
 MOTION_BLUR_SAMPLES = 3  # sub-frames averaged per frame when a template asks for motion blur
 SHUTTER = 0.5  # fraction of a frame interval the virtual shutter stays open (180° shutter)
 
@@ -134,10 +136,21 @@ def still_frames(tracks, camera: CameraPlan) -> np.ndarray:
     return ~changed & (camera.kind == "none")
 
 
+def check_render_args(size: int, num_frames: int, fps: int) -> None:
+    """One-line errors for clip dimensions the engine cannot draw (the CLI shows them as they are)."""
+    if not MIN_SIZE <= size <= MAX_SIZE:
+        raise KinetypeError(f"--size must be {MIN_SIZE} to {MAX_SIZE} pixels, got {size}")
+    if not 1 <= num_frames <= MAX_FRAMES:
+        raise KinetypeError(f"--frames must be 1 to {MAX_FRAMES}, got {num_frames}")
+    if not 1 <= fps <= MAX_FPS:
+        raise KinetypeError(f"--fps must be 1 to {MAX_FPS}, got {fps}")
+
+
 def render_clip(template: Template, word: str, seed: int, size: int = 256, num_frames: int = 24, fps: int = 8,
                 *, fonts: FontLibrary | None = None) -> Clip:
     """Render one clip: frames ``(T, H, W, 3)``, instance masks, letter boxes, at-rest frames, captions, metadata."""
     validate_word(word)
+    check_render_args(size, num_frames, fps)
     lib = fonts or FontLibrary.load()
     plan = plan_clip(template, word, seed, size, num_frames, fps, lib)
     font = lib.get(plan.font_id)

@@ -56,6 +56,9 @@ class RenderConfig:
         for name in ("n", "shard_size", "size", "num_frames", "fps"):
             if getattr(self, name) < 1:
                 raise KinetypeError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        from kinetype.render.engine import check_render_args
+
+        check_render_args(self.size, self.num_frames, self.fps)
         if self.seed < 0:
             raise KinetypeError(f"--seed must be 0 or more, got {self.seed}")
         if not 0.0 <= self.english_share <= 1.0:
