@@ -23,6 +23,7 @@ import time
 import zlib
 from pathlib import Path
 
+import av
 import numpy as np
 from PIL import Image
 
@@ -147,6 +148,17 @@ def main() -> None:
 
         ours, swscale = loader_rate("torch"), loader_rate("swscale")
 
+        # The floor under any loader: H.264 decoding alone (PyAV, native yuv420p, no conversion).
+        import webdataset as wds
+
+        mp4s = [s["mp4"] for s in wds.WebDataset(sorted(str(p) for p in Path(out).glob("*.tar")), shardshuffle=False)]
+        t0 = time.perf_counter()
+        for mp4 in mp4s:
+            with av.open(io.BytesIO(mp4)) as c:
+                for f in c.decode(video=0):
+                    f.to_ndarray()
+        decode_ms = 1000 * (time.perf_counter() - t0) / len(mp4s)
+
     print(f"\n2. End to end: kinetype render, {args.n} clips of {args.size}x{args.size}x{args.frames}, "
           f"{args.workers} worker process(es) on {os.cpu_count()} cores")
     print(f"{'clips/s, all workers (wall, incl. start-up)':52s} {rate:8.1f}")
@@ -155,6 +167,8 @@ def main() -> None:
     print(f"\n3. Loader (ShardDataset, 1 process, 1 torch thread): decode mp4 + masks to tensors")
     print(f"{'clips/s per core, yuv420p -> RGB in torch (ours)':52s} {ours:8.1f}   target >= 120")
     print(f"{'clips/s per core, libswscale rgb24':52s} {swscale:8.1f}   ({ours / swscale:.2f}x)")
+    print(f"{'ms per clip, H.264 decode alone (no conversion)':52s} {decode_ms:8.1f}   "
+          f"(at most {1000 / decode_ms:.0f} clips/s per core, whatever comes after)")
     print(f"\n600,000 clips here: {600_000 / rate / 3600:.1f} h on {args.workers} workers; "
           f"on a 64-core machine about {600_000 / (64 * rate / args.workers) / 3600:.1f} h "
           f"(per-core rate times 64).")

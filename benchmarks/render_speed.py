@@ -162,6 +162,27 @@ def moviepy_clip(font_path: str):
     return run
 
 
+def breakdown(templates, fonts, clips: int = 40) -> list[tuple[str, float]]:
+    """Milliseconds per clip of each stage of a complete clip, on the template mix."""
+    from kinetype.media import rgb_to_yuv420
+
+    rng = np.random.default_rng(1)
+    stages = {"draw frames + masks (render_clip)": 0.0, "RGB -> YUV 4:2:0 (skia)": 0.0, "H.264 encode + mux (x264)": 0.0}
+    for k in range(clips):
+        t = templates[(k * 7919) % len(templates)]
+        t0 = time.process_time()
+        clip = render_clip(t, random_word(rng), k, size=SIZE, num_frames=FRAMES, fps=FPS, fonts=fonts)
+        t1 = time.process_time()
+        rgb_to_yuv420(clip.frames)
+        t2 = time.process_time()
+        encode_mp4(clip.frames, FPS)  # converts again inside: subtract the conversion measured above
+        t3 = time.process_time()
+        stages["draw frames + masks (render_clip)"] += t1 - t0
+        stages["RGB -> YUV 4:2:0 (skia)"] += t2 - t1
+        stages["H.264 encode + mux (x264)"] += (t3 - t2) - (t2 - t1)
+    return [(name, 1000 * v / clips) for name, v in stages.items()]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=20.0, help="CPU seconds per implementation")
@@ -186,6 +207,9 @@ def main() -> None:
     print(f"{'implementation':30s} {'clips/s/core':>12s} {'clips':>6s} {'kinetype is':>12s}")
     for name, rate, n in rows:
         print(f"{name:30s} {rate:12.2f} {n:6d} {ours / rate:11.1f}x")
+    print("\nwhere a complete clip's time goes (template mix, ms per clip, one core)")
+    for name, ms in breakdown(templates, fonts):
+        print(f"{name:36s} {ms:7.1f}")
 
 
 if __name__ == "__main__":
