@@ -34,7 +34,7 @@ Seed = Annotated[int, typer.Option("--seed", help="Random seed: the same seed gi
 
 
 def user_errors(fn):
-    """Turn KinetypeError into a one-line message and exit status 2."""
+    """Turn KinetypeError into a one-line message and exit status 2, Ctrl-C into a one-line note and 130."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -43,6 +43,11 @@ def user_errors(fn):
         except KinetypeError as e:
             err_console.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
             raise typer.Exit(2)
+        except KeyboardInterrupt:
+            # Writers are atomic: whatever finished is kept and the same command picks up from there.
+            err_console.print("interrupted: finished work is kept; run the same command again to continue "
+                              "(`kinetype train` with --resume)", highlight=False, soft_wrap=True)
+            raise typer.Exit(130)
 
     return wrapper
 

@@ -90,3 +90,15 @@ def test_preview_bad_input_is_one_line(tmp_path):
         assert needle in r.output and "Traceback" not in r.output
         assert len([line for line in r.output.splitlines() if line.strip()]) == 1
     assert not (tmp_path / "x.gif").exists() and not (tmp_path / "s").exists()  # nothing written
+
+
+def test_ctrl_c_is_one_line_and_status_130(monkeypatch, tmp_path):
+    import kinetype.gallery
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(kinetype.gallery, "preview", interrupted)
+    r = runner.invoke(app, ["preview", "pop-in-ltr", "--word", "Hi", "--out", str(tmp_path / "x.gif")])
+    assert r.exit_code == 130
+    assert "interrupted" in r.output and "Traceback" not in r.output
