@@ -164,7 +164,7 @@ def main() -> None:
     print(f"{'clips/s, all workers (wall, incl. start-up)':52s} {rate:8.1f}")
     print(f"{'clips/s per core':52s} {rate / args.workers:8.1f}   target >= 20")
     print(f"{'bytes per sample (tar)':52s} {per_sample:8.0f}   ({per_sample / 1024:.1f} KiB; target <= 40 KiB)")
-    print(f"\n3. Loader (ShardDataset, 1 process, 1 torch thread): decode mp4 + masks to tensors")
+    print("\n3. Loader (ShardDataset, 1 process, 1 torch thread): decode mp4 + masks to tensors")
     print(f"{'clips/s per core, yuv420p -> RGB in torch (ours)':52s} {ours:8.1f}   target >= 120")
     print(f"{'clips/s per core, libswscale rgb24':52s} {swscale:8.1f}   ({ours / swscale:.2f}x)")
     print(f"{'ms per clip, H.264 decode alone (no conversion)':52s} {decode_ms:8.1f}   "

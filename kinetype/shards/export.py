@@ -15,7 +15,6 @@ of the same pair are skipped and counted.
 from __future__ import annotations
 
 import csv
-import io
 import json
 import tarfile
 from dataclasses import dataclass
