@@ -195,3 +195,24 @@ def test_atomic_path_error_leaves_nothing(tmp_path):
         with atomic_path(tmp_path / "new.bin") as tmp:
             raise RuntimeError("boom")
     assert os.listdir(tmp_path) == ["b.mp4"]
+
+
+def test_mp4_bytes_are_the_same_in_every_process():
+    """x264's macroblock tree read uninitialised memory on small frames: bytes changed per process."""
+    import subprocess
+    import sys
+
+    code = (
+        "import hashlib, numpy as np\n"
+        "from kinetype.templates import load_templates\n"
+        "from kinetype.render import render_clip\n"
+        "from kinetype.media import encode_mp4\n"
+        "ts = load_templates()\n"
+        "h = hashlib.sha256()\n"
+        "for k in range(6):\n"
+        "    h.update(encode_mp4(render_clip(ts[k * 100], 'Hello', k, size=64, num_frames=8).frames, 8))\n"
+        "print(h.hexdigest())\n"
+    )
+    digests = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+               for _ in range(3)}
+    assert len(digests) == 1
