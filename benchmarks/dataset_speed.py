@@ -158,6 +158,12 @@ def main() -> None:
                 for f in c.decode(video=0):
                     f.to_ndarray()
         decode_ms = 1000 * (time.perf_counter() - t0) / len(mp4s)
+        # ...and writing one clip of float32 video once (what the loader must produce).
+        shape = (args.frames, 3, args.size, args.size)
+        t0 = time.perf_counter()
+        for _ in range(20):
+            torch.empty(shape).fill_(0.5)
+        write_ms = 1000 * (time.perf_counter() - t0) / 20
 
     print(f"\n2. End to end: kinetype render, {args.n} clips of {args.size}x{args.size}x{args.frames}, "
           f"{args.workers} worker process(es) on {os.cpu_count()} cores")
@@ -169,6 +175,8 @@ def main() -> None:
     print(f"{'clips/s per core, libswscale rgb24':52s} {swscale:8.1f}   ({ours / swscale:.2f}x)")
     print(f"{'ms per clip, H.264 decode alone (no conversion)':52s} {decode_ms:8.1f}   "
           f"(at most {1000 / decode_ms:.0f} clips/s per core, whatever comes after)")
+    print(f"{'ms per clip, writing its float32 video once':52s} {write_ms:8.1f}   "
+          f"(decode + one write: at most {1000 / (decode_ms + write_ms):.0f} clips/s per core)")
     print(f"\n600,000 clips here: {600_000 / rate / 3600:.1f} h on {args.workers} workers; "
           f"on a 64-core machine about {600_000 / (64 * rate / args.workers) / 3600:.1f} h "
           f"(per-core rate times 64).")

@@ -72,15 +72,32 @@ def ocr(frame: np.ndarray) -> str:
     return "".join(ch for ch in out.stdout.decode("utf-8", "replace") if ch.isalpha())
 
 
+def random_jobs(n: int, seed: int, n_templates: int) -> list[tuple[int, int, str]]:
+    """(template index, render seed, word) for n renders: half English words, half random letters."""
+    rng = np.random.default_rng(seed)
+    jobs = []
+    for _ in range(n):
+        if rng.random() < 0.5:
+            word = ENGLISH[int(rng.integers(len(ENGLISH)))]
+        else:  # random letters, as in the paper's dataset
+            word = "".join(rng.choice(list(LETTERS), size=int(rng.integers(3, 9))))
+        jobs.append((int(rng.integers(n_templates)), int(rng.integers(2**31)), word))
+    return jobs
+
+
+def read_at_rest(frames: np.ndarray, at_rest: np.ndarray) -> str:
+    """OCR of the middle at-rest frame (the caller checks that there is one)."""
+    rest = np.flatnonzero(at_rest)
+    return ocr(frames[rest[len(rest) // 2]])
+
+
 def one(job: tuple[int, int, str]) -> dict:
     k, seed, word = job
-    templates = load_templates()
-    t = templates[k]
+    t = load_templates()[k]
     clip = render_clip(t, word, seed)
-    rest = np.flatnonzero(clip.at_rest)
-    row = {"template": t.id, "tags": t.tags, "word": word, "font": clip.metadata["font"]["id"], "rest": len(rest) > 0}
-    if len(rest):
-        got = ocr(clip.frames[rest[len(rest) // 2]])
+    row = {"template": t.id, "tags": t.tags, "word": word, "font": clip.metadata["font"]["id"], "rest": bool(clip.at_rest.any())}
+    if row["rest"]:
+        got = read_at_rest(clip.frames, clip.at_rest)
         row.update(read=got, ok_ci=got.lower() == word.lower(), ok_exact=got == word)
     return row
 
@@ -94,15 +111,7 @@ def main() -> None:
     args = ap.parse_args()
     if not shutil.which("tesseract"):
         sys.exit("tesseract not found: apt-get install tesseract-ocr (or `make sysdeps`)")
-    rng = np.random.default_rng(args.seed)
-    n_templates = len(load_templates())
-    jobs = []
-    for i in range(args.n):
-        if rng.random() < 0.5:
-            word = ENGLISH[int(rng.integers(len(ENGLISH)))]
-        else:  # random letters, as in the paper's dataset
-            word = "".join(rng.choice(list(LETTERS), size=int(rng.integers(3, 9))))
-        jobs.append((int(rng.integers(n_templates)), int(rng.integers(2**31)), word))
+    jobs = random_jobs(args.n, args.seed, len(load_templates()))
     with ProcessPoolExecutor(args.workers) as pool:
         rows = list(pool.map(one, jobs, chunksize=4))
     scored = [r for r in rows if r["rest"]]

@@ -27,28 +27,20 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from legibility import ENGLISH, ocr  # noqa: E402
+from legibility import random_jobs, read_at_rest  # noqa: E402
 
 from kinetype.render import render_clip  # noqa: E402
 from kinetype.templates import load_templates  # noqa: E402
-from kinetype.words import LETTERS  # noqa: E402
 
 
 def jobs(n: int, seed: int) -> list[tuple]:
-    rng = np.random.default_rng(seed)
+    """The same (template, word, seed) draws as legibility.py."""
     templates = load_templates()
-    out = []
-    for _ in range(n):
-        word = (ENGLISH[int(rng.integers(len(ENGLISH)))] if rng.random() < 0.5
-                else "".join(rng.choice(list(LETTERS), size=int(rng.integers(3, 9)))))
-        out.append((templates[int(rng.integers(len(templates)))], word, int(rng.integers(2**31))))
-    return out
+    return [(templates[k], word, s) for k, s, word in random_jobs(n, seed, len(templates))]
 
 
 def read(frames: np.ndarray, rest: np.ndarray, word: str) -> bool:
-    """OCR of the middle at-rest frame, case-insensitive."""
-    f = np.flatnonzero(rest)
-    return ocr(frames[f[len(f) // 2]]).lower() == word.lower()
+    return read_at_rest(frames, rest).lower() == word.lower()
 
 
 def autoencoder_legibility(folder: Path, n: int, size: int, seed: int) -> list[tuple[str, float, int]]:

@@ -183,6 +183,45 @@ def breakdown(templates, fonts, clips: int = 40) -> list[tuple[str, float]]:
     return [(name, 1000 * v / clips) for name, v in stages.items()]
 
 
+def encoder_settings(templates, fonts, clips: int = 16) -> list[tuple[str, float, float, float]]:
+    """x264 settings on the same mix clips: (setting, encode ms, mp4 KiB, PSNR dB). The first row is
+    what kinetype uses (``encode_mp4``); the others show why (speed vs the 40 KiB sample budget, and
+    what the macroblock tree, off for byte-exact output, would save)."""
+    import av
+
+    from kinetype.media import decode_mp4, rgb_to_yuv420
+
+    rng = np.random.default_rng(2)
+    frames = [render_clip(templates[(k * 131) % len(templates)], random_word(rng), k, size=SIZE, num_frames=FRAMES,
+                          fps=FPS, fonts=fonts).frames for k in range(clips)]
+    planes = [rgb_to_yuv420(f) for f in frames]
+
+    def x264(planar, preset: str, crf: int, params: str) -> bytes:
+        buf = io.BytesIO()
+        with av.open(buf, "w", format="mp4") as c:
+            s = c.add_stream("libx264", rate=FPS)
+            s.width = s.height = SIZE
+            s.pix_fmt = "yuv420p"
+            s.options = {"crf": str(crf), "preset": preset, **({"x264-params": params} if params else {})}
+            s.codec_context.thread_count = 1
+            for p in planar:
+                c.mux(s.encode(av.VideoFrame.from_ndarray(p, format="yuv420p")))
+            c.mux(s.encode())
+        return buf.getvalue()
+
+    rows = []
+    for name, preset, crf, params in (("veryfast crf 25, mbtree off (used)", "veryfast", 25, "mbtree=0"),
+                                      ("veryfast crf 23, mbtree on", "veryfast", 23, ""),
+                                      ("superfast crf 25, mbtree off", "superfast", 25, "mbtree=0"),
+                                      ("ultrafast crf 25, mbtree off", "ultrafast", 25, "mbtree=0")):
+        t0 = time.process_time()
+        data = [x264(p, preset, crf, params) for p in planes]
+        ms = 1000 * (time.process_time() - t0) / clips
+        psnr = np.mean([10 * np.log10(255**2 / np.mean((decode_mp4(d).astype(float) - f) ** 2)) for d, f in zip(data, frames)])
+        rows.append((name, ms, np.mean([len(d) for d in data]) / 1024, float(psnr)))
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=20.0, help="CPU seconds per implementation")
@@ -210,6 +249,10 @@ def main() -> None:
     print("\nwhere a complete clip's time goes (template mix, ms per clip, one core)")
     for name, ms in breakdown(templates, fonts):
         print(f"{name:36s} {ms:7.1f}")
+    print("\nx264 settings on 16 mix clips (YUV conversion excluded)")
+    print(f"{'setting':36s} {'ms/clip':>8s} {'KiB':>6s} {'PSNR dB':>8s}")
+    for name, ms, kib, psnr in encoder_settings(templates, fonts):
+        print(f"{name:36s} {ms:8.1f} {kib:6.1f} {psnr:8.2f}")
 
 
 if __name__ == "__main__":

@@ -148,8 +148,8 @@ def encode_mp4(frames: np.ndarray, fps: int, crf: int = 25, preset: str = "veryf
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
         # mbtree off: x264's macroblock-tree lookahead gave different bytes for the same frames in
         # different processes on small frames (64 px), i.e. it reads uninitialised memory. Without it
-        # the bytes are a function of the frames; crf 25 keeps the size and quality of mbtree at
-        # crf 23 (18.6 vs 16.2 KiB, PSNR 38.1 vs 38.2 dB on 24 mixed 256x256x24 clips).
+        # the bytes are a function of the frames; crf 25 keeps about the size and quality of mbtree
+        # at crf 23 (benchmarks/render_speed.py prints both settings side by side).
         stream.options = {"crf": str(int(crf)), "preset": preset, "x264-params": "mbtree=0"}
         cc = stream.codec_context
         cc.thread_count = 1  # determinism: threaded x264 may split slices differently

@@ -116,3 +116,16 @@ def test_held_frames_reuse_masks_exactly(templates, fonts, monkeypatch):
             slow = render_clip(t, "Still", 4, size=64, num_frames=16, fonts=fonts)
         assert np.array_equal(fast.instance_map, slow.instance_map), tid
         assert np.array_equal(fast.boxes, slow.boxes, equal_nan=True), tid
+
+
+def test_font_switch_without_params_still_gets_its_default_fonts(fonts):
+    from pathlib import Path
+
+    from kinetype.render.engine import plan_clip
+    from kinetype.render.motions import MOTIONS
+    from kinetype.templates.schema import parse_template
+
+    t = parse_template({"id": "fs", "description": "d", "motion_tag": "font switch", "enter": {"motion": "font-switch"}},
+                       Path("<test>"), "t")
+    plan = plan_clip(t, "Fonts", 0, 64, 8, 8, fonts)
+    assert len(plan.style.alt_font_ids) == MOTIONS["font-switch"].params["fonts"].default

@@ -10,6 +10,7 @@ torch = pytest.importorskip("torch")
 
 from kinetype.model.objective import OBJECTIVES, add_noise, alpha_sigma, predict_x0_eps, target  # noqa: E402
 from kinetype.sample import SAMPLERS  # noqa: E402
+from kinetype.sample.gaussian import gaussian_run  # noqa: E402
 
 
 @pytest.mark.parametrize("objective", OBJECTIVES)
@@ -42,35 +43,16 @@ def test_continuous_schedule_matches_the_discrete_sd_schedule():
     torch.testing.assert_close(a**2, discrete, rtol=0.03, atol=1e-3)
 
 
-def _gaussian_run(objective: str, sampler: str, steps: int) -> tuple[float, float]:
-    """Solve the probability-flow ODE of 1-D Gaussian data N(0, s^2) with its exact denoiser; returns
-    (std of the samples, exact std the ODE maps this noise to)."""
-    data_std = 0.5
-
-    def denoise(x, t):
-        a, s = alpha_sigma(torch.as_tensor(t, dtype=torch.float64), objective)
-        x0 = a * data_std**2 / (a**2 * data_std**2 + s**2) * x  # E[x0 | x_t]
-        eps = (x - a * x0) / s if s > 0 else torch.zeros_like(x)
-        return x0, eps
-
-    a1, s1 = alpha_sigma(torch.tensor(1.0, dtype=torch.float64), objective)
-    x = torch.randn(20000, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    x = x * math.sqrt(a1**2 * data_std**2 + s1**2)  # the marginal at t = 1 (unit noise for flow)
-    exact = float(x.std()) * data_std / math.sqrt(a1**2 * data_std**2 + s1**2)
-    out = SAMPLERS[sampler](denoise, x, torch.linspace(1.0, 0.0, steps + 1, dtype=torch.float64), objective)
-    return float(out.std()), exact
-
-
 @pytest.mark.parametrize("objective", OBJECTIVES)
 @pytest.mark.parametrize("sampler", sorted(SAMPLERS))
 def test_samplers_turn_noise_into_the_data_distribution(objective, sampler):
-    got, exact = _gaussian_run(objective, sampler, 50)
+    got, exact = gaussian_run(objective, sampler, 50)
     assert got == pytest.approx(exact, rel=0.07)
 
 
 def test_dpm_solver_is_more_accurate_than_ddim_at_few_steps():
-    ddim, exact = _gaussian_run("flow", "ddim", 10)
-    dpm, _ = _gaussian_run("flow", "dpm++", 10)
+    ddim, exact = gaussian_run("flow", "ddim", 10)
+    dpm, _ = gaussian_run("flow", "dpm++", 10)
     assert abs(dpm - exact) < abs(ddim - exact) / 5
 
 

@@ -61,15 +61,14 @@ LOOKS = {
 LOOK_NAMES = list(LOOKS)
 
 
-def rng_range(v: float, spread: float, lo: float, hi: float) -> list[float]:
-    a, b = max(lo, v * (1 - spread)) if v >= 0 else max(lo, v * (1 + spread)), min(hi, v * (1 + spread)) if v >= 0 else min(hi, v * (1 - spread))
-    a, b = min(a, b), max(a, b)
-    return [round(a, 3), round(b, 3)]
+def around(v: float, spread: float, lo: float, hi: float) -> list[float]:
+    """The range v ± spread·|v|, clipped to the parameter's bounds."""
+    return [round(max(lo, v - spread * abs(v)), 3), round(min(hi, v + spread * abs(v)), 3)]
 
 
 def params(motion: str, **vals: float) -> dict:
     spec = MOTIONS[motion].params
-    return {k: (rng_range(v, 0.12, spec[k].lo, spec[k].hi) if k not in ("hops", "beats", "turns", "fonts", "axis") else v)
+    return {k: (around(v, 0.12, spec[k].lo, spec[k].hi) if k not in ("hops", "beats", "turns", "fonts", "axis") else v)
             for k, v in vals.items()}
 
 

@@ -24,6 +24,7 @@ from kinetype.render.canvas import FramePainter, Glyphs
 from kinetype.render.clip import Clip
 from kinetype.render.fonts import FontInfo, FontLibrary
 from kinetype.render.layout import layout_word, substitute_path
+from kinetype.render.motions import MOTIONS
 from kinetype.render.palettes import COLOURS, sample_palette
 from kinetype.render.scene import Background, BackgroundPlan, CameraPlan
 from kinetype.render.style import StylePlan
@@ -104,7 +105,9 @@ def plan_clip(template: Template, word: str, seed: int, size: int, num_frames: i
     font = pick_font(lib, classes, word, rng)
     windows = _phase_windows(template, rng)
     phases = tuple(_phase_plan(name, spec, windows[name], rng) for name, spec in template.phases())
-    n_alt = max((int(round(p.params.get("fonts", 0))) for p in phases if p.motion in ("font-switch", "font-cycle")), default=0)
+    # Font-switching motions declare a "fonts" parameter: how many other typefaces they cycle through.
+    n_alt = max((int(round(p.params.get("fonts", MOTIONS[p.motion].params["fonts"].default)))
+                 for p in phases if "fonts" in MOTIONS[p.motion].params), default=0)
     others = [f for f in lib.fonts if f.family != font.family and not (f.caps_only and word != word.upper())]
     alts = tuple(others[int(i)].id for i in rng.choice(len(others), size=min(n_alt, len(others)), replace=False)) if n_alt else ()
     style = StylePlan(font_id=font.id, alt_font_ids=alts, palette=sample_palette(s.palette.sample(rng), rng),
@@ -117,11 +120,13 @@ def plan_clip(template: Template, word: str, seed: int, size: int, num_frames: i
                     font_id=font.id, phases=phases, style=style, background=background, camera=camera)
 
 
-def _glyphs(lib: FontLibrary, plan: ClipPlan, layout, rng: np.random.Generator) -> Glyphs:
+def _glyphs(lib: FontLibrary, plan: ClipPlan, layout) -> Glyphs:
+    """The word's outlines plus substitutes: four random other letters per letter (shown while the
+    scramble channel is on, whichever motion sets it) and the word in each alternative font."""
     font = lib.get(plan.font_id)
-    needs_scramble = any(p.motion in ("decode", "glitch", "glitch-hold") for p in plan.phases)
+    rng = np.random.default_rng(stable_seed("scramble", plan.template_id, plan.word, plan.seed))
     scramble = [[substitute_path(lib, font, LETTERS[int(k)], layout.em_px) for k in rng.choice(52, 4, replace=False)]
-                if needs_scramble else [] for _ in plan.word]
+                for _ in plan.word]
     alternates = [[substitute_path(lib, lib.get(fid), ch, layout.em_px) for ch in plan.word] for fid in plan.style.alt_font_ids]
     return Glyphs(base=layout.paths, scramble=scramble, alternates=alternates)
 
@@ -168,7 +173,7 @@ def render_clip(template: Template, word: str, seed: int, size: int = 256, num_f
     cam_noise = anim_rng.random((len(sub_times), 2))
 
     # -- draw ------------------------------------------------------------------------------------
-    painter = FramePainter(layout, _glyphs(lib, plan, layout, anim_rng), plan.style, Background(plan.background, size),
+    painter = FramePainter(layout, _glyphs(lib, plan, layout), plan.style, Background(plan.background, size),
                            plan.camera, stable_seed("texture", template.id, seed) % (2**31))
     still = still_frames(main, plan.camera)
     rgba = np.empty((num_frames, size, size, 4), np.uint8)

@@ -87,8 +87,8 @@ def pattern_weight(kind: str, a: int, b: int, size: int, noise_seed: int) -> np.
 class Background:
     """Draws one background plan; precomputes everything random and every costly pattern once per clip.
 
-    skia's raster gradients, noise and filtered image shaders cost 1–3 ms per 256² frame here —
-    more than all the letters. So every pattern background is a tileable RGBA tile built once in
+    skia's raster gradients, noise and filtered image shaders cost more per frame here than all the
+    letters. So every pattern background is a tileable RGBA tile built once in
     numpy (periodic in the frame size along an integer lattice direction); a frame is a slice of
     the doubled tile at an integer offset, copied straight into the surface's pixels (~0.05 ms).
     """

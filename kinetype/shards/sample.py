@@ -68,7 +68,7 @@ def decode_instance(data: bytes, num_frames: int, height: int, width: int) -> np
     if len(raw) != num_frames * height * half:
         raise SampleError(f"instance map has {len(raw)} bytes, expected {num_frames * height * half}")
     packed = np.frombuffer(raw, np.uint8).reshape(num_frames, height, half).copy()
-    for t in range(1, num_frames):  # undo the frame deltas (a frame loop beats ufunc.accumulate 10x here)
+    for t in range(1, num_frames):  # undo the frame deltas (faster here than np.bitwise_xor.accumulate)
         packed[t] ^= packed[t - 1]
     out = np.empty((num_frames, height, 2 * half), np.uint8)
     out[:, :, 0::2] = packed >> 4
