@@ -195,15 +195,33 @@ class FramePainter:
                 _draw_shape(canvas, path, o, warp, melt, em, ph)
         canvas.restore()
 
-    def paint_frame(self, tracks: Tracks, f: int, t: float, out: np.ndarray, cam_noise: np.ndarray) -> None:
+    def paint_frame(self, tracks: Tracks, f: int, t: float, out: np.ndarray, cam_noise: np.ndarray,
+                    text_layer: np.ndarray | None = None) -> None:
         """Draw frame ``f`` (clip time ``t``) into ``out`` ``(H, W, 4)`` uint8 RGBA (alpha ends up 255).
 
         skia draws into ``out``'s own memory; RGBA rather than RGB because that is skia's pixel
         format, and the clip's RGB frames are a strided view of these buffers (no copy).
+        ``text_layer``: this frame's letters already drawn by :meth:`paint_text_layer`, composited
+        over the background instead of drawing them again (held letters over a moving background).
         """
         surface = skia.Surface(out, colorType=skia.kRGBA_8888_ColorType, alphaType=skia.kPremul_AlphaType)
         canvas = surface.getCanvas()
         self.background.draw(canvas, out, t)
+        if text_layer is None:
+            self._paint_text(canvas, tracks, f, t, cam_noise)
+        else:
+            layer = skia.Image.fromarray(text_layer, colorType=skia.kRGBA_8888_ColorType,
+                                         alphaType=skia.kPremul_AlphaType, copy=False)
+            canvas.drawImage(layer, 0, 0)
+
+    def paint_text_layer(self, tracks: Tracks, f: int, t: float, out: np.ndarray, cam_noise: np.ndarray) -> None:
+        """The letters of frame ``f`` alone, into ``out`` ``(H, W, 4)`` uint8 premultiplied RGBA.
+        Composited over a background this matches drawing them directly up to 8-bit rounding."""
+        out[...] = 0
+        surface = skia.Surface(out, colorType=skia.kRGBA_8888_ColorType, alphaType=skia.kPremul_AlphaType)
+        self._paint_text(surface.getCanvas(), tracks, f, t, cam_noise)
+
+    def _paint_text(self, canvas: skia.Canvas, tracks: Tracks, f: int, t: float, cam_noise: np.ndarray) -> None:
         canvas.save()
         canvas.concat(camera_matrix(self.camera, t, self.size, cam_noise))
         c = tracks.row(f)  # python floats: numpy scalar indexing in this loop cost more than drawing

@@ -82,7 +82,9 @@ def _phase_plan(name: str, spec: PhaseSpec, window: tuple[float, float], rng: np
     return PhasePlan(phase=name, motion=spec.motion, start=window[0], end=window[1],
                      easing=spec.easing.sample(rng), order=spec.order.sample(rng), unit=spec.unit.sample(rng),
                      overlap=float(spec.overlap.sample(rng)),
-                     params={k: float(v.sample(rng)) for k, v in spec.params})
+                     # Omitted parameters take the motion's defaults, so captions and metadata see them too.
+                     params={k: float(d.default) for k, d in MOTIONS[spec.motion].params.items()}
+                     | {k: float(v.sample(rng)) for k, v in spec.params})
 
 
 def pick_font(lib: FontLibrary, classes: list[str], word: str, rng: np.random.Generator) -> FontInfo:
@@ -176,22 +178,36 @@ def render_clip(template: Template, word: str, seed: int, size: int = 256, num_f
     painter = FramePainter(layout, _glyphs(lib, plan, layout), plan.style, Background(plan.background, size),
                            plan.camera, stable_seed("texture", template.id, seed) % (2**31))
     still = still_frames(main, plan.camera)
+    # Sub-frame s shows the same letters as s - 1: held letters are drawn once per hold, not per frame.
+    same_text = still_frames(tracks, plan.camera)
     rgba = np.empty((num_frames, size, size, 4), np.uint8)
     instance = np.empty((num_frames, size, size), np.uint8)
     boxes = np.empty((num_frames, len(word), 4), np.float32)
+    text_layer = None  # (H, W, 4) premultiplied letters of the current hold, over a moving background
     if k > 1:
-        sub = np.empty((size, size, 4), np.uint8)
-        acc = np.empty((size, size, 4), np.float32)
+        subs = np.empty((k, size, size, 4), np.uint8)
+        acc = np.empty((size, size, 4), np.uint16)
+        mean_of_k = np.rint(np.arange(255 * k + 1) / k).astype(np.uint8)  # exact rounded mean, as a lookup
     for f in range(num_frames):
-        if k == 1:
+        held = f > 0 and bool(same_text[(f - 1) * k + 1: (f + 1) * k].all())  # every sub-frame of f-1 and f alike
+        if held and painter.background.static:  # the whole picture is the previous frame's
+            rgba[f] = rgba[f - 1]
+        elif held and k == 1:
+            if text_layer is None:
+                text_layer = np.empty((size, size, 4), np.uint8)
+                painter.paint_text_layer(tracks, f, times[f], text_layer, cam_noise[f])
+            painter.paint_frame(tracks, f, times[f], rgba[f], cam_noise[f], text_layer=text_layer)
+        elif k == 1:
             painter.paint_frame(tracks, f, times[f], rgba[f], cam_noise[f])
-        else:  # motion blur: average the sub-frames inside the shutter
-            acc[...] = 0
+        elif painter.background.static and same_text[f * k + 1: (f + 1) * k].all():  # shutter sees no motion
+            painter.paint_frame(tracks, f * k, sub_times[f * k], rgba[f], cam_noise[f * k])
+        else:  # motion blur: the rounded mean of the sub-frames inside the shutter
             for j in range(k):
-                painter.paint_frame(tracks, f * k + j, sub_times[f * k + j], sub, cam_noise[f * k + j])
-                acc += sub
-            np.rint(acc / k, out=acc)
-            rgba[f] = acc.astype(np.uint8)
+                painter.paint_frame(tracks, f * k + j, sub_times[f * k + j], subs[j], cam_noise[f * k + j])
+            np.sum(subs, axis=0, dtype=np.uint16, out=acc)
+            np.take(mean_of_k, acc, out=rgba[f])
+        if not held:
+            text_layer = None
         if f > 0 and still[f]:  # nothing that shapes the mask changed: same mask, same boxes
             instance[f] = instance[f - 1]
             boxes[f] = boxes[f - 1]

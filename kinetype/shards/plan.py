@@ -49,7 +49,7 @@ class RenderConfig:
     fps: int = 8
     words: Path | None = None  # one word per line; None: random letters mixed with English words
     english_share: float = 0.5  # share of English words in the default mix
-    crf: int = 25  # H.264 quality (x264 veryfast, mbtree off: see kinetype.media.encode_mp4)
+    crf: int = 25  # H.264 quality (x264 settings: kinetype.media.encode_mp4)
     retries: int = 2  # extra attempts for a sample that fails to render
 
     def __post_init__(self):
