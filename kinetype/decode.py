@@ -161,10 +161,11 @@ def yuv420_to_rgb(yuv: YUV420, dtype: str | torch.dtype = "float32", out: torch.
     uv = _scratch("uv", (num, 2, height // 2 * width // 2), torch.float32).copy_(yuv.uv.view(num, 2, -1))
     terms = _scratch("terms", (num, 3, height // 2 * width // 2), torch.float32)
     torch.matmul(chroma, uv, out=terms).add_(bias[:, None])
-    terms = _repeat_columns(terms.view(num, 3, height // 2, width // 2), "terms_w")
+    terms = terms.view(num, 3, height // 2, width // 2)
     rows = (num, height // 2, 2, width)  # row pairs: the 2x2 chroma block broadcasts over dim 2
 
     if dtype != torch.uint8:
+        terms = _repeat_columns(terms, "terms_w")
         y = _scratch("y", (num, height, width), torch.float32).copy_(yuv.y)
         rgb = out if dtype == torch.float32 else _scratch("rgb", tuple(out.shape), torch.float32)
         for c in range(3):  # one fused pass per channel: terms + luma * Y
@@ -184,7 +185,7 @@ def yuv420_to_rgb(yuv: YUV420, dtype: str | torch.dtype = "float32", out: torch.
         y16.mul_(whole).add_(frac)
     else:
         y16.mul_(whole)
-    terms16 = _scratch("terms16", tuple(terms.shape), torch.int16).copy_(terms.round_())
+    terms16 = _repeat_columns(_scratch("terms16", tuple(terms.shape), torch.int16).copy_(terms.round_()), "terms16_w")
     acc = _scratch("acc16", tuple(out.shape), torch.int16)
     for c in range(3):
         torch.add(terms16[:, c, :, None, :], y16.view(rows), out=acc[:, c].view(rows))

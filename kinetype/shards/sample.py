@@ -106,14 +106,10 @@ def _jsonable(value: Any) -> Any:
 
 def boxes_to_json(boxes: np.ndarray) -> list:
     """(T, N, 4) float with NaN for hidden letters -> nested lists, hidden letters as null."""
-    rounded = np.round(np.asarray(boxes, np.float64), BOX_DECIMALS)
-    out = []
-    for frame in rounded:
-        row = []
-        for box in frame:
-            row.append(None if np.isnan(box).any() else [float(v) for v in box])
-        out.append(row)
-    return out
+    rounded = np.round(np.asarray(boxes, np.float64), BOX_DECIMALS)  # (T, N, 4)
+    hidden = np.isnan(rounded).any(axis=-1).tolist()  # (T, N); one tolist instead of a float() per value
+    return [[None if h else box for box, h in zip(frame, frame_hidden)]
+            for frame, frame_hidden in zip(rounded.tolist(), hidden)]
 
 
 def boxes_from_json(boxes: list, num_letters: int) -> np.ndarray:
