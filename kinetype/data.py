@@ -17,7 +17,6 @@ to decode is skipped, counted in ``ShardDataset.skipped`` (per process: the main
 from __future__ import annotations
 
 import glob
-import io
 import json
 import logging
 import os
@@ -26,11 +25,11 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import av
-import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from webdataset import tariterators
 
+from kinetype.decode import decode_video, video_dtype
 from kinetype.shards.sample import INSTANCE_EXT, TEXT_FIELDS, SampleError, check_members, decode_instance, parse_meta
 
 log = logging.getLogger("kinetype.data")
@@ -60,56 +59,7 @@ def rank_world() -> tuple[int, int]:
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
 
 
-# --- decoding --------------------------------------------------------------------------------------
-
-# YUV -> RGB, rows R, G, B; columns Y, U, V (ITU-R BT.601 / BT.709).
-_YUV2RGB = {
-    "bt601": torch.tensor([[1.0, 0.0, 1.402], [1.0, -0.344136, -0.714136], [1.0, 1.772, 0.0]]),
-    "bt709": torch.tensor([[1.0, 0.0, 1.5748], [1.0, -0.187324, -0.468124], [1.0, 1.8556, 0.0]]),
-}
-
-
-def decode_video(data: bytes, frame_indices: Sequence[int]) -> torch.Tensor:
-    """H.264/MP4 bytes -> (len(frame_indices), 3, H, W) float32 in [-1, 1].
-
-    Frames are taken as yuv420p planes and converted in torch: faster than asking libswscale for
-    rgb24 and straight to the float layout training wants (compared in benchmarks/dataset_speed.py).
-    """
-    wanted = sorted(set(frame_indices))
-    planes = {}
-    with av.open(io.BytesIO(data)) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "SLICE"  # per-core throughput: no frame threads
-        for t, frame in enumerate(container.decode(stream)):
-            if t in wanted:
-                if frame.format.name != "yuv420p":
-                    frame = frame.reformat(format="yuv420p")
-                planes[t] = (frame.to_ndarray(), frame)
-            if t >= wanted[-1]:
-                break
-    if len(planes) != len(wanted):
-        raise SampleError(f"video has fewer frames than needed (got {len(planes)}, frame {wanted[-1]} needed)")
-    first = planes[wanted[0]][1]
-    height, width = first.height, first.width
-    yuv = torch.from_numpy(np.stack([planes[t][0] for t in frame_indices]))  # (T, H*3/2, W) uint8
-    num = yuv.shape[0]
-    color_range = getattr(first, "color_range", None)  # 2 = full ("JPEG") range, else limited
-    full_range = color_range == 2 or "JPEG" in str(color_range).upper()
-    y_off, y_scale, c_scale = (0.0, 1 / 255.0, 1 / 255.0) if full_range else (16.0, 1 / 219.0, 1 / 224.0)
-    colorspace = getattr(first, "colorspace", None)  # 1 = ITU-R BT.709; unspecified is taken as BT.601
-    m = _YUV2RGB["bt709" if colorspace == 1 or "709" in str(colorspace) else "bt601"]
-    # Output in [-1, 1] directly: rgb * 2 - 1 folded into the luma scale and the chroma weights.
-    y = yuv[:, :height].float().mul_(2.0 * y_scale).sub_(2.0 * y_off * y_scale + 1.0)  # (T, H, W)
-    uv = yuv[:, height:].reshape(num, 2, height // 2, width // 2).float().sub_(128.0).mul_(2.0 * c_scale)
-    u, v = uv[:, 0], uv[:, 1]  # (T, H/2, W/2)
-    # Chroma terms are computed at half resolution and broadcast over each 2x2 block (nearest
-    # upsampling) while adding luma: no full-size temporaries.
-    terms = (v * m[0, 2], u * m[1, 1] + v * m[1, 2], u * m[2, 1])
-    rgb = torch.empty(num, 3, height, width)
-    y_blocks = y.view(num, height // 2, 2, width // 2, 2)
-    for c, term in enumerate(terms):
-        torch.add(y_blocks, term[:, :, None, :, None], out=rgb[:, c].view(num, height // 2, 2, width // 2, 2))
-    return rgb.clamp_(-1.0, 1.0)
+# --- frames ------------------------------------------------------------------------------------------
 
 
 class FrameSelectionError(ValueError):
@@ -138,14 +88,20 @@ class ShardDataset(IterableDataset):
     Each sample: ``video`` (T, 3, H, W) float32 in [-1, 1]; ``mask`` (T, H, W) float32 in {0, 1};
     ``instance`` (T, H, W) uint8 (k = k-th letter); ``static``, ``dynamic``, ``word``, ``motion``
     captions (str); ``meta`` (the sample's JSON metadata); ``__key__``.
+
+    ``dtype="uint8"``: ``video`` is RGB in [0, 255] and ``mask`` uint8 in {0, 1} instead — a quarter
+    of the bytes through worker queues and onto the GPU, normalised there with
+    ``video.float().div_(127.5).sub_(1)`` (equal to the float32 video within one level of 8-bit
+    rounding). ``dtype="float16"``: both in float16, video in [-1, 1].
     """
 
     def __init__(self, shards: str | Path | Sequence[str], *, num_frames: int | None = None, frame_stride: int = 1,
                  random_crop: bool = False, single_frame: bool = False, shuffle_buffer: int = 0,
-                 resampled: bool = False, seed: int = 0):
+                 resampled: bool = False, seed: int = 0, dtype: str | torch.dtype = "float32"):
         super().__init__()
         if frame_stride < 1:
             raise ValueError("frame_stride must be at least 1")
+        self.dtype = video_dtype(dtype)
         self.urls = expand_shards(shards)
         self.num_frames, self.frame_stride = num_frames, frame_stride
         self.random_crop, self.single_frame = random_crop, single_frame
@@ -206,14 +162,14 @@ class ShardDataset(IterableDataset):
         meta = parse_meta(raw)
         total, height, width = int(meta["num_frames"]), int(meta["height"]), int(meta["size"])
         indices = frame_indices(total, self.num_frames, self.frame_stride, self.random_crop, self.single_frame, rng)
-        video = decode_video(raw["mp4"], indices)
-        instance = decode_instance(raw[INSTANCE_EXT], total, height, width)[indices]
+        video = decode_video(raw["mp4"], indices, self.dtype)  # (T, 3, H, W)
+        instance = decode_instance(raw[INSTANCE_EXT], total, height, width, indices)  # (T, H, W) uint8
         if video.shape[-2:] != instance.shape[-2:]:
             raise SampleError(f"video is {tuple(video.shape[-2:])}, masks are {instance.shape[-2:]}")
-        instance_t = torch.from_numpy(np.ascontiguousarray(instance))
+        instance_t = torch.from_numpy(instance)
         out = {
             "video": video,
-            "mask": (instance_t > 0).float(),
+            "mask": (instance_t > 0).to(self.dtype),
             "instance": instance_t,
             **{name: raw[ext].decode("utf-8") for name, ext in TEXT_FIELDS.items()},
             "meta": meta,
@@ -238,11 +194,24 @@ class ShardDataset(IterableDataset):
 
 
 def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
-    """Tensors are stacked with a leading batch dimension; strings and dicts become lists."""
+    """Tensors are stacked with a leading batch dimension; strings and dicts become lists.
+
+    In a DataLoader worker the stack is written straight into shared memory (as torch's
+    default_collate does): otherwise sending the batch to the main process copies it once more.
+    """
+    in_worker = get_worker_info() is not None
     out = {}
     for key in samples[0]:
         values = [s[key] for s in samples]
-        out[key] = torch.stack(values) if isinstance(values[0], torch.Tensor) else values
+        if not isinstance(values[0], torch.Tensor):
+            out[key] = values
+            continue
+        buffer = None
+        if in_worker:
+            first = values[0]
+            storage = first.untyped_storage()._new_shared(len(values) * first.numel() * first.element_size())
+            buffer = first.new(storage).resize_(len(values), *first.shape)
+        out[key] = torch.stack(values, out=buffer)
     return out
 
 

@@ -63,6 +63,25 @@ def test_yuv_conversion_agrees_with_libswscale():
     assert np.abs(ours - ref).mean() < 2 and np.abs(ours - ref).max() < 8
 
 
+@pytest.mark.parametrize("dtype", ["uint8", "float16"])
+def test_compact_video_dtypes_match_the_float_contract(dataset, dtype):
+    floats = list(ShardDataset(dataset, num_frames=5, frame_stride=1))
+    compact = list(ShardDataset(dataset, num_frames=5, frame_stride=1, dtype=dtype))
+    assert keys_of(compact) == keys_of(floats)
+    for f, c in zip(floats, compact):
+        assert c["video"].dtype == getattr(torch, dtype) and c["video"].shape == f["video"].shape
+        assert c["mask"].dtype == getattr(torch, dtype) and torch.equal(c["mask"].float(), f["mask"])
+        assert torch.equal(c["instance"], f["instance"]) and c["word"] == f["word"] and c["meta"] == f["meta"]
+        # uint8: what the trainer does on the GPU gives the float video back within 8-bit rounding.
+        video = c["video"].float().div_(127.5).sub_(1) if dtype == "uint8" else c["video"].float()
+        assert (video - f["video"]).abs().max() <= 0.7 / 127.5
+
+
+def test_bad_dtype_is_refused_in_one_line(dataset):
+    with pytest.raises(ValueError, match="^dtype must be one of 'float32', 'float16', 'uint8', got 'float64'$"):
+        ShardDataset(dataset, dtype="float64")
+
+
 def test_frame_selection(dataset):
     s = next(iter(ShardDataset(dataset, num_frames=3, frame_stride=2)))
     full = next(iter(ShardDataset(dataset)))
@@ -107,6 +126,11 @@ def test_loader_workers_and_collate(dataset):
     b = batches[0]
     assert b["video"].shape[1:] == (2, 3, 64, 64) and b["mask"].shape[1:] == (2, 64, 64)
     assert isinstance(b["static"], list) and isinstance(b["meta"], list) and isinstance(b["meta"][0], dict)
+    inline = {k: v for b in make_loader(dataset, batch_size=4, num_frames=2, dtype="uint8")
+              for k, v in zip(b["__key__"], b["video"])}
+    for b in make_loader(dataset, batch_size=4, num_workers=2, num_frames=2, dtype="uint8"):
+        assert b["video"].dtype == torch.uint8  # batches stacked in workers' shared memory arrive intact
+        assert all(torch.equal(v, inline[k]) for k, v in zip(b["__key__"], b["video"]))
 
 
 def test_shuffle_and_resampled_mode(dataset):

@@ -29,7 +29,7 @@ from __future__ import annotations
 import zlib
 import json
 import math
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -58,8 +58,10 @@ def encode_instance(instance: np.ndarray, level: int = 6) -> bytes:
     return zlib.compress(np.ascontiguousarray(packed).tobytes(), level)
 
 
-def decode_instance(data: bytes, num_frames: int, height: int, width: int) -> np.ndarray:
-    """Inverse of :func:`encode_instance` -> (T, H, W) uint8."""
+def decode_instance(data: bytes, num_frames: int, height: int, width: int,
+                    frames: Sequence[int] | None = None) -> np.ndarray:
+    """Inverse of :func:`encode_instance` -> (T, H, W) uint8; with ``frames``, only those frames
+    (len(frames), H, W), and only the deltas up to the last of them are undone."""
     half = (width + 1) // 2
     try:
         raw = zlib.decompress(data)
@@ -67,13 +69,16 @@ def decode_instance(data: bytes, num_frames: int, height: int, width: int) -> np
         raise SampleError(f"instance map does not decompress: {e}") from None
     if len(raw) != num_frames * height * half:
         raise SampleError(f"instance map has {len(raw)} bytes, expected {num_frames * height * half}")
-    packed = np.frombuffer(raw, np.uint8).reshape(num_frames, height, half).copy()
-    for t in range(1, num_frames):  # undo the frame deltas (faster here than np.bitwise_xor.accumulate)
+    last = num_frames - 1 if frames is None else max(frames)
+    packed = np.frombuffer(raw, np.uint8).reshape(num_frames, height, half)[: last + 1].copy()
+    for t in range(1, last + 1):  # undo the frame deltas (faster here than np.bitwise_xor.accumulate)
         packed[t] ^= packed[t - 1]
-    out = np.empty((num_frames, height, 2 * half), np.uint8)
+    if frames is not None:
+        packed = packed[list(frames)]
+    out = np.empty((len(packed), height, 2 * half), np.uint8)
     out[:, :, 0::2] = packed >> 4
     out[:, :, 1::2] = packed & 15
-    return out[:, :, :width]
+    return out if width % 2 == 0 else np.ascontiguousarray(out[:, :, :width])
 
 
 # --- metadata -------------------------------------------------------------------------------------
@@ -101,14 +106,10 @@ def _jsonable(value: Any) -> Any:
 
 def boxes_to_json(boxes: np.ndarray) -> list:
     """(T, N, 4) float with NaN for hidden letters -> nested lists, hidden letters as null."""
-    rounded = np.round(np.asarray(boxes, np.float64), BOX_DECIMALS)
-    out = []
-    for frame in rounded:
-        row = []
-        for box in frame:
-            row.append(None if np.isnan(box).any() else [float(v) for v in box])
-        out.append(row)
-    return out
+    rounded = np.round(np.asarray(boxes, np.float64), BOX_DECIMALS)  # (T, N, 4)
+    hidden = np.isnan(rounded).any(axis=-1).tolist()  # (T, N); one tolist instead of a float() per value
+    return [[None if h else box for box, h in zip(frame, frame_hidden)]
+            for frame, frame_hidden in zip(rounded.tolist(), hidden)]
 
 
 def boxes_from_json(boxes: list, num_letters: int) -> np.ndarray:

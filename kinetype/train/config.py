@@ -29,6 +29,9 @@ class DataConfig:
     batch_size: int = 4  # clips per device per micro-step
     num_workers: int = 0
     shuffle_buffer: int = 64
+    # "uint8": the loader yields RGB in [0, 255] (a quarter of float32's bytes through worker queues
+    # and host-to-device copies) and `prepare` normalises to [-1, 1] on the device; or "float16".
+    video_dtype: str = "float32"
 
 
 @dataclass

@@ -99,15 +99,20 @@ class DataStream:
                                 num_clips=n, seed=self.seed, rank=self.rank, world_size=self.world)
             return DataLoader(ds, batch_size=cfg.batch_size, num_workers=cfg.num_workers, collate_fn=collate)
         from kinetype.data import make_loader
+        from kinetype.decode import video_dtype
 
         if not cfg.shards:
             raise TrainingError("no training data: pass --shards DIR (a folder of shards from `kinetype render`)")
+        try:
+            dtype = video_dtype(cfg.video_dtype)
+        except ValueError as e:
+            raise TrainingError(f"data.video_dtype: {e}") from None
         try:
             return make_loader(
                 cfg.shards, cfg.batch_size, num_workers=cfg.num_workers,
                 num_frames=None if self.single else cfg.num_frames, frame_stride=cfg.frame_stride,
                 random_crop=not self.single, single_frame=self.single, shuffle_buffer=cfg.shuffle_buffer,
-                resampled=True, seed=self.seed,
+                resampled=True, seed=self.seed, dtype=dtype,
             )
         except FileNotFoundError:
             raise TrainingError(f"{cfg.shards}: no shards found (render some with `kinetype render`)") from None
@@ -141,8 +146,14 @@ def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def prepare(batch: dict[str, Any], size_px: int, device: torch.device) -> dict[str, Any]:
-    """Move a loader batch to the device; resize frames/masks to ``size_px`` if the shards differ."""
+    """Move a loader batch to the device as float32 (video in [-1, 1]); resize frames/masks to
+    ``size_px`` if the shards differ. uint8 video (``data.video_dtype = "uint8"``) crosses to the
+    device as bytes and is normalised there."""
     video = batch["video"].to(device, non_blocking=True)  # (B, T, 3, H, W)
+    if video.dtype == torch.uint8:  # RGB in [0, 255]
+        video = video.float().div_(127.5).sub_(1.0)
+    else:  # float32 (no copy) or float16
+        video = video.float()
     mask = batch["mask"].to(device, non_blocking=True).float()  # (B, T, H, W)
     if video.shape[-1] != size_px or video.shape[-2] != size_px:
         b, t = video.shape[:2]
