@@ -10,7 +10,9 @@ best-separated of grey/R/G/B with the majority class as background, a border, 2Ã
 Tesseract told the alphabet, without its English dictionaries since half the words are random
 letters as in the paper.
 
-Usage: ``python benchmarks/legibility.py [--n 300] [--seed 0] [--by font|template|tag]``.
+Usage: ``python benchmarks/legibility.py [--n 300] [--seed 0] [--by template] [--by tags] [--dump DIR]``;
+every run prints the score broken down by font class, font, effect, fill, background, palette,
+contrast, word length and type, letter height and camera.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from kinetype.render import render_clip  # noqa: E402
+from kinetype.render.fonts import FontLibrary  # noqa: E402
+from kinetype.render.palettes import contrast  # noqa: E402
 from kinetype.templates import load_templates  # noqa: E402
 from kinetype.words import LETTERS  # noqa: E402
 
@@ -91,15 +95,82 @@ def read_at_rest(frames: np.ndarray, at_rest: np.ndarray) -> str:
     return ocr(frames[rest[len(rest) // 2]])
 
 
+def letter_height_px(boxes: np.ndarray) -> float:
+    """Median height of the letters' boxes at rest, in pixels (a proxy for the rendered text size)."""
+    h = boxes[:, 3] - boxes[:, 1]
+    return float(np.nanmedian(h)) if np.isfinite(h).any() else float("nan")
+
+
+def bucket(x: float, edges: tuple[float, ...], unit: str = "") -> str:
+    """Label of the half-open interval of ``edges`` that holds ``x`` (``"16-24px"``, ``">=48px"``)."""
+    if not np.isfinite(x):
+        return "n/a"
+    lo = None
+    for e in edges:
+        if x < e:
+            return f"<{e:g}{unit}" if lo is None else f"{lo:g}-{e:g}{unit}"
+        lo = e
+    return f">={lo:g}{unit}"
+
+
 def one(job: tuple[int, int, str]) -> dict:
     k, seed, word = job
     t = load_templates()[k]
     clip = render_clip(t, word, seed)
-    row = {"template": t.id, "tags": t.tags, "word": word, "font": clip.metadata["font"]["id"], "rest": bool(clip.at_rest.any())}
+    plan = clip.metadata["plan"]
+    style, pal = plan["style"], plan["style"]["palette"]
+    font = FontLibrary.load().get(clip.metadata["font"]["id"])
+    row = {"template": t.id, "tags": list(t.tags), "word": word, "font": font.id, "rest": bool(clip.at_rest.any()),
+           "class": list(font.classes), "effect": style["effect"], "fill": style["fill"],
+           "background": plan["background"]["kind"], "camera": plan["camera"]["kind"], "palette": pal["mood"],
+           "contrast": bucket(contrast(pal["text"], pal["background"]), (7, 12), ":1"),
+           "length": bucket(len(word), (4, 7, 10), " letters"),
+           "word type": "English" if word in ENGLISH else "random letters"}
     if row["rest"]:
+        rest = np.flatnonzero(clip.at_rest)
+        mid = int(rest[len(rest) // 2])
+        row["height"] = bucket(letter_height_px(clip.boxes[mid]), (16, 24, 32, 48), "px")
         got = read_at_rest(clip.frames, clip.at_rest)
-        row.update(read=got, ok_ci=got.lower() == word.lower(), ok_exact=got == word)
+        row.update(read=got, ok_ci=got.lower() == word.lower(), ok_exact=got == word, job=job, frame=mid)
     return row
+
+
+BREAKDOWN = ("class", "font", "effect", "fill", "background", "palette", "contrast", "length", "word type", "height",
+             "camera")
+
+
+def breakdown(scored: list[dict], key: str, limit: int = 12) -> list[str]:
+    """Lines of one breakdown table: per value of ``key``, clips, share read (case-insensitive), failures.
+    List-valued keys (font classes, tags) count a clip under each of its values."""
+    groups = defaultdict(list)
+    for r in scored:
+        for v in (r[key] if isinstance(r[key], list) else [r[key]]):
+            groups[v].append(r["ok_ci"])
+    rows = sorted(groups.items(), key=lambda kv: (np.mean(kv[1]), -len(kv[1])))
+    lines = [f"  by {key}:"]
+    for v, oks in rows[:limit]:
+        lines.append(f"    {str(v):34s} {len(oks):5d} {np.mean(oks):8.1%} {len(oks) - sum(oks):6d}")
+    if len(rows) > limit:
+        lines.append(f"    ... {len(rows) - limit} more, all at or above {np.mean(rows[limit][1]):.1%}")
+    return lines
+
+
+def dump_failures(scored: list[dict], folder: Path) -> None:
+    """PNG of each misread frame, named after word and reading, plus a contact sheet (sheet.png)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tiles = []
+    templates = load_templates()
+    for r in (r for r in scored if not r["ok_ci"]):
+        k, seed, word = r["job"]
+        frame = render_clip(templates[k], word, seed).frames[r["frame"]]
+        Image.fromarray(frame).save(folder / f"{len(tiles):03d}_{word}_{r['read'] or '-'}_{r['font']}_{r['effect']}.png")
+        tiles.append(frame)
+    if tiles:
+        cols = 6
+        sheet = np.zeros((-(-len(tiles) // cols) * 256, cols * 256, 3), np.uint8)
+        for i, f in enumerate(tiles):
+            sheet[i // cols * 256:(i // cols + 1) * 256, i % cols * 256:(i % cols + 1) * 256] = f
+        Image.fromarray(sheet).save(folder / "sheet.png")
 
 
 def main() -> None:
@@ -107,7 +178,9 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=300, help="number of random renders")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--by", choices=["font", "template", "tag"], default="font", help="breakdown of failures")
+    ap.add_argument("--by", choices=["template", "tags"], action="append", default=[],
+                    help="extra breakdowns besides the standard ones")
+    ap.add_argument("--dump", type=Path, help="write every misread frame and a contact sheet to this folder")
     args = ap.parse_args()
     if not shutil.which("tesseract"):
         sys.exit("tesseract not found: apt-get install tesseract-ocr (or `make sysdeps`)")
@@ -125,16 +198,11 @@ def main() -> None:
         if group:
             print(f"{name:28s} {len(group):6d} {np.mean([r['ok_ci'] for r in group]):12.1%} {np.mean([r['ok_exact'] for r in group]):8.1%}")
     print(f"{'never at rest (left out)':28s} {len(rows) - len(scored):6d}")
-    fails = defaultdict(lambda: [0, 0])
-    for r in scored:
-        keys = r["tags"] if args.by == "tag" else [r[args.by]]
-        for key in keys:
-            fails[key][0] += 1
-            fails[key][1] += not r["ok_ci"]
-    worst = sorted(fails.items(), key=lambda kv: -kv[1][1] / kv[1][0])[:10]
-    print(f"\nworst by {args.by} (failures / clips):")
-    for key, (n, bad) in worst:
-        print(f"  {key:40s} {bad}/{n}")
+    print(f"\nbreakdown (clips that come to rest): {'clips':>5s} {'case-i.':>8s} {'fails':>6s}, worst first")
+    for key in (*BREAKDOWN, *args.by):
+        print("\n".join(breakdown(scored, key)))
+    if args.dump:
+        dump_failures(scored, args.dump)
     print("\nsome misreads:", "; ".join(f"{r['word']}->{r['read']!r}" for r in scored if not r["ok_ci"])[:600])
     print(f"\nSCORE case-insensitive {ci:.1%}  exact {ex:.1%}")
 
