@@ -132,7 +132,9 @@ def test_font_switch_without_params_still_gets_its_default_fonts(fonts):
 
 
 def test_thin_fonts_are_emboldened_to_the_minimum_stem_only_when_small(fonts):
-    from kinetype.render.layout import MIN_STEM_PX, extra_weight_px, layout_word, stem_em
+    import skia
+
+    from kinetype.render.layout import MIN_STEM_PX, extra_weight_px, glyph_path, layout_word, stem_em, transformed
 
     thin, bold = fonts.get("cantarell-thin"), fonts.get("lato-black")
     assert stem_em(fonts, thin) < 0.5 * stem_em(fonts, bold)  # the estimate tells thin from black faces
@@ -142,8 +144,6 @@ def test_thin_fonts_are_emboldened_to_the_minimum_stem_only_when_small(fonts):
     assert extra > 0 and extra_weight_px(fonts, bold, long_thin.em_px) == 0.0
     assert extra_weight_px(fonts, thin, 400.0) == 0.0  # thin stays thin where it is thick enough
     # The drawn outlines (colour and mask passes share them) carry the extra weight.
-    from kinetype.render.layout import glyph_path, transformed
-    import skia
     m = skia.Matrix.Scale(long_thin.em_px / 100, long_thin.em_px / 100)
     plain = transformed(glyph_path(fonts, thin, "K"), m).computeTightBounds()
     drawn = long_thin.paths[0].computeTightBounds()

@@ -2,10 +2,17 @@
 
 import numpy as np
 
-from kinetype.render.palettes import COLOURS, Palette, contrast_rgb, palettes
-from kinetype.render.style import (GLOW_MIN_CONTRAST, LONG_SHADOW_DARKEN, SHADOW_MIN_CONTRAST, StylePlan,
-                                   effect_phrase, glow_colour, long_shadow_colour, text_is_light)
-from kinetype.render.palettes import shade
+from kinetype.render.palettes import COLOURS, Palette, contrast_rgb, palettes, shade
+from kinetype.render.style import (
+    GLOW_MIN_CONTRAST,
+    LONG_SHADOW_DARKEN,
+    SHADOW_MIN_CONTRAST,
+    StylePlan,
+    effect_phrase,
+    glow_colour,
+    long_shadow_colour,
+    text_is_light,
+)
 
 
 def test_glow_keeps_contrast_with_the_text_in_every_palette():
