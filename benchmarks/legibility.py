@@ -37,7 +37,7 @@ I and l as one letter in fonts that draw them alike (outline IoU ≥ 0.9, e.g. D
 Open Sans): no reader can tell them apart in a random string, so those misreads are the font's
 ambiguity, not illegibility. That line uses the font (never the frame) and is not the score.
 
-Usage: ``python benchmarks/legibility.py [--n 300] [--seed 0] [--by template] [--by tags]
+Usage: ``python benchmarks/legibility.py [--n 300] [--seed 0] [--by template] [--by tag]
 [--dump DIR]``; every run prints the score broken down by font class, font, effect, fill, background, palette,
 contrast, word length and type, letter height and camera.
 """
@@ -307,8 +307,8 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=300, help="number of random renders")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--by", choices=["template", "tags"], action="append", default=[],
-                    help="extra breakdowns besides the standard ones")
+    ap.add_argument("--by", choices=["template", "tag"], action="append", default=[],
+                    help="extra breakdowns besides the standard ones (repeatable)")
     ap.add_argument("--dump", type=Path, help="write every misread frame and a contact sheet to this folder")
     args = ap.parse_args()
     if not shutil.which("tesseract"):
@@ -332,7 +332,7 @@ def main() -> None:
     print(f"{'never at rest (left out)':28s} {len(rows) - len(scored):6d}")
     print(f"{'  I = l where the font draws them alike':41s} {np.mean([r['ok_alike'] for r in scored]):12.1%}")
     print(f"\nbreakdown (clips that come to rest): {'clips':>5s} {'case-i.':>8s} {'fails':>6s}, worst first")
-    for key in (*BREAKDOWN, *args.by):
+    for key in (*BREAKDOWN, *("tags" if b == "tag" else b for b in args.by)):
         print("\n".join(breakdown(scored, key)))
     if args.dump:
         dump_failures(scored, args.dump)
