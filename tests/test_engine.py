@@ -157,3 +157,22 @@ def test_font_switch_without_params_still_gets_its_default_fonts(fonts):
                        Path("<test>"), "t")
     plan = plan_clip(t, "Fonts", 0, 64, 8, 8, fonts)
     assert len(plan.style.alt_font_ids) == MOTIONS["font-switch"].params["fonts"].default
+
+
+def test_thin_fonts_are_emboldened_to_the_minimum_stem_only_when_small(fonts):
+    import skia
+
+    from kinetype.render.layout import MIN_STEM_PX, extra_weight_px, glyph_path, layout_word, stem_em, transformed
+
+    thin, bold = fonts.get("cantarell-thin"), fonts.get("lato-black")
+    assert stem_em(fonts, thin) < 0.5 * stem_em(fonts, bold)  # the estimate tells thin from black faces
+    long_thin = layout_word(fonts, thin, "Kinetictypes", 256)
+    assert stem_em(fonts, thin) * long_thin.em_px < MIN_STEM_PX  # 1-pixel stems without the rule
+    extra = extra_weight_px(fonts, thin, long_thin.em_px)
+    assert extra > 0 and extra_weight_px(fonts, bold, long_thin.em_px) == 0.0
+    assert extra_weight_px(fonts, thin, 400.0) == 0.0  # thin stays thin where it is thick enough
+    # The drawn outlines (colour and mask passes share them) carry the extra weight.
+    m = skia.Matrix.Scale(long_thin.em_px / 100, long_thin.em_px / 100)
+    plain = transformed(glyph_path(fonts, thin, "K"), m).computeTightBounds()
+    drawn = long_thin.paths[0].computeTightBounds()
+    assert abs(drawn.width() - (plain.width() + extra)) < 0.05 * plain.width() + 0.5

@@ -16,7 +16,7 @@ from kinetype.render.animation import Tracks
 from kinetype.render.layout import Layout, transformed
 from kinetype.render.palettes import COLOURS, shade
 from kinetype.render.scene import Background, CameraPlan, camera_matrix
-from kinetype.render.style import StylePlan, colour, fill_shader
+from kinetype.render.style import StylePlan, colour, fill_shader, glow_colour, long_shadow_colour
 
 HAIRLINE_EM_PX = 48.0  # below this font size the mask pass adds 1-pixel hairlines around each letter
 VISIBLE = 0.5  # a letter counts in masks and boxes when its opacity (× reveal) is at least this
@@ -136,7 +136,7 @@ class FramePainter:
                 canvas.concat(m)
                 _draw_shape(canvas, path, p, warp, melt, em, ph)
             else:
-                dark = shade(self.bg_rgb if eff == "long-shadow" else self.text_rgb, -0.45)
+                dark = long_shadow_colour(self.style.palette) if eff == "long-shadow" else shade(self.text_rgb, -0.45)
                 p.setColor(colour(dark, opacity))
                 steps = 8 if eff == "long-shadow" else 5
                 depth = (0.22 if eff == "long-shadow" else 0.08) * em
@@ -148,7 +148,7 @@ class FramePainter:
                     canvas.restore()
         elif eff == "glow":
             p = skia.Paint(AntiAlias=True)
-            p.setColor(colour(self.accent_rgb, 0.9 * opacity))
+            p.setColor(colour(glow_colour(self.style.palette)[0], 0.9 * opacity))
             p.setMaskFilter(skia.MaskFilter.MakeBlur(skia.kNormal_BlurStyle, 0.07 * em))
             p.setStyle(skia.Paint.kStrokeAndFill_Style)
             p.setStrokeWidth(0.05 * em)

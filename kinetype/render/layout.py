@@ -21,6 +21,11 @@ from kinetype.words import LETTERS
 # Ligatures off so that one glyph is one letter; kerning and contextual alternates stay on.
 HB_FEATURES = {"liga": False, "clig": False, "dlig": False, "hlig": False, "rlig": False, "kern": True}
 REF_SIZE = 100.0  # outlines are extracted at this size, then scaled by the fit
+# Thinnest stem drawn, in pixels. Light and script faces at small sizes (long words) would have
+# 1-pixel strokes that anti-aliasing greys out and H.264 and an 8x-downsampling autoencoder erase;
+# their outlines are emboldened up to this. Fonts whose stems are already thicker are untouched.
+MIN_STEM_PX = 2.5
+STEM_LETTERS = "nouvxzlIH"  # letters whose strokes are mostly stems and bowls
 
 
 def transformed(path: skia.Path, m: skia.Matrix) -> skia.Path:
@@ -84,6 +89,47 @@ def glyph_path(lib: FontLibrary, font: FontInfo, letter: str) -> skia.Path:
     return path
 
 
+@lru_cache(maxsize=256)
+def stem_em(lib: FontLibrary, font: FontInfo) -> float:
+    """A font's typical stroke width as a fraction of the em: the median over STEM_LETTERS of
+    2·area / perimeter (exact for a long stroke of constant width; area by 2x-supersampled raster)."""
+    scale = 2
+    n = int(1.6 * REF_SIZE * scale)
+    widths = []
+    for ch in STEM_LETTERS:
+        path = glyph_path(lib, font, ch)
+        surf = skia.Surface(n, n)
+        canvas = surf.getCanvas()
+        canvas.clear(skia.ColorWHITE)
+        canvas.translate(n / 2, 0.75 * n)
+        canvas.scale(scale, scale)
+        canvas.drawPath(path, skia.Paint(AntiAlias=True, Color=skia.ColorBLACK))
+        area = float((255 - surf.makeImageSnapshot().toarray()[..., 0].astype(np.float64)).sum()) / 255 / scale**2
+        measure = skia.PathMeasure(path, False, 1.0)
+        perimeter = measure.getLength()
+        while measure.nextContour():
+            perimeter += measure.getLength()
+        if perimeter > 0:
+            widths.append(2 * area / perimeter)
+    return float(np.median(widths)) / REF_SIZE if widths else 0.0
+
+
+def embolden(path: skia.Path, width_px: float) -> skia.Path:
+    """``path`` grown by ``width_px / 2`` on every side (round joins), as one simple outline."""
+    if width_px <= 0:
+        return path
+    paint = skia.Paint(AntiAlias=True, Style=skia.Paint.kStrokeAndFill_Style, StrokeWidth=float(width_px),
+                       StrokeJoin=skia.Paint.kRound_Join)
+    grown = skia.Path()
+    paint.getFillPath(path, grown)
+    return skia.Op(grown, path, skia.PathOp.kUnion_PathOp) or grown
+
+
+def extra_weight_px(lib: FontLibrary, font: FontInfo, em_px: float) -> float:
+    """How much to embolden ``font`` drawn at ``em_px`` so its stems reach MIN_STEM_PX (0 when they do)."""
+    return max(0.0, MIN_STEM_PX - stem_em(lib, font) * em_px)
+
+
 def shape(lib: FontLibrary, font: FontInfo, word: str) -> tuple[list[int], np.ndarray]:
     """HarfBuzz glyph ids and pen x positions (REF_SIZE px) of the letters of ``word``."""
     hbf = lib.hb_font(font)
@@ -130,13 +176,14 @@ def layout_word(lib: FontLibrary, font: FontInfo, word: str, size: int, margin: 
     dy = size / 2 - k * union.centerY()
     # Pivot of each letter: the middle of its advance, at half the cap height above the baseline.
     cap = 0.35 * REF_SIZE
+    extra = extra_weight_px(lib, font, k * REF_SIZE)
     paths, pivots = [], []
     for ch, p, x in zip(word, raw_paths, xs[:-1]):
         px, py = x + adv[ch] / 2.0, -cap
         m = skia.Matrix()
         m.setScale(k, k)
         m.preTranslate(-px, -py)
-        paths.append(transformed(p, m))
+        paths.append(embolden(transformed(p, m), extra))
         pivots.append((k * px + dx, k * py + dy))
     ink = (k * union.left() + dx, k * union.top() + dy, k * union.right() + dx, k * union.bottom() + dy)
     return Layout(word=word, font_id=font.id, paths=tuple(paths), pivots=np.asarray(pivots, dtype=float),
@@ -150,4 +197,4 @@ def substitute_path(lib: FontLibrary, font: FontInfo, letter: str, em_px: float)
     m = skia.Matrix()
     m.setScale(k, k)
     m.preTranslate(0.0, 0.35 * REF_SIZE)
-    return transformed(base, m)
+    return embolden(transformed(base, m), extra_weight_px(lib, font, em_px))

@@ -54,10 +54,15 @@ def _luminance(rgb: tuple[int, int, int]) -> float:
     return float(0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2])
 
 
+def contrast_rgb(a: tuple[int, int, int], b: tuple[int, int, int]) -> float:
+    """WCAG 2 contrast ratio between two RGB colours (1 … 21)."""
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
 def contrast(a: str, b: str) -> float:
     """WCAG 2 contrast ratio between two named colours (1 … 21)."""
-    la, lb = sorted((_luminance(COLOURS[a]), _luminance(COLOURS[b])), reverse=True)
-    return (la + 0.05) / (lb + 0.05)
+    return contrast_rgb(COLOURS[a], COLOURS[b])
 
 
 @lru_cache(maxsize=None)

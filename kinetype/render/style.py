@@ -7,10 +7,11 @@ A :class:`StylePlan` holds the concrete choices for one clip; :mod:`canvas` draw
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import skia
 
-from kinetype.render.palettes import COLOURS, Palette, contrast, shade
+from kinetype.render.palettes import COLOURS, Palette, contrast, contrast_rgb, shade
 
 FILLS = ("solid", "gradient", "stripes", "texture")
 EFFECTS = ("none", "shadow", "glow", "outline", "hollow", "extrude", "chroma", "long-shadow")
@@ -37,6 +38,49 @@ def second_tone(p: Palette) -> tuple[int, int, int]:
         return COLOURS[p.accent]
     bg_dark = sum(COLOURS[p.background]) / 3 < 128
     return shade(COLOURS[p.text], 0.35 if bg_dark else -0.35)
+
+
+# Effects drawn right against a letter's edge are what the eye reads the letter against, so they keep
+# a contrast floor with the text colour (as text/background keep 4.5:1): a glow halo or a long
+# shadow the colour of the letters merges with them into blobs.
+GLOW_MIN_CONTRAST = 3.0
+SHADOW_MIN_CONTRAST = 3.0
+LONG_SHADOW_DARKEN = 0.45  # long shadows are the background darkened by this much, or less (above)
+
+
+def text_is_light(p: Palette) -> bool:
+    """Whether the text is the lighter of text and background."""
+    return contrast_rgb(COLOURS[p.text], (0, 0, 0)) > contrast_rgb(COLOURS[p.background], (0, 0, 0))
+
+
+@lru_cache(maxsize=None)
+def glow_colour(p: Palette) -> tuple[tuple[int, int, int], str]:
+    """The glow's colour and its caption name: the accent, moved away from the text's lightness
+    (darker around light text, paler around dark text) in 10% steps until the halo keeps
+    GLOW_MIN_CONTRAST with the letters."""
+    acc = COLOURS[p.accent]
+    text = COLOURS[p.text]
+    if contrast_rgb(acc, text) >= GLOW_MIN_CONTRAST:
+        return acc, p.accent
+    sign = -1.0 if text_is_light(p) else 1.0
+    for k in range(1, 11):
+        rgb = shade(acc, sign * k / 10)
+        if contrast_rgb(rgb, text) >= GLOW_MIN_CONTRAST:
+            break
+    return rgb, f"{'deep' if sign < 0 else 'pale'} {p.accent}"
+
+
+@lru_cache(maxsize=None)
+def long_shadow_colour(p: Palette) -> tuple[int, int, int]:
+    """The background darkened by up to LONG_SHADOW_DARKEN, as far as the shadow keeps
+    SHADOW_MIN_CONTRAST with the text (dark text on a light background gets a lighter shadow).
+    Always exists: the undarkened background has at least 4.5:1 with the text."""
+    bg, text = COLOURS[p.background], COLOURS[p.text]
+    for k in range(int(round(LONG_SHADOW_DARKEN * 20)), -1, -1):
+        rgb = shade(bg, -k / 20) if k else bg
+        if contrast_rgb(rgb, text) >= SHADOW_MIN_CONTRAST:
+            return rgb
+    return bg
 
 
 def fill_shader(plan: StylePlan, em_px: float, noise_seed: int) -> skia.Shader | None:
@@ -83,7 +127,7 @@ def effect_phrase(plan: StylePlan) -> str:
     return {
         "none": "",
         "shadow": "with a soft drop shadow",
-        "glow": f"with a {p.accent} neon glow",
+        "glow": f"with a {glow_colour(p)[1]} neon glow",
         "outline": f"outlined in {p.accent}",
         "hollow": "drawn hollow, as outlines only",
         "extrude": "with a 3D extruded depth",
