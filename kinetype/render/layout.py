@@ -26,6 +26,9 @@ REF_SIZE = 100.0  # outlines are extracted at this size, then scaled by the fit
 # their outlines are emboldened up to this. Fonts whose stems are already thicker are untouched.
 MIN_STEM_PX = 2.5
 STEM_LETTERS = "nouvxzlIH"  # letters whose strokes are mostly stems and bowls
+# Extra weight is rounded to 1/400 em (0.15 px at a 60-px em) so emboldened glyphs can be cached:
+# the path union behind each one costs about 0.5 ms, more than drawing the letter all clip long.
+EMBOLDEN_STEPS_PER_EM = 400
 
 
 def transformed(path: skia.Path, m: skia.Matrix) -> skia.Path:
@@ -122,7 +125,26 @@ def embolden(path: skia.Path, width_px: float) -> skia.Path:
                        StrokeJoin=skia.Paint.kRound_Join)
     grown = skia.Path()
     paint.getFillPath(path, grown)
-    return skia.Op(grown, path, skia.PathOp.kUnion_PathOp) or grown
+    # One simple outline, so strokes (outline effect, write-on) do not trace the overlaps inside.
+    # Path ops give up on a few degenerate outlines: those keep the overlapping contours (fills
+    # look the same either way).
+    for simplify in (lambda: skia.Op(grown, path, skia.PathOp.kUnion_PathOp), lambda: skia.Simplify(grown)):
+        try:
+            return simplify() or grown
+        except RuntimeError:
+            pass
+    return grown
+
+
+@lru_cache(maxsize=8192)
+def _bold_glyph(lib: FontLibrary, font: FontInfo, gid: int, steps: int) -> skia.Path:
+    """Glyph ``gid`` at REF_SIZE, grown by ``steps`` / EMBOLDEN_STEPS_PER_EM em. Callers copy it."""
+    path = skia.Font(lib.typeface(font), REF_SIZE).getPath(gid) or skia.Path()
+    return embolden(path, steps * REF_SIZE / EMBOLDEN_STEPS_PER_EM)
+
+
+def _weight_steps(lib: FontLibrary, font: FontInfo, em_px: float) -> int:
+    return int(round(extra_weight_px(lib, font, em_px) / em_px * EMBOLDEN_STEPS_PER_EM))
 
 
 def extra_weight_px(lib: FontLibrary, font: FontInfo, em_px: float) -> float:
@@ -176,14 +198,14 @@ def layout_word(lib: FontLibrary, font: FontInfo, word: str, size: int, margin: 
     dy = size / 2 - k * union.centerY()
     # Pivot of each letter: the middle of its advance, at half the cap height above the baseline.
     cap = 0.35 * REF_SIZE
-    extra = extra_weight_px(lib, font, k * REF_SIZE)
+    steps = _weight_steps(lib, font, k * REF_SIZE)
     paths, pivots = [], []
-    for ch, p, x in zip(word, raw_paths, xs[:-1]):
+    for ch, gid, p, x in zip(word, gids, raw_paths, xs[:-1]):
         px, py = x + adv[ch] / 2.0, -cap
         m = skia.Matrix()
         m.setScale(k, k)
-        m.preTranslate(-px, -py)
-        paths.append(embolden(transformed(p, m), extra))
+        m.preTranslate(-px + x if steps else -px, -py)
+        paths.append(transformed(_bold_glyph(lib, font, gid, steps), m) if steps else transformed(p, m))
         pivots.append((k * px + dx, k * py + dy))
     ink = (k * union.left() + dx, k * union.top() + dy, k * union.right() + dx, k * union.bottom() + dy)
     return Layout(word=word, font_id=font.id, paths=tuple(paths), pivots=np.asarray(pivots, dtype=float),
@@ -192,9 +214,13 @@ def layout_word(lib: FontLibrary, font: FontInfo, word: str, size: int, margin: 
 
 def substitute_path(lib: FontLibrary, font: FontInfo, letter: str, em_px: float) -> skia.Path:
     """Another glyph (scramble, font switch) scaled to ``em_px`` with its pivot at the origin."""
-    base = glyph_path(lib, font, letter)
+    steps = _weight_steps(lib, font, em_px)
+    gids, adv, _ = _glyph_table(lib, font)
     k = em_px / REF_SIZE
     m = skia.Matrix()
     m.setScale(k, k)
+    if steps:  # the cached bold glyph sits at the pen origin: centre it on its advance as glyph_path does
+        m.preTranslate(-adv[letter] / 2.0, 0.35 * REF_SIZE)
+        return transformed(_bold_glyph(lib, font, gids[letter], steps), m)
     m.preTranslate(0.0, 0.35 * REF_SIZE)
-    return embolden(transformed(base, m), extra_weight_px(lib, font, em_px))
+    return transformed(glyph_path(lib, font, letter), m)
