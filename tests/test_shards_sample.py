@@ -23,11 +23,12 @@ def test_instance_rejects_too_many_letters():
 
 
 def test_boxes_nan_as_null():
-    boxes = np.array([[[1.04, 2, 3, 4], [np.nan] * 4]], np.float32)
+    boxes = np.array([[[1.04, 2, 3.2, 4.9], [np.nan] * 4]], np.float32)
     js = boxes_to_json(boxes)
-    assert js == [[[1.0, 2.0, 3.0, 4.0], None]]
+    assert js == [[[1, 2, 4, 5], None]]  # whole pixels, rounded outwards
+    assert json.dumps(js) == "[[[1, 2, 4, 5], null]]"
     back = boxes_from_json(json.loads(json.dumps(js)), 2)
-    assert np.isnan(back[0, 1]).all() and np.allclose(back[0, 0], [1, 2, 3, 4])
+    assert np.isnan(back[0, 1]).all() and np.allclose(back[0, 0], [1, 2, 4, 5])
 
 
 def test_encode_sample_members_and_row():
