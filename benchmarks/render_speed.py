@@ -163,7 +163,7 @@ def moviepy_clip(font_path: str):
 
 
 def breakdown(templates, fonts, clips: int = 40) -> list[tuple[str, float]]:
-    """Milliseconds per clip of each stage of a complete clip, on the template mix."""
+    """Milliseconds per clip of each stage of a complete clip over ``templates`` taken in turn."""
     from kinetype.media import rgb_to_yuv420
 
     rng = np.random.default_rng(1)
@@ -253,9 +253,10 @@ def main() -> None:
     print(f"{'implementation':30s} {'clips/s/core':>12s} {'clips':>6s} {'kinetype is':>12s}")
     for name, rate, n in rows:
         print(f"{name:30s} {rate:12.2f} {n:6d} {ours / rate:11.1f}x")
-    print("\nwhere a complete clip's time goes (template mix, ms per clip, one core)")
-    for name, ms in breakdown(templates, fonts):
-        print(f"{name:36s} {ms:7.1f}")
+    print("\nwhere a complete clip's time goes (ms per clip, one core)")
+    print(f"{'stage':36s} {'mix':>7s} {'reference':>10s}")
+    for (name, ms), (_, ref_ms) in zip(breakdown(templates, fonts), breakdown([same], fonts)):
+        print(f"{name:36s} {ms:7.1f} {ref_ms:10.1f}")
     print("\nx264 settings on 16 mix clips (YUV conversion excluded)")
     print(f"{'setting':44s} {'ms/clip':>8s} {'KiB':>6s} {'PSNR dB':>8s}")
     for name, ms, kib, psnr in encoder_settings(templates, fonts):
