@@ -175,7 +175,7 @@ def render_clip(template: Template, word: str, seed: int, size: int = 256, num_f
     cam_noise = anim_rng.random((len(sub_times), 2))
 
     # -- draw ------------------------------------------------------------------------------------
-    painter = FramePainter(layout, _glyphs(lib, plan, layout), plan.style, Background(plan.background, size),
+    painter = FramePainter(layout, _glyphs(lib, plan, layout), plan.style, Background(plan.background, size, COLOURS[plan.style.palette.text]),
                            plan.camera, stable_seed("texture", template.id, seed) % (2**31))
     still = still_frames(main, plan.camera)
     # Sub-frame s shows the same letters as s - 1: held letters are drawn once per hold, not per frame.

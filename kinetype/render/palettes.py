@@ -48,6 +48,8 @@ class Palette:
         return COLOURS[getattr(self, role)]
 
 
+MIN_CONTRAST = 4.5  # WCAG text/background floor for every palette (and background tone)
+
 def _luminance(rgb: tuple[int, int, int]) -> float:
     c = np.asarray(rgb, dtype=float) / 255.0
     c = np.where(c <= 0.03928, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
@@ -74,7 +76,7 @@ def palettes(mood: str) -> tuple[Palette, ...]:
     out = []
     for text in names:
         for bg in names:
-            if text == bg or contrast(text, bg) < 4.5:
+            if text == bg or contrast(text, bg) < MIN_CONTRAST:
                 continue
             # The accent must stand out from the background too (it colours outlines, glows, flashes).
             accents = [c for c in names if c not in (text, bg) and contrast(c, bg) >= 2.0]

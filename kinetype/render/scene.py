@@ -12,7 +12,7 @@ from functools import lru_cache
 import numpy as np
 import skia
 
-from kinetype.render.palettes import shade
+from kinetype.render.palettes import MIN_CONTRAST, contrast_rgb, shade
 
 BACKGROUNDS = ("solid", "gradient-drift", "stripes", "particles", "shapes", "noise", "grid")
 CAMERAS = ("none", "zoom-in", "zoom-out", "pan-left", "pan-right", "pan-up", "pan-down", "shake", "tilt")
@@ -84,6 +84,17 @@ def pattern_weight(kind: str, a: int, b: int, size: int, noise_seed: int) -> np.
     return out
 
 
+def second_tone(colour: tuple[int, int, int], text: tuple[int, int, int] | None) -> tuple[int, int, int]:
+    """The background's second tone (stripes, grain, dots, shapes): 22% lighter on dark, darker on
+    light, or less where that would bring it under the palette's text contrast with ``text``."""
+    sign = 1.0 if sum(colour) / 3 < 128 else -1.0
+    for k in range(22, 0, -2):
+        rgb = shade(colour, sign * k / 100)
+        if text is None or contrast_rgb(rgb, text) >= MIN_CONTRAST:
+            return rgb
+    return colour
+
+
 class Background:
     """Draws one background plan; precomputes everything random and every costly pattern once per clip.
 
@@ -93,11 +104,10 @@ class Background:
     the doubled tile at an integer offset, copied straight into the surface's pixels (~0.05 ms).
     """
 
-    def __init__(self, plan: BackgroundPlan, size: int):
+    def __init__(self, plan: BackgroundPlan, size: int, text: tuple[int, int, int] | None = None):
         self.plan, self.size = plan, size
         rng = np.random.default_rng(plan.seed)
-        light = sum(plan.colour) / 3 < 128
-        self.alt = shade(plan.colour, 0.22 if light else -0.22)  # the second tone: lighter on dark, darker on light
+        self.alt = second_tone(plan.colour, text)
         base, alt = np.array(plan.colour, np.float32), np.array(self.alt, np.float32)
         a, b = _lattice(plan.angle)
         self.step = np.array([a, b], float) / np.hypot(a, b)  # unit drift direction
