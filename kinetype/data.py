@@ -29,7 +29,7 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from webdataset import tariterators
 
-from kinetype.decode import decode_video, video_dtype
+from kinetype.decode import RGB_DTYPES, ColourError, decode_video, video_dtype
 from kinetype.shards.sample import INSTANCE_EXT, TEXT_FIELDS, SampleError, check_members, decode_instance, parse_meta
 
 log = logging.getLogger("kinetype.data")
@@ -93,6 +93,13 @@ class ShardDataset(IterableDataset):
     of the bytes through worker queues and onto the GPU, normalised there with
     ``video.float().div_(127.5).sub_(1)`` (equal to the float32 video within one level of 8-bit
     rounding). ``dtype="float16"``: both in float16, video in [-1, 1].
+
+    ``dtype="yuv420"``: ``video`` is the decoded frames with no colour conversion at all,
+    (T, H*3/2, W) uint8 in PyAV's yuv420p layout (each frame's Y plane, then U, then V at half
+    size; BT.709 limited range, a clip tagged otherwise raises :class:`~kinetype.decode.ColourError`),
+    half the bytes of uint8 RGB; ``mask`` uint8 as for "uint8".
+    :func:`kinetype.decode.planes_to_rgb` turns it into the float32 video on the GPU (the trainer's
+    ``prepare`` does).
     """
 
     def __init__(self, shards: str | Path | Sequence[str], *, num_frames: int | None = None, frame_stride: int = 1,
@@ -101,7 +108,8 @@ class ShardDataset(IterableDataset):
         super().__init__()
         if frame_stride < 1:
             raise ValueError("frame_stride must be at least 1")
-        self.dtype = video_dtype(dtype)
+        self.dtype = video_dtype(dtype)  # its name: "float32", "float16", "uint8" or "yuv420"
+        self.mask_dtype = RGB_DTYPES.get(self.dtype, torch.uint8)
         self.urls = expand_shards(shards)
         self.num_frames, self.frame_stride = num_frames, frame_stride
         self.random_crop, self.single_frame = random_crop, single_frame
@@ -162,14 +170,16 @@ class ShardDataset(IterableDataset):
         meta = parse_meta(raw)
         total, height, width = int(meta["num_frames"]), int(meta["height"]), int(meta["size"])
         indices = frame_indices(total, self.num_frames, self.frame_stride, self.random_crop, self.single_frame, rng)
-        video = decode_video(raw["mp4"], indices, self.dtype)  # (T, 3, H, W)
+        video = decode_video(raw["mp4"], indices, self.dtype)  # (T, 3, H, W); yuv420: (T, H*3/2, W)
         instance = decode_instance(raw[INSTANCE_EXT], total, height, width, indices)  # (T, H, W) uint8
-        if video.shape[-2:] != instance.shape[-2:]:
-            raise SampleError(f"video is {tuple(video.shape[-2:])}, masks are {instance.shape[-2:]}")
+        frame_size = (video.shape[-2] * 2 // 3, video.shape[-1]) if self.dtype == "yuv420" else video.shape[-2:]
+        if tuple(frame_size) != instance.shape[-2:]:
+            raise SampleError(f"video is {tuple(frame_size)}, masks are {instance.shape[-2:]}")
         instance_t = torch.from_numpy(instance)
+        mask = instance_t.clamp(max=1)  # {0, 1} uint8: one pass (``> 0`` then a cast took four times as long)
         out = {
             "video": video,
-            "mask": (instance_t > 0).to(self.dtype),
+            "mask": mask if self.mask_dtype == torch.uint8 else mask.to(self.mask_dtype),
             "instance": instance_t,
             **{name: raw[ext].decode("utf-8") for name, ext in TEXT_FIELDS.items()},
             "meta": meta,
@@ -184,7 +194,7 @@ class ShardDataset(IterableDataset):
         for raw in samples:
             try:
                 yield self.decode(raw, rng)
-            except FrameSelectionError:
+            except (FrameSelectionError, ColourError):  # the configuration, not the sample: never skipped
                 raise
             except (SampleError, ValueError, KeyError, OSError, EOFError, av.error.FFmpegError, RuntimeError,
                     json.JSONDecodeError) as e:

@@ -14,8 +14,9 @@ import torch
 
 from kinetype import data
 from kinetype.data import ShardDataset, decode_video, make_loader
+from kinetype.decode import ColourError, planes_to_rgb
 from kinetype.shards import RenderConfig, render_dataset
-from test_shards_helpers import TINY, copy_some_templates, encode_mp4
+from test_shards_helpers import TINY, copy_some_templates, encode_mp4, render_fake
 
 N = 10  # samples in the shared dataset: 4 shards of 3, 3, 3, 1
 
@@ -77,25 +78,51 @@ def test_compact_video_dtypes_match_the_float_contract(dataset, dtype):
         assert (video - f["video"]).abs().max() <= 0.7 / 127.5
 
 
+def test_yuv420_planes_convert_to_the_float_contract(dataset):
+    floats = list(ShardDataset(dataset, num_frames=5, frame_stride=1))
+    planes = list(ShardDataset(dataset, num_frames=5, frame_stride=1, dtype="yuv420"))
+    assert keys_of(planes) == keys_of(floats)
+    for f, p in zip(floats, planes):
+        assert p["video"].dtype == torch.uint8 and p["video"].shape == (5, 96, 64)  # (T, H*3/2, W)
+        assert p["mask"].dtype == torch.uint8 and torch.equal(p["mask"].float(), f["mask"])
+        assert torch.equal(p["instance"], f["instance"]) and p["word"] == f["word"] and p["meta"] == f["meta"]
+        # The one conversion, as the trainer runs it on the GPU: the float32 video within float rounding.
+        assert (planes_to_rgb(p["video"]) - f["video"]).abs().max() <= 1e-6
+
+
+def test_yuv420_refuses_untagged_clips_instead_of_skipping_them(tmp_path):
+    shards, _ = render_fake(tmp_path, n=2, shard_size=2)  # the helpers' encoder leaves colour untagged
+    assert len(list(ShardDataset(shards, dtype="uint8"))) == 2
+    with pytest.raises(ColourError, match="use dtype='uint8'"):
+        next(iter(ShardDataset(shards, dtype="yuv420")))
+
+
 def test_bad_dtype_is_refused_in_one_line(dataset):
-    with pytest.raises(ValueError, match="^dtype must be one of 'float32', 'float16', 'uint8', got 'float64'$"):
+    with pytest.raises(ValueError, match="^dtype must be one of 'float32', 'float16', 'uint8', 'yuv420', got 'float64'$"):
         ShardDataset(dataset, dtype="float64")
 
 
-def test_frame_selection(dataset):
-    s = next(iter(ShardDataset(dataset, num_frames=3, frame_stride=2)))
-    full = next(iter(ShardDataset(dataset)))
+@pytest.mark.parametrize("dtype", ["float32", "yuv420"])
+def test_frame_selection(dataset, dtype):
+    s = next(iter(ShardDataset(dataset, num_frames=3, frame_stride=2, dtype=dtype)))
+    full = next(iter(ShardDataset(dataset, dtype=dtype)))
     assert s["video"].shape[0] == 3 and torch.equal(s["video"], full["video"][[0, 2, 4]])
     assert torch.equal(s["instance"], full["instance"][[0, 2, 4]])
     starts = set()
     for seed in range(8):
-        c = next(iter(ShardDataset(dataset, num_frames=2, random_crop=True, seed=seed)))
-        starts.add(int(np.where([torch.equal(c["instance"][0], full["instance"][t]) for t in range(8)])[0][0]))
+        c = next(iter(ShardDataset(dataset, num_frames=2, random_crop=True, seed=seed, dtype=dtype)))
+        fits = [t for t in range(7) if torch.equal(c["video"], full["video"][t : t + 2])
+                and torch.equal(c["instance"], full["instance"][t : t + 2])]
+        assert fits  # two consecutive frames of the clip, video and masks alike
+        starts.add(fits[0])
     assert len(starts) > 1
-    single = next(iter(ShardDataset(dataset, single_frame=True)))
-    assert single["video"].shape == (1, 3, 64, 64) and single["mask"].shape == (1, 64, 64)
+    single = next(iter(ShardDataset(dataset, single_frame=True, dtype=dtype)))
+    frame = (1, 3, 64, 64) if dtype == "float32" else (1, 96, 64)
+    assert single["video"].shape == frame and single["mask"].shape == (1, 64, 64)
+    assert any(torch.equal(single["video"][0], full["video"][t]) and torch.equal(single["instance"][0], full["instance"][t])
+               for t in range(8))
     with pytest.raises(ValueError, match="needs 15 frames"):
-        next(iter(ShardDataset(dataset, num_frames=8, frame_stride=2)))
+        next(iter(ShardDataset(dataset, num_frames=8, frame_stride=2, dtype=dtype)))
 
 
 def test_shards_can_be_given_as_folder_pattern_or_list(dataset):
@@ -131,6 +158,18 @@ def test_loader_workers_and_collate(dataset):
     for b in make_loader(dataset, batch_size=4, num_workers=2, num_frames=2, dtype="uint8"):
         assert b["video"].dtype == torch.uint8  # batches stacked in workers' shared memory arrive intact
         assert all(torch.equal(v, inline[k]) for k, v in zip(b["__key__"], b["video"]))
+
+
+def test_yuv420_batches_from_workers_convert_to_the_float_batches(dataset):
+    floats = {k: v for b in make_loader(dataset, batch_size=4, num_frames=3) for k, v in zip(b["__key__"], b["video"])}
+    keys = []
+    for b in make_loader(dataset, batch_size=4, num_workers=2, num_frames=3, dtype="yuv420"):
+        assert b["video"].dtype == torch.uint8 and b["video"].shape[1:] == (3, 96, 64)
+        assert b["mask"].dtype == torch.uint8 and b["mask"].shape[1:] == (3, 64, 64)
+        rgb = planes_to_rgb(b["video"])  # (B, T, 3, H, W), the whole batch at once
+        assert all((v - floats[k]).abs().max() <= 1e-6 for k, v in zip(b["__key__"], rgb))
+        keys += b["__key__"]
+    assert sorted(keys) == sorted(floats)
 
 
 def test_shuffle_and_resampled_mode(dataset):

@@ -1,4 +1,5 @@
-"""Decoding clips to tensors: float32 (the contract), float16 and uint8 agree; frames, out=, errors."""
+"""Decoding clips to tensors: float32 (the contract), float16, uint8 and yuv420 planes agree; frames,
+out=, errors."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from kinetype.decode import decode_video, decode_yuv420, yuv420_to_rgb
+from kinetype.decode import ColourError, decode_video, decode_yuv420, planes_to_rgb, yuv420_to_rgb
+from kinetype.media import encode_mp4 as encode_tagged_mp4
 from test_shards_helpers import encode_mp4
 
 
@@ -58,5 +60,38 @@ def test_out_is_written_in_place_and_checked(mp4):
 
 
 def test_bad_dtype_is_one_line_naming_the_argument(mp4):
-    with pytest.raises(ValueError, match="^dtype must be one of 'float32', 'float16', 'uint8', got 'int8'$"):
+    with pytest.raises(ValueError, match="^dtype must be one of 'float32', 'float16', 'uint8', 'yuv420', got 'int8'$"):
         decode_video(mp4, range(2), "int8")
+    with pytest.raises(ValueError, match="^dtype must be one of 'float32', 'float16', 'uint8' for RGB, got 'yuv420'$"):
+        yuv420_to_rgb(decode_yuv420(mp4, range(2)), "yuv420")
+
+
+@pytest.fixture(scope="module")
+def tagged_mp4() -> bytes:
+    """As kinetype writes clips: BT.709, limited range, tagged (what dtype="yuv420" carries); 50 rows,
+    so the U and V planes do not fill whole rows of the packed layout."""
+    rng = np.random.default_rng(1)
+    frames = np.clip(np.cumsum(rng.integers(-9, 10, (6, 50, 64, 3)), axis=2) + 128, 0, 255).astype(np.uint8)
+    return encode_tagged_mp4(frames, 8)
+
+
+def test_yuv420_planes_are_pyav_layout_and_convert_to_the_float_video(tagged_mp4):
+    with av.open(io.BytesIO(tagged_mp4)) as c:
+        ref = np.stack([f.to_ndarray() for f in c.decode(video=0)])  # yuv420p: (T, H*3/2, W)
+    planes = decode_video(tagged_mp4, [5, 0, 2, 2], "yuv420")
+    assert planes.dtype == torch.uint8 and planes.shape == (4, 75, 64)
+    assert np.array_equal(planes.numpy(), ref[[5, 0, 2, 2]])
+    # The shared conversion (what the trainer runs on the GPU) gives the float32 video, for any
+    # leading dimensions (a (B, T) batch) and each RGB type.
+    video = decode_video(tagged_mp4, [5, 0, 2, 2])
+    assert (planes_to_rgb(planes) - video).abs().max() <= 1e-6
+    assert (planes_to_rgb(planes.view(2, 2, 75, 64)) - video.view(2, 2, 3, 50, 64)).abs().max() <= 1e-6
+    assert torch.equal(planes_to_rgb(planes, "uint8"), decode_video(tagged_mp4, [5, 0, 2, 2], "uint8"))
+    with pytest.raises(ValueError, match="planes must be"):
+        planes_to_rgb(video)
+
+
+def test_yuv420_refuses_clips_it_cannot_carry(mp4):
+    # Untagged (taken as BT.601): the planes would be converted with the wrong matrix on the GPU.
+    with pytest.raises(ColourError, match="BT.601 .* dtype='yuv420' carries BT.709 limited range only"):
+        decode_video(mp4, range(2), "yuv420")

@@ -1,4 +1,4 @@
-"""The trainer's data stream: the uint8 loader option is normalised on the device like float32."""
+"""The trainer's data stream: every loader video type prepares on the device to the float32 batch."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import pytest
 import torch
 
 from kinetype.model.errors import TrainingError
+from kinetype.shards.run import default_encode_fn, render_dataset
 from kinetype.train.config import DataConfig
 from kinetype.train.data import DataStream, prepare
-from test_shards_helpers import render_fake
+from test_shards_helpers import FAKE_TEMPLATES, fake_config, fake_render, render_fake
 
 
 def batches(shards, video_dtype, n=3):
@@ -18,21 +19,31 @@ def batches(shards, video_dtype, n=3):
     return [next(stream) for _ in range(n)]
 
 
-def test_uint8_and_float16_batches_prepare_to_the_float32_batches(tmp_path):
-    shards, _ = render_fake(tmp_path, n=8, shard_size=4)
+def test_compact_batches_prepare_to_the_float32_batches(tmp_path):
+    # Fake letters, encoded as kinetype encodes (BT.709 limited range, tagged: what yuv420 carries).
+    shards = tmp_path / "ds"
+    render_dataset(fake_config(tmp_path, n=8, shard_size=4), shards, workers=1, templates=FAKE_TEMPLATES,
+                   render_fn=fake_render, encode_fn=default_encode_fn, progress=False)
     reference = batches(shards, "float32")
-    for video_dtype in ("uint8", "float16"):
+    cpu = torch.device("cpu")
+    for video_dtype, tolerance in (("uint8", 0.7 / 127.5), ("float16", 0.7 / 127.5), ("yuv420", 1e-6)):
         for raw, ref in zip(batches(shards, video_dtype), reference):
-            assert raw["__key__"] == ref["__key__"] and raw["video"].dtype == getattr(torch, video_dtype)
-            got, want = prepare(raw, 64, torch.device("cpu")), prepare(ref, 64, torch.device("cpu"))
+            assert raw["__key__"] == ref["__key__"]
+            assert raw["video"].dtype == getattr(torch, "uint8" if video_dtype == "yuv420" else video_dtype)
+            got, want = prepare(raw, 64, cpu), prepare(ref, 64, cpu)
             assert got["video"].dtype == torch.float32 and got["mask"].dtype == torch.float32
-            assert (got["video"] - want["video"]).abs().max() <= 0.7 / 127.5
+            assert got["video"].shape == want["video"].shape == (2, 4, 3, 64, 64)
+            assert (got["video"] - want["video"]).abs().max() <= tolerance
             assert torch.equal(got["mask"], want["mask"])
+            # Resizing (shards larger than size_px) treats every type alike.
+            small, small_ref = prepare(raw, 32, cpu), prepare(ref, 32, cpu)
+            assert (small["video"] - small_ref["video"]).abs().max() <= tolerance
+            assert torch.equal(small["mask"], small_ref["mask"])
     # The float32 path is unchanged: prepare hands the loader's tensor through as it is.
-    assert prepare(reference[0], 64, torch.device("cpu"))["video"] is reference[0]["video"]
+    assert prepare(reference[0], 64, cpu)["video"] is reference[0]["video"]
 
 
 def test_bad_video_dtype_names_the_setting(tmp_path):
     shards, _ = render_fake(tmp_path, n=2, shard_size=2)
-    with pytest.raises(TrainingError, match="^data.video_dtype: dtype must be one of"):
+    with pytest.raises(TrainingError, match="^data.video_dtype: dtype must be one of 'float32', 'float16', 'uint8', 'yuv420', got 'int8'$"):
         batches(shards, "int8", n=1)

@@ -147,10 +147,15 @@ def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
 
 def prepare(batch: dict[str, Any], size_px: int, device: torch.device) -> dict[str, Any]:
     """Move a loader batch to the device as float32 (video in [-1, 1]); resize frames/masks to
-    ``size_px`` if the shards differ. uint8 video (``data.video_dtype = "uint8"``) crosses to the
-    device as bytes and is normalised there."""
-    video = batch["video"].to(device, non_blocking=True)  # (B, T, 3, H, W)
-    if video.dtype == torch.uint8:  # RGB in [0, 255]
+    ``size_px`` if the shards differ. Compact video crosses to the device as bytes and becomes
+    float there: uint8 RGB (``data.video_dtype = "uint8"``) is normalised, yuv420 planes
+    (``"yuv420"``, (B, T, H*3/2, W): one dimension fewer than RGB) are converted to RGB."""
+    video = batch["video"].to(device, non_blocking=True)  # (B, T, 3, H, W); yuv420: (B, T, H*3/2, W)
+    if video.dim() == 4:  # yuv420p planes: the loader's own conversion, run on the device
+        from kinetype.decode import planes_to_rgb  # lazy, as the loader
+
+        video = planes_to_rgb(video)  # (B, T, 3, H, W) float32 in [-1, 1]
+    elif video.dtype == torch.uint8:  # RGB in [0, 255]
         video = video.float().div_(127.5).sub_(1.0)
     else:  # float32 (no copy) or float16
         video = video.float()
@@ -161,4 +166,3 @@ def prepare(batch: dict[str, Any], size_px: int, device: torch.device) -> dict[s
         mask = (torch.nn.functional.interpolate(mask.flatten(0, 1)[:, None], size=(size_px, size_px), mode="area")[:, 0] > 0.25)
         mask = mask.float().unflatten(0, (b, t))
     return {**batch, "video": video, "mask": mask}
-
