@@ -41,7 +41,11 @@ def user_errors(fn):
         try:
             return fn(*args, **kwargs)
         except KinetypeError as e:
-            err_console.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
+            # Raised in a DataLoader worker, torch re-raises it with the worker's traceback in the
+            # message: its own line is the last one.
+            line = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+            line = line.split(f"{type(e).__name__}: ", 1)[-1]
+            err_console.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
             raise typer.Exit(2)
         except KeyboardInterrupt:
             # Writers are atomic: whatever finished is kept and the same command picks up from there.

@@ -30,6 +30,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from webdataset import tariterators
 
 from kinetype.decode import RGB_DTYPES, ColourError, decode_video, video_dtype
+from kinetype.errors import KinetypeError
 from kinetype.shards.sample import INSTANCE_EXT, TEXT_FIELDS, SampleError, check_members, decode_instance, parse_meta
 
 log = logging.getLogger("kinetype.data")
@@ -62,7 +63,7 @@ def rank_world() -> tuple[int, int]:
 # --- frames ------------------------------------------------------------------------------------------
 
 
-class FrameSelectionError(ValueError):
+class FrameSelectionError(KinetypeError, ValueError):
     """The requested frames don't fit the clips: a configuration error, raised, never skipped."""
 
 

@@ -32,6 +32,7 @@ import av
 import numpy as np
 import torch
 
+from kinetype.errors import KinetypeError
 from kinetype.shards.sample import SampleError
 
 RGB_DTYPES = {"float32": torch.float32, "float16": torch.float16, "uint8": torch.uint8}
@@ -62,7 +63,7 @@ def _scratch(name: str, shape: tuple[int, ...], dtype: torch.dtype, device: torc
     return buf
 
 
-class ColourError(ValueError):
+class ColourError(KinetypeError, ValueError):
     """A clip whose colour (matrix, range) ``dtype="yuv420"`` cannot carry: the planes travel
     without it, as BT.709 limited range. A configuration error (not corrupt data): the loader
     raises it rather than skipping every sample of a foreign dataset."""

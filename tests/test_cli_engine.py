@@ -102,3 +102,22 @@ def test_ctrl_c_is_one_line_and_status_130(monkeypatch, tmp_path):
     r = runner.invoke(app, ["preview", "pop-in-ltr", "--word", "Hi", "--out", str(tmp_path / "x.gif")])
     assert r.exit_code == 130
     assert "interrupted" in r.output and "Traceback" not in r.output
+
+
+def test_error_from_a_dataloader_worker_is_still_one_line(monkeypatch, tmp_path):
+    """torch re-raises a worker's exception with the worker traceback in its message."""
+    import torch.utils.data._utils as torch_utils
+
+    import kinetype.gallery
+    from kinetype.decode import ColourError
+
+    def from_worker(*args, **kwargs):
+        try:
+            raise ColourError("video is BT.601 limited range: use dtype='uint8'")
+        except ColourError:
+            torch_utils.ExceptionWrapper(where="in DataLoader worker process 0").reraise()
+
+    monkeypatch.setattr(kinetype.gallery, "preview", from_worker)
+    r = runner.invoke(app, ["preview", "pop-in-ltr", "--word", "Hi", "--out", str(tmp_path / "x.gif")])
+    assert r.exit_code == 2
+    assert r.output.strip() == "error: video is BT.601 limited range: use dtype='uint8'"
