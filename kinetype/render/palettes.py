@@ -98,5 +98,17 @@ def shade(rgb: tuple[int, int, int], amount: float) -> tuple[int, int, int]:
     return tuple(int(round(v)) for v in np.clip(c, 0, 255))
 
 
+def first_shade(rgb: tuple[int, int, int], amounts, against: tuple[int, int, int],
+                min_contrast: float) -> tuple[int, int, int] | None:
+    """The first ``shade(rgb, a)`` over ``amounts`` (0 is ``rgb`` itself) with at least
+    ``min_contrast`` against ``against``; None when none has. Effects and background tones use it
+    to move as far from a colour as they like while the text stays readable."""
+    for a in amounts:
+        c = shade(rgb, a) if a else tuple(rgb)
+        if contrast_rgb(c, against) >= min_contrast:
+            return c
+    return None
+
+
 def mix(a: tuple[int, int, int], b: tuple[int, int, int], w: float) -> tuple[int, int, int]:
     return tuple(int(round(x + (y - x) * w)) for x, y in zip(a, b))

@@ -12,7 +12,7 @@ from functools import lru_cache
 import numpy as np
 import skia
 
-from kinetype.render.palettes import MIN_CONTRAST, contrast_rgb, shade
+from kinetype.render.palettes import MIN_CONTRAST, first_shade, shade
 
 BACKGROUNDS = ("solid", "gradient-drift", "stripes", "particles", "shapes", "noise", "grid")
 CAMERAS = ("none", "zoom-in", "zoom-out", "pan-left", "pan-right", "pan-up", "pan-down", "shake", "tilt")
@@ -88,11 +88,9 @@ def second_tone(colour: tuple[int, int, int], text: tuple[int, int, int] | None)
     """The background's second tone (stripes, grain, dots, shapes): 22% lighter on dark, darker on
     light, or less where that would bring it under the palette's text contrast with ``text``."""
     sign = 1.0 if sum(colour) / 3 < 128 else -1.0
-    for k in range(22, 0, -2):
-        rgb = shade(colour, sign * k / 100)
-        if text is None or contrast_rgb(rgb, text) >= MIN_CONTRAST:
-            return rgb
-    return colour
+    if text is None:
+        return shade(colour, sign * 0.22)
+    return first_shade(colour, [sign * k / 100 for k in range(22, 0, -2)], text, MIN_CONTRAST) or colour
 
 
 class Background:

@@ -11,7 +11,7 @@ from functools import lru_cache
 
 import skia
 
-from kinetype.render.palettes import COLOURS, Palette, contrast, contrast_rgb, shade
+from kinetype.render.palettes import COLOURS, Palette, contrast, contrast_rgb, first_shade, shade
 
 FILLS = ("solid", "gradient", "stripes", "texture")
 EFFECTS = ("none", "shadow", "glow", "outline", "hollow", "extrude", "chroma", "long-shadow")
@@ -63,10 +63,7 @@ def glow_colour(p: Palette) -> tuple[tuple[int, int, int], str]:
     if contrast_rgb(acc, text) >= GLOW_MIN_CONTRAST:
         return acc, p.accent
     sign = -1.0 if text_is_light(p) else 1.0
-    for k in range(1, 11):
-        rgb = shade(acc, sign * k / 10)
-        if contrast_rgb(rgb, text) >= GLOW_MIN_CONTRAST:
-            break
+    rgb = first_shade(acc, [sign * k / 10 for k in range(1, 11)], text, GLOW_MIN_CONTRAST) or shade(acc, sign)
     return rgb, f"{'deep' if sign < 0 else 'pale'} {p.accent}"
 
 
@@ -76,11 +73,8 @@ def long_shadow_colour(p: Palette) -> tuple[int, int, int]:
     SHADOW_MIN_CONTRAST with the text (dark text on a light background gets a lighter shadow).
     Always exists: the undarkened background has at least 4.5:1 with the text."""
     bg, text = COLOURS[p.background], COLOURS[p.text]
-    for k in range(int(round(LONG_SHADOW_DARKEN * 20)), -1, -1):
-        rgb = shade(bg, -k / 20) if k else bg
-        if contrast_rgb(rgb, text) >= SHADOW_MIN_CONTRAST:
-            return rgb
-    return bg
+    steps = range(int(round(LONG_SHADOW_DARKEN * 20)), -1, -1)
+    return first_shade(bg, [-k / 20 for k in steps], text, SHADOW_MIN_CONTRAST) or bg
 
 
 def fill_shader(plan: StylePlan, em_px: float, noise_seed: int) -> skia.Shader | None:
