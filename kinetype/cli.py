@@ -246,25 +246,25 @@ ModelDir = Annotated[Optional[Path], typer.Option("--model", help="Pipeline fold
 @app.command()
 @user_errors
 def train(
-    shards: Annotated[Optional[str], typer.Option("--shards", help="Shard folder or glob from `kinetype render` ('synthetic': built-in test clips).")] = None,
-    stage: Annotated[str, typer.Option("--stage", help="autoencoder, image (single frames, static captions) or video.")] = "video",
-    preset: Annotated[str, typer.Option("--preset", help="tiny (CPU tests), small (one GPU), base (several GPUs), paper.")] = "small",
-    out: Annotated[Path, typer.Option("--out", help="Run folder: config, checkpoints, samples, logs, pipeline/.")] = Path("runs/kinetype"),
-    config: Annotated[Optional[Path], typer.Option("--config", help="TOML file overriding the preset ([data], [optim], [model.denoiser]...).")] = None,
-    max_steps: Annotated[Optional[int], typer.Option("--max-steps", help="Optimiser steps in total.")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last checkpoint.")] = False,
+    shards: Annotated[Optional[str], typer.Option("--shards", help="Shard folder or glob from `kinetype render` ('synthetic': built-in test clips).")] = "shards",
+    stage: Annotated[Optional[str], typer.Option("--stage", help="Only this stage: autoencoder, image (single frames, static captions) or video. Default: all three in turn.")] = None,
+    preset: Annotated[Optional[str], typer.Option("--preset", help="cpu (this machine, the bundled model), tiny (tests), small (one GPU), base (several GPUs), paper. Default: small with CUDA, else cpu.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Run folder of one --stage, or the root of the three stage folders. Default: runs/kinetype.")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", help="TOML file overriding the preset: tables data, optim, loss, model.denoiser...")] = None,
+    max_steps: Annotated[Optional[int], typer.Option("--max-steps", help="Optimiser steps of each stage.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Insist on continuing --out from its last checkpoint (runs continue by themselves).")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config and model size; train nothing.")] = False,
     init: Annotated[Optional[Path], typer.Option("--init", help="Start from a pipeline folder (the previous stage's RUN/pipeline).")] = None,
     autoencoder: Annotated[Optional[Path], typer.Option("--autoencoder", help="A local diffusers AutoencoderKL folder (frozen).")] = None,
     clip: Annotated[Optional[Path], typer.Option("--clip", help="A local CLIP text encoder folder (frozen) instead of the byte encoder.")] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed of the run (weights, data order, noise).")] = None,
 ):
-    """Train the autoencoder, the image model or the video model (also under torchrun for several GPUs)."""
+    """Train the model: autoencoder, image and video stages in turn (or one --stage); resumes by itself."""
     from kinetype.train import train_command
 
     train_command(shards=shards, stage=stage, preset=preset, out=out, config=config, max_steps=max_steps,
-                  resume=resume, dry_run=dry_run, init=init, autoencoder=autoencoder, clip=clip, seed=seed,
-                  echo=console.print)
+                  resume=resume or None, dry_run=dry_run, init=init, autoencoder=autoencoder, clip=clip, seed=seed,
+                  echo=lambda s: console.print(s, highlight=False, soft_wrap=True, markup=False))
 
 
 @app.command()

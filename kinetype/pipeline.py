@@ -7,7 +7,9 @@
                                   CLIP: transformers CLIPTextModel + tokenizer files
         denoiser/                 config.json + model.safetensors (the space-time UNet)
 
-``kinetype train`` exports one (``RUN/pipeline``, with EMA weights); ``kinetype generate`` loads one.
+``model_index.json`` lists the SHA-256 of every weights file; loading checks them, and refuses
+non-finite weights, each with one line. ``kinetype train`` exports one (``RUN/pipeline``, with EMA
+weights); ``kinetype generate`` loads one, by default the bundled model next to the package.
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ import numpy as np
 from kinetype.model.errors import ModelError
 
 FORMAT = "kinetype-pipeline"
-DEFAULT_MODEL_DIR = Path("models/kinetype")
+# The bundled model lives beside the package (the repository's models/kinetype), so it is found
+# from any working directory.
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "kinetype"
 HOW_TO_GET_ONE = (
-    "train one with `kinetype train --shards DIR --stage video --out RUN` (it exports RUN/pipeline) "
+    "train one with `kinetype train` (it exports runs/kinetype/video/pipeline) "
     f"and pass --model RUN/pipeline, or put a pipeline folder at {DEFAULT_MODEL_DIR}/"
 )
 
@@ -48,12 +52,19 @@ class Pipeline:
         return self
 
     # -- folder format ---------------------------------------------------------------------------
-    def save_pretrained(self, path: str | Path) -> Path:
+    def save_pretrained(self, path: str | Path, dtype=None) -> Path:
+        """Write the folder; ``dtype=torch.float16`` halves the bytes (loading computes in float32)."""
+        import torch
         from safetensors.torch import save_file
 
+        from kinetype.model.weights import digests
+
+        dtype = dtype or torch.float32
+        cast = lambda sd: {k: v.detach().to("cpu", dtype if v.is_floating_point() else v.dtype).contiguous()  # noqa: E731
+                           for k, v in sd.items()}
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        self.autoencoder.save(path / "autoencoder")
+        self.autoencoder.save(path / "autoencoder", dtype)
         components = ["autoencoder"]
         if self.net is not None:
             te = self.net.text_encoder
@@ -63,24 +74,24 @@ class Pipeline:
                 te.tokenizer.save_pretrained(str(path / "text_encoder"))
             else:
                 _write_json(path / "text_encoder" / "config.json", asdict(self.net.cfg.text) | {"clip_path": None})
-                save_file(_contiguous(te.state_dict()), path / "text_encoder" / "model.safetensors")
+                save_file(cast(te.state_dict()), path / "text_encoder" / "model.safetensors")
             (path / "denoiser").mkdir(exist_ok=True)
             _write_json(path / "denoiser" / "config.json",
                         asdict(self.net.cfg.denoiser) | {"latent_channels": self.net.unet.latent_channels})
-            save_file(_contiguous(self.net.unet.state_dict()), path / "denoiser" / "model.safetensors")
+            save_file(cast(self.net.unet.state_dict()), path / "denoiser" / "model.safetensors")
             components += ["text_encoder", "denoiser"]
         _write_json(path / "model_index.json", {
             "format": FORMAT, "version": 1, "objective": self.objective, "stage": self.stage,
             "text_encoder": None if self.net is None else self.net.cfg.text.kind,
             "size_px": self.size_px, "num_frames": self.num_frames, "fps": self.fps, "components": components,
+            "sha256": digests(path),
         })
         return path
 
     @classmethod
     def from_pretrained(cls, path: str | Path, *, device: str = "cpu", need_denoiser: bool = True) -> Pipeline:
-        from safetensors.torch import load_file
-
         from kinetype.model import Autoencoder, KineTyNet
+        from kinetype.model.weights import load_weights
         from kinetype.model.config import DenoiserConfig, ModelConfig, TextConfig, from_dict
 
         path = Path(path)
@@ -91,8 +102,12 @@ class Pipeline:
             index = json.loads(index_file.read_text())
         except json.JSONDecodeError as e:
             raise ModelError(f"{index_file}: not valid JSON ({e})") from None
-        if index.get("format") != FORMAT:
-            raise ModelError(f"{index_file}: not a kinetype pipeline (format {index.get('format')!r})")
+        if not isinstance(index, dict) or index.get("format") != FORMAT:
+            raise ModelError(f"{index_file}: not a kinetype pipeline (format {index.get('format') if isinstance(index, dict) else None!r})")
+        if "sha256" in index:  # older folders have none
+            from kinetype.model.weights import verify_digests
+
+            verify_digests(path, index["sha256"])
         autoencoder = Autoencoder.from_folder(path / "autoencoder")
         net = None
         if "denoiser" in index["components"]:
@@ -106,9 +121,9 @@ class Pipeline:
             den_cfg = from_dict(DenoiserConfig, den, where=str(path / "denoiser" / "config.json"))
             cfg = ModelConfig(autoencoder=autoencoder.cfg, text=text_cfg, denoiser=den_cfg, objective=index["objective"])
             net = KineTyNet(cfg)
-            _load_weights(net.unet, path / "denoiser" / "model.safetensors", load_file)
+            load_weights(net.unet, path / "denoiser" / "model.safetensors")
             if text_cfg.kind == "byte":
-                _load_weights(net.text_encoder, text_dir / "model.safetensors", load_file)
+                load_weights(net.text_encoder, text_dir / "model.safetensors")
             net.eval()
         elif need_denoiser:
             raise ModelError(f"{path} holds only an autoencoder (stage {index.get('stage')}): "
@@ -160,7 +175,9 @@ class Pipeline:
                 objective=self.objective, sampler=sampler, steps=steps, guidance=guidance, seed=seed, progress=progress,
             )
             with torch.no_grad():
-                x = self.autoencoder.decode(latents.to(self.device))  # (B, T, 3, H, W)
+                # A glyph-aware decoder draws the letter edges from the full-resolution layout.
+                masks = None if glyph is None else torch.as_tensor(np.asarray(glyph_masks), dtype=torch.float32).to(self.device)
+                x = self.autoencoder.decode(latents.to(self.device), masks)  # (B, T, 3, H, W)
         return to_uint8(x)
 
 
@@ -168,23 +185,6 @@ def to_uint8(x) -> np.ndarray:
     """(B, T, 3, H, W) in [-1, 1] -> (B, T, H, W, 3) uint8."""
     x = ((x.float().clamp(-1, 1) + 1) * 127.5).round().byte()
     return x.permute(0, 1, 3, 4, 2).cpu().numpy()
-
-
-def _load_weights(module, file: Path, load_file) -> None:
-    if not file.is_file():
-        raise ModelError(f"{file}: missing weights file")
-    try:
-        state = load_file(str(file))
-    except Exception as e:
-        raise ModelError(f"{file}: corrupt weights ({type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''})") from None
-    try:
-        module.load_state_dict(state, strict=True)
-    except RuntimeError as e:
-        raise ModelError(f"{file}: weights do not match the config ({str(e).splitlines()[0][:160]})") from None
-
-
-def _contiguous(sd: dict[str, Any]) -> dict[str, Any]:
-    return {k: v.detach().cpu().contiguous() for k, v in sd.items()}
 
 
 def _write_json(path: Path, data: dict) -> None:

@@ -111,7 +111,7 @@ def test_glyph_loss_uses_each_frames_own_dilated_mask():
     video = torch.zeros(1, 2, 3, 8, 8)
     decoded = torch.zeros(1, 2, 3, 8, 8)
     decoded[0, 1] = 1.0  # all wrong in frame 1, whose mask is empty -> no loss
-    decode = lambda z: z  # noqa: E731 identity "decoder": latents are frames here
+    decode = lambda z, masks=None, present=None: z  # noqa: E731 identity "decoder": latents are frames here
     loss = glyph_loss(decode, decoded, video, masks, torch.tensor([True]), 2, 1, torch.Generator().manual_seed(0))
     assert loss == 0
     decoded[0, 0, :, 3, 3] = 1.0  # inside frame 0's dilated mask

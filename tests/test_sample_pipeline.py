@@ -104,6 +104,14 @@ def test_broken_model_folders_give_one_line_errors(pipe_dir, tmp_path):
     shutil.rmtree(broken)
     shutil.copytree(pipe_dir, broken)
     (broken / "autoencoder" / "diffusion_pytorch_model.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(ModelError, match="autoencoder.*corrupt weights") as e:  # caught by its SHA-256
+        Pipeline.from_pretrained(broken)
+    assert "\n" not in str(e.value)
+    import json
+
+    index = json.loads((broken / "model_index.json").read_text())
+    del index["sha256"]  # a folder without digests still refuses a garbled autoencoder at load
+    (broken / "model_index.json").write_text(json.dumps(index))
     with pytest.raises(ModelError, match="cannot load the autoencoder") as e:
         Pipeline.from_pretrained(broken)
     assert "\n" not in str(e.value)

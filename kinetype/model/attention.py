@@ -19,10 +19,11 @@ from torch import nn
 
 
 class Attention(nn.Module):
-    """Multi-head attention; ``context_repeat`` shares one context row across that many queries rows.
+    """Multi-head attention; ``context_repeat`` shares one context row across that many query rows.
 
-    Keys/values of a caption are projected once per clip (B, L, C) and broadcast to the B*T frames
-    (spatial) or B*H*W pixels (temporal) instead of copying the caption to every row first.
+    A caption is projected once per clip (B, L, C). Instead of copying its keys and values to each of
+    the B*T frames (spatial) or B*H*W pixels (temporal), the r = ``context_repeat`` query rows of a
+    clip are folded into one longer query sequence (B, r*S, C): the same output, no copies.
     """
 
     def __init__(self, dim: int, heads: int, context_dim: int | None = None):
@@ -41,23 +42,18 @@ class Attention(nn.Module):
         context_repeat: int = 1,
     ) -> torch.Tensor:
         n, s, c = x.shape
-        h = self.heads
-        q = self.to_q(x).view(n, s, h, c // h).transpose(1, 2)  # (N, h, S, d)
-        src = x if context is None else context
-        k = self.to_k(src)
-        v = self.to_v(src)
-        mask = None
-        if context is not None:
-            b, l = context.shape[:2]
-            # (B, L, C) -> (B, r, h, L, d) -> (B*r, h, L, d): a broadcast view, no copy of the caption.
-            k = k.view(b, 1, l, h, c // h).transpose(2, 3).expand(b, context_repeat, h, l, c // h).reshape(n, h, l, c // h)
-            v = v.view(b, 1, l, h, c // h).transpose(2, 3).expand(b, context_repeat, h, l, c // h).reshape(n, h, l, c // h)
-            if context_mask is not None:
-                mask = context_mask[:, None, None, None, :].expand(b, context_repeat, 1, 1, l).reshape(n, 1, 1, l)
-        else:
-            k = k.view(n, s, h, c // h).transpose(1, 2)
-            v = v.view(n, s, h, c // h).transpose(1, 2)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (N, h, S, d)
+        h, d = self.heads, c // self.heads
+        if context is None:
+            qkv = [f(x).view(n, s, h, d).transpose(1, 2) for f in (self.to_q, self.to_k, self.to_v)]  # (N, h, S, d)
+            out = F.scaled_dot_product_attention(*qkv)
+            return self.to_out(out.transpose(1, 2).reshape(n, s, c))
+        b, l = context.shape[:2]
+        # Rows n = b * r + j belong to clip b: (N, S, C) -> (B, r*S, C) is a view.
+        q = self.to_q(x).reshape(b, context_repeat * s, h, d).transpose(1, 2)  # (B, h, r*S, d)
+        k = self.to_k(context).view(b, l, h, d).transpose(1, 2)  # (B, h, L, d)
+        v = self.to_v(context).view(b, l, h, d).transpose(1, 2)
+        mask = None if context_mask is None else context_mask[:, None, None, :]  # (B, 1, 1, L)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, h, r*S, d)
         return self.to_out(out.transpose(1, 2).reshape(n, s, c))
 
 

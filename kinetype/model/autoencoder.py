@@ -1,8 +1,14 @@
-"""The autoencoder: a diffusers ``AutoencoderKL`` that maps frames to latents and back.
+"""The autoencoder: frames <-> latents, one frame at a time.
 
-Built from :class:`AutoencoderConfig` and trained by kinetype (``kinetype train --stage
-autoencoder``), or loaded frozen from a local diffusers folder (e.g. Stable Diffusion's ``vae/``).
-Frames are handled one at a time: video (B, T, 3, H, W) <-> latents (B, T, C, h, w).
+Two kinds behind one interface (``AutoencoderConfig.kind``):
+
+- ``"kl"``: a diffusers ``AutoencoderKL``, built from the config and trained by kinetype, or loaded
+  frozen from a local diffusers folder (e.g. Stable Diffusion's ``vae/``). It ignores glyph masks.
+- ``"glyph"``: :class:`~kinetype.model.glyph_vae.GlyphVAE`, whose decoder also sees the glyph
+  layout at full resolution (crisp letters from small latents; see that module for why).
+
+Video (B, T, 3, H, W) <-> latents (B, T, C, h, w); glyph masks (B, T, H, W) in [0, 1], with an
+optional per-clip flag ``present`` (B,) saying whether the mask is given (1) or withheld (0).
 """
 
 from __future__ import annotations
@@ -14,14 +20,18 @@ import torch.nn.functional as F
 from torch import nn
 
 from kinetype.model.config import AutoencoderConfig
+from kinetype.model.glyph_vae import GlyphVAE, GlyphVAEShape, is_glyph_vae_folder
 
 
 class Autoencoder(nn.Module):
     def __init__(self, cfg: AutoencoderConfig, vae: nn.Module | None = None):
         super().__init__()
-        from diffusers import AutoencoderKL
+        if vae is None and cfg.kind == "glyph":
+            vae = GlyphVAE(GlyphVAEShape(tuple(cfg.block_out_channels), cfg.layers_per_block, cfg.latent_channels,
+                                         cfg.norm_num_groups, cfg.init_logvar))
+        elif vae is None:
+            from diffusers import AutoencoderKL
 
-        if vae is None:
             n = len(cfg.block_out_channels)
             vae = AutoencoderKL(
                 in_channels=3,
@@ -36,55 +46,112 @@ class Autoencoder(nn.Module):
         self.cfg = cfg
         self.vae = vae
 
+    @property
+    def glyph(self) -> bool:
+        """Whether the decoder takes the glyph layout."""
+        return isinstance(self.vae, GlyphVAE)
+
     # -- loading ---------------------------------------------------------------------------------
     @classmethod
     def from_folder(cls, path: str | Path, cfg: AutoencoderConfig | None = None) -> Autoencoder:
-        """Load a local diffusers ``AutoencoderKL`` folder (config.json + safetensors); never a hub."""
-        from diffusers import AutoencoderKL
-
+        """Load a local autoencoder folder (kinetype GlyphVAE or diffusers AutoencoderKL); never a hub."""
         from kinetype.model.errors import ModelError
 
         path = Path(path)
         if not (path / "config.json").is_file():
-            raise ModelError(f"{path}: not a diffusers AutoencoderKL folder (no config.json)")
+            raise ModelError(f"{path}: not an autoencoder folder (no config.json)")
+        train = {k: getattr(cfg if cfg else AutoencoderConfig(), k) for k in ("mask_weight", "kl_weight", "mask_drop_prob")}
+        if is_glyph_vae_folder(path):
+            return cls._load_glyph(path, train)
+        from diffusers import AutoencoderKL
+
         try:
             vae = AutoencoderKL.from_pretrained(str(path), local_files_only=True, use_safetensors=True, low_cpu_mem_usage=False)
         except Exception as e:  # corrupt or incompatible weights: one line for the user
             raise ModelError(f"{path}: cannot load the autoencoder ({type(e).__name__}: {_first_line(e)})") from None
+        vae = vae.float()  # a half-precision folder computes in float32 here
+        for name, param in vae.named_parameters():
+            if not bool(torch.isfinite(param).all()):
+                raise ModelError(f"{path}: weight {name!r} has non-finite values (NaN or inf): the model is damaged")
         vc = vae.config
         loaded = AutoencoderConfig(
+            kind="kl",
             block_out_channels=tuple(vc.block_out_channels),
             layers_per_block=vc.layers_per_block,
             latent_channels=vc.latent_channels,
             norm_num_groups=vc.norm_num_groups,
             scaling_factor=float(vc.scaling_factor),
             path=str(path),
-            mask_weight=cfg.mask_weight if cfg else AutoencoderConfig.mask_weight,
-            kl_weight=cfg.kl_weight if cfg else AutoencoderConfig.kl_weight,
+            **train,
         )
         return cls(loaded, vae)
 
-    def save(self, path: str | Path) -> None:
-        """Write a diffusers folder (config.json + diffusion_pytorch_model.safetensors)."""
+    @classmethod
+    def _load_glyph(cls, path: Path, train: dict) -> Autoencoder:
+        import json
+
+        from kinetype.model.errors import ModelError
+        from kinetype.model.glyph_vae import WEIGHTS
+        from kinetype.model.weights import load_weights
+
+        try:
+            raw = json.loads((path / "config.json").read_text())
+            shape = GlyphVAEShape(tuple(raw["channels"]), int(raw["layers_per_block"]), int(raw["latent_channels"]),
+                                  int(raw["norm_groups"]), float(raw["init_logvar"]))
+        except (KeyError, TypeError, ValueError, json.JSONDecodeError) as e:
+            raise ModelError(f"{path / 'config.json'}: not a valid autoencoder config ({type(e).__name__}: {e})") from None
+        loaded = AutoencoderConfig(kind="glyph", block_out_channels=shape.channels, layers_per_block=shape.layers_per_block,
+                                   latent_channels=shape.latent_channels, norm_num_groups=shape.norm_groups,
+                                   init_logvar=shape.init_logvar, scaling_factor=float(raw.get("scaling_factor", 1.0)),
+                                   path=str(path), **train)
+        ae = cls(loaded)
+        load_weights(ae.vae, path / WEIGHTS)
+        return ae
+
+    def save(self, path: str | Path, dtype: torch.dtype = torch.float32) -> None:
+        """Write the folder: GlyphVAE's config.json + model.safetensors, or a diffusers folder."""
+        path = Path(path)
+        if self.glyph:
+            self.vae.save(path, float(self.cfg.scaling_factor), dtype)
+            return
         self.vae.register_to_config(scaling_factor=float(self.cfg.scaling_factor))
-        self.vae.save_pretrained(str(path), safe_serialization=True)
+        vae = self.vae if dtype == torch.float32 else _cast_copy(self.vae, dtype)
+        vae.save_pretrained(str(path), safe_serialization=True)
 
     # -- frames <-> latents ----------------------------------------------------------------------
     @property
     def factor(self) -> int:
         return self.cfg.downsample_factor
 
-    def encode(self, video: torch.Tensor, *, sample: bool = False, generator: torch.Generator | None = None) -> torch.Tensor:
-        """(B, T, 3, H, W) in [-1, 1] -> scaled latents (B, T, C, h, w)."""
+    def encode(self, video: torch.Tensor, masks: torch.Tensor | None = None, *, sample: bool = False,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """(B, T, 3, H, W) in [-1, 1] (+ masks (B, T, H, W)) -> scaled latents (B, T, C, h, w)."""
         b, t = video.shape[:2]
-        dist = self.vae.encode(video.flatten(0, 1)).latent_dist
-        z = dist.sample(generator) if sample else dist.mode()
+        frames = video.flatten(0, 1)
+        if self.glyph:
+            mean, logvar = self.vae.posterior(frames, None if masks is None else masks.flatten(0, 1))
+            z = mean
+            if sample:
+                z = mean + (0.5 * logvar).exp() * torch.randn(mean.shape, generator=generator).to(mean)
+        else:
+            dist = self.vae.encode(frames).latent_dist
+            z = dist.sample(generator) if sample else dist.mode()
         return (z * self.cfg.scaling_factor).unflatten(0, (b, t))
 
-    def decode(self, latents: torch.Tensor) -> torch.Tensor:
-        """Scaled latents (B, T, C, h, w) -> frames (B, T, 3, H, W), roughly in [-1, 1]."""
+    def decode(self, latents: torch.Tensor, masks: torch.Tensor | None = None,
+               present: torch.Tensor | None = None) -> torch.Tensor:
+        """Scaled latents (B, T, C, h, w) -> frames (B, T, 3, H, W), roughly in [-1, 1].
+
+        ``masks`` (B, T, H, W) is the glyph layout at pixel resolution and ``present`` (B,) flags the
+        clips that have one; the ``kl`` kind ignores both."""
         b, t = latents.shape[:2]
-        x = self.vae.decode(latents.flatten(0, 1) / self.cfg.scaling_factor).sample
+        z = latents.flatten(0, 1) / self.cfg.scaling_factor
+        if self.glyph:
+            m = None if masks is None else masks.flatten(0, 1)
+            p = None if (masks is None or present is None) else present.repeat_interleave(t)
+            x = self.vae.decode(z, m, p)
+        else:
+            x = self.vae.decode(z).sample
         return x.unflatten(0, (b, t))
 
     # -- autoencoder stage loss ------------------------------------------------------------------
@@ -96,19 +163,32 @@ class Autoencoder(nn.Module):
         self, frames: torch.Tensor, masks: torch.Tensor, generator: torch.Generator | None = None
     ) -> dict[str, torch.Tensor]:
         """frames (N, 3, H, W), masks (N, H, W). L1 + extra weight inside glyph masks (thin strokes) + KL."""
-        dist = self.vae.encode(frames).latent_dist
-        recon = self.vae.decode(dist.sample(generator)).sample
+        if self.glyph:
+            # Withhold the mask from the decoder for a share of frames (the encoder always has it).
+            present = (torch.rand(frames.shape[0], generator=generator) >= self.cfg.mask_drop_prob).to(frames)
+            mean, logvar = self.vae.posterior(frames, masks)
+            std = (0.5 * logvar).exp()
+            z = mean + std * torch.randn(mean.shape, generator=generator).to(mean)
+            recon = self.vae.decode(z, masks, present)
+            kl = 0.5 * (mean.pow(2) + std.pow(2) - 1.0 - logvar).sum(dim=(1, 2, 3)).mean()
+        else:
+            dist = self.vae.encode(frames).latent_dist
+            recon = self.vae.decode(dist.sample(generator)).sample
+            kl = dist.kl().mean()
         err = (recon.float() - frames.float()).abs().mean(1)  # (N, H, W)
         l1 = err.mean()
         glyph = (err * masks).sum() / masks.sum().clamp_min(1.0)
-        kl = dist.kl().mean() / frames[0].numel()
+        kl = kl / frames[0].numel()
         total = l1 + self.cfg.mask_weight * glyph + self.cfg.kl_weight * kl
         return {"loss": total, "l1": l1.detach(), "glyph_l1": glyph.detach(), "kl": kl.detach()}
 
     @torch.no_grad()
-    def measure_scaling_factor(self, frames: torch.Tensor) -> float:
+    def measure_scaling_factor(self, frames: torch.Tensor, masks: torch.Tensor | None = None) -> float:
         """1 / std of unscaled latents (the LDM recipe, so diffusion sees unit-variance latents)."""
-        z = self.vae.encode(frames).latent_dist.mode()
+        if self.glyph:
+            z = self.vae.posterior(frames, masks)[0]
+        else:
+            z = self.vae.encode(frames).latent_dist.mode()
         return float(1.0 / z.float().std().clamp_min(1e-6))
 
 
@@ -122,3 +202,9 @@ def resize_masks(masks: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 def _first_line(e: BaseException) -> str:
     s = str(e).strip().splitlines()
     return s[0][:200] if s else ""
+
+
+def _cast_copy(module: nn.Module, dtype: torch.dtype) -> nn.Module:
+    import copy
+
+    return copy.deepcopy(module).to(dtype)

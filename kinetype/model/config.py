@@ -14,8 +14,14 @@ Objective = Literal["flow", "v", "eps"]
 
 @dataclass
 class AutoencoderConfig:
-    """A diffusers ``AutoencoderKL``; ``path`` loads a local diffusers folder instead of building one."""
+    """The frame <-> latent autoencoder; ``path`` loads a local folder instead of building one.
 
+    ``kind``: ``"kl"`` is a diffusers ``AutoencoderKL`` (what a pretrained Stable Diffusion ``vae/``
+    is); ``"glyph"`` is kinetype's :class:`~kinetype.model.glyph_vae.GlyphVAE`, whose decoder also
+    sees the full-resolution glyph layout (crisp letters from small latents; the CPU preset's choice).
+    """
+
+    kind: Literal["kl", "glyph"] = "kl"
     block_out_channels: tuple[int, ...] = (32, 64, 64)  # len-1 halvings: (32,64,64) -> 4x smaller
     layers_per_block: int = 1
     latent_channels: int = 4
@@ -25,6 +31,10 @@ class AutoencoderConfig:
     # Autoencoder stage loss: L1 everywhere + mask_weight x L1 inside the glyph masks + KL.
     mask_weight: float = 4.0
     kl_weight: float = 1e-6
+    # "glyph" only: initial posterior log-variance, and the share of frames whose decoder gets no
+    # mask in training (so text-only generation still decodes letters from the latent).
+    init_logvar: float = -6.0
+    mask_drop_prob: float = 0.2
 
     @property
     def downsample_factor(self) -> int:

@@ -43,7 +43,7 @@ def denoising_loss(out: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
 
 
 def glyph_loss(
-    decode,  # latents (B, K, C, h, w) -> frames (B, K, 3, H, W)
+    decode,  # (latents (B, K, C, h, w), masks (B, K, H, W), present (B,)) -> frames (B, K, 3, H, W)
     x0_hat: torch.Tensor,  # (B, T, C, h, w)
     video: torch.Tensor,  # (B, T, 3, H, W) in [-1, 1]
     masks: torch.Tensor,  # (B, T, H, W) {0, 1}
@@ -51,14 +51,16 @@ def glyph_loss(
     frames: int,
     dilate_px: int,
     generator: torch.Generator,
+    present: torch.Tensor | None = None,  # (B,) 1 where the model was given the glyph layout
 ) -> torch.Tensor:
     b, t = x0_hat.shape[:2]
     k = min(frames, t)
     # Pick k frames per clip (CPU generator: the same choice on every device and after resume).
     idx = torch.stack([torch.randperm(t, generator=generator)[:k] for _ in range(b)]).to(x0_hat.device)  # (B, k)
     pick = lambda a: torch.gather(a, 1, idx.view(b, k, *([1] * (a.ndim - 2))).expand(b, k, *a.shape[2:]))
-    decoded = decode(pick(x0_hat))  # (B, k, 3, H, W)
     real, m = pick(video), pick(masks)
+    # The decoder sees the layout exactly when the denoiser did (a glyph-aware decoder; others ignore it).
+    decoded = decode(pick(x0_hat), m, present)  # (B, k, 3, H, W)
     m = dilate(m.flatten(0, 1), dilate_px).view_as(m) * keep.view(b, 1, 1, 1).to(m.dtype)
     err = (decoded.float() - real.float()).abs().mean(2)  # (B, k, H, W)
     return (err * m).sum() / m.sum().clamp_min(1.0)
@@ -91,7 +93,7 @@ class DiffusionLoss:
         video, masks = batch["video"], batch["mask"]  # (B, T, 3, H, W), (B, T, H, W)
         b, device = video.shape[0], video.device
         with torch.no_grad():
-            x0 = self.autoencoder.encode(video)  # (B, T, C, h, w), frozen autoencoder
+            x0 = self.autoencoder.encode(video, masks)  # (B, T, C, h, w), frozen autoencoder
 
         # Noise, times and condition drops come from a CPU generator: identical on any device and
         # reproducible after a resume.
@@ -114,7 +116,7 @@ class DiffusionLoss:
             if cfg.glyph_weight > 0:
                 keep = t <= cfg.glyph_max_t
                 terms["glyph"] = glyph_loss(self.autoencoder.decode, x0_hat, video, masks, keep,
-                                            cfg.glyph_frames, cfg.glyph_dilate_px, generator)
+                                            cfg.glyph_frames, cfg.glyph_dilate_px, generator, glyph_present)
                 loss = loss + cfg.glyph_weight * terms["glyph"]
             if cfg.motion_weight > 0 and self.video:
                 terms["motion"] = motion_loss(x0_hat, x0)

@@ -1,20 +1,23 @@
-"""Training: configs and presets, the data stream, checkpoints, and the one training loop."""
+"""Training: configs and presets, the data stream, checkpoints, the one training loop, and the
+three-stage run behind a plain ``kinetype train``."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Callable
 
+DEFAULT_RUN_ROOT = Path("runs/kinetype")
+
 
 def train_command(
     *,
     shards: str | None,
-    stage: str,
-    preset: str,
-    out: Path,
+    stage: str | None,
+    preset: str | None,
+    out: Path | None,
     config: Path | None = None,
     max_steps: int | None = None,
-    resume: bool = False,
+    resume: bool | None = None,
     dry_run: bool = False,
     init: Path | None = None,
     autoencoder: Path | None = None,
@@ -22,15 +25,29 @@ def train_command(
     seed: int | None = None,
     echo: Callable[[str], None] = print,
 ) -> Path | None:
-    """``kinetype train``: preset -> TOML -> flags, then :func:`kinetype.train.loop.train`."""
-    from kinetype.train.config import resolve
+    """``kinetype train``: every stage (no ``stage``) or one; preset -> stage settings -> TOML -> flags."""
+    from kinetype.model.errors import TrainingError
+    from kinetype.train.config import STAGES, default_preset, resolve
     from kinetype.train.loop import train
+    from kinetype.train.stages import stage_folder, stage_overrides, train_all
 
-    overrides: dict = {"stage": stage, "out": str(out), "seed": seed, "init": str(init) if init else None}
-    if shards is not None:
-        overrides["data"] = {"shards": str(shards)}
-    if max_steps is not None:
-        overrides["optim"] = {"max_steps": max_steps}
+    preset = preset or default_preset()
+    root = Path(out) if out is not None else DEFAULT_RUN_ROOT
+    if stage is None:
+        for flag, value in (("--init", init), ("--autoencoder", autoencoder), ("--clip", clip), ("--resume", resume)):
+            if value:
+                raise TrainingError(f"{flag} applies to one stage: add --stage (autoencoder, image or video)")
+        return train_all(preset=preset, root=root, shards=shards, config=config, max_steps=max_steps, seed=seed,
+                         dry_run=dry_run, echo=echo)
+    if stage not in STAGES:
+        raise TrainingError(f"--stage {stage!r}: choose from {', '.join(STAGES)}")
+    # One stage: --out is its run folder (default runs/kinetype/STAGE), and without --init or
+    # --autoencoder it starts from the previous stage's export under the default root, if any.
+    run = Path(out) if out is not None else stage_folder(DEFAULT_RUN_ROOT, stage)
+    overrides = stage_overrides(stage, DEFAULT_RUN_ROOT, shards=shards, seed=seed, max_steps=max_steps, init=init)
+    overrides["out"] = str(run)
+    if overrides["init"] and (autoencoder is not None or not (Path(overrides["init"]) / "model_index.json").is_file()):
+        overrides["init"] = str(init) if init else None
     model: dict = {}
     if autoencoder is not None:
         model["autoencoder"] = {"path": str(autoencoder)}

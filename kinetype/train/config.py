@@ -46,6 +46,10 @@ class OptimConfig:
     grad_accum_steps: int = 1
     grad_clip: float = 1.0
     ema_decay: float = 0.999
+    # Wall-time budget of the stage in minutes (0 = none): the run stops after the step that passes
+    # it, checkpoints and exports. Not deterministic (it depends on the machine's speed): the
+    # bundled model is trained by step counts; the GPU script uses this.
+    max_minutes: float = 0.0
 
 
 @dataclass
@@ -74,8 +78,11 @@ class TrainConfig:
     sampler: str = "dpm++"
     sample_steps: int = 25
     guidance: float = 3.0
-    fps: int = 8
+    fps: int = 8  # of the clips the model makes: the shards' fps / data.frame_stride
     num_val_prompts: int = 2
+    # Per-stage overrides applied when that stage runs (before --config and flags), as nested
+    # tables: {"autoencoder": {"optim": {"max_steps": 3000}, "data": {"batch_size": 2}}, ...}.
+    stages: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _tiny() -> TrainConfig:
@@ -92,6 +99,36 @@ def _tiny() -> TrainConfig:
         sample_every=0,
         checkpoint_every=100,
         sample_steps=10,
+    )
+
+
+def _cpu() -> TrainConfig:
+    # A CPU (2 cores): the whole pipeline in <= 2.5 h (the bundled model, `make model`).
+    # 128 px, 12 frames taken every other frame of the engine's 24 at 8 fps: the whole 3-second
+    # motion at 4 fps. The glyph autoencoder (decoder sees the glyph layout) at 8x gives 16x16x4
+    # latents: the denoiser's attention has 256 tokens a frame, and letter edges stay crisp.
+    return TrainConfig(
+        preset="cpu",
+        model=ModelConfig(
+            autoencoder=AutoencoderConfig(kind="glyph", block_out_channels=(32, 64, 128, 128), norm_num_groups=8,
+                                          latent_channels=4, mask_weight=4.0, kl_weight=1e-6),
+            text=TextConfig(width=128, depth=2, heads=4, max_tokens=256),  # captions run to ~170 bytes
+            denoiser=DenoiserConfig(channels=(64, 128, 192), layers_per_level=1, attention_levels=(True, True, True),
+                                    head_dim=32, norm_groups=16, max_frames=32),
+        ),
+        data=DataConfig(size_px=128, num_frames=12, frame_stride=2, batch_size=4, num_workers=1, shuffle_buffer=400,
+                        video_dtype="yuv420"),
+        optim=OptimConfig(lr=5e-4, lr_warmup_steps=100, max_steps=2000, ema_decay=0.998),
+        stages={
+            "autoencoder": {"optim": {"lr": 1e-3, "max_steps": 1500, "ema_decay": 0.99}, "data": {"batch_size": 12}},
+            "image": {"optim": {"max_steps": 2500}, "data": {"batch_size": 24}},
+            "video": {"optim": {"max_steps": 1500, "lr": 3e-4}, "data": {"batch_size": 3}},
+        },
+        fps=4,
+        sample_every=0,
+        checkpoint_every=250,
+        keep_checkpoints=100,  # every checkpoint stays: the legibility-against-time curve reads them
+        sample_steps=20,
     )
 
 
@@ -151,7 +188,14 @@ def _paper() -> TrainConfig:
     )
 
 
-PRESETS: dict[str, TrainConfig] = {"tiny": _tiny(), "small": _small(), "base": _base(), "paper": _paper()}
+PRESETS: dict[str, TrainConfig] = {"tiny": _tiny(), "cpu": _cpu(), "small": _small(), "base": _base(), "paper": _paper()}
+
+
+def default_preset() -> str:
+    """``small`` where CUDA is available, else ``cpu``."""
+    import torch
+
+    return "small" if torch.cuda.is_available() else "cpu"
 
 
 def resolve(preset: str, toml_file: Path | None = None, overrides: dict[str, Any] | None = None) -> TrainConfig:
@@ -159,6 +203,7 @@ def resolve(preset: str, toml_file: Path | None = None, overrides: dict[str, Any
     if preset not in PRESETS:
         raise TrainingError(f"unknown preset {preset!r}: choose from {', '.join(PRESETS)}")
     cfg = copy.deepcopy(PRESETS[preset])  # presets are never mutated
+    data: dict[str, Any] = {}
     if toml_file is not None:
         import tomllib
 
@@ -168,6 +213,10 @@ def resolve(preset: str, toml_file: Path | None = None, overrides: dict[str, Any
             raise TrainingError(f"{toml_file}: no such config file") from None
         except tomllib.TOMLDecodeError as e:
             raise TrainingError(f"{toml_file}: not valid TOML ({e})") from None
+    stage = (overrides or {}).get("stage") or data.get("stage") or cfg.stage
+    if stage in cfg.stages:  # the preset's own settings for this stage come before the user's
+        cfg = merge(cfg, cfg.stages[stage], where=f"preset {preset}, stage {stage}")
+    if data:
         cfg = merge(cfg, data, where=str(toml_file))
     if overrides:
         cfg = merge(cfg, {k: v for k, v in overrides.items() if v is not None})

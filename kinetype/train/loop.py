@@ -46,14 +46,15 @@ def step_generator(seed: int, rank: int, step: int) -> torch.Generator:
 def train(
     cfg: TrainConfig,
     *,
-    resume: bool = False,
+    resume: bool | None = None,  # None: continue from the last checkpoint if the run folder has one
     dry_run: bool = False,
     stop_at_step: int | None = None,  # tests: simulate a kill after this step (checkpoints stay as written)
     echo=print,
 ) -> Path | None:
     """Run (or continue) a training run in ``cfg.out``; returns the exported pipeline folder."""
-    # ---- Resolve the model from --init / --autoencoder ------------------------------------------------
+    # ---- Resolve the model from --init / --autoencoder; check the data before building anything ------
     cfg = resolve_model(cfg)
+    check_shards(cfg.data.shards)
     if dry_run:
         echo(config_to_json(cfg))
         echo(describe(cfg))
@@ -62,7 +63,7 @@ def train(
     # ---- Set-up: processes, devices, precision, seeds ------------------------------------------------
     d = distributed.init()
     run = Path(cfg.out)
-    check_run_folder(run, cfg, resume)
+    resume = check_run_folder(run, cfg, resume)
     if d.is_main:
         run.mkdir(parents=True, exist_ok=True)
         (run / "config.json").write_text(config_to_json(cfg) + "\n")
@@ -134,6 +135,7 @@ def train(
     logger = Logger(run, enabled=d.is_main, total_steps=cfg.optim.max_steps, start_step=step)
     nonfinite_in_row = 0
     clips_per_step = cfg.data.batch_size * cfg.optim.grad_accum_steps * d.world_size
+    t_run = time.perf_counter()
     try:
         while step < cfg.optim.max_steps:
             t_start = time.perf_counter()
@@ -196,9 +198,15 @@ def train(
             if val_batch is not None and step % cfg.sample_every == 0:
                 write_validation_samples(cfg, module, ema, autoencoder, val_batch, run / "samples" / f"step_{step:08d}")
 
-            # Checkpoint.
-            if step % cfg.checkpoint_every == 0 or step == cfg.optim.max_steps:
+            # Checkpoint (and stop, past the wall-time budget: every rank decides alike).
+            out_of_time = cfg.optim.max_minutes > 0 and distributed.all_true(
+                time.perf_counter() - t_run > 60 * cfg.optim.max_minutes, d)
+            if step % cfg.checkpoint_every == 0 or step == cfg.optim.max_steps or out_of_time:
                 save(run, step, cfg, module, ema, opt, stream, seen_clips, nonfinite_total, d)
+            if out_of_time:
+                if d.is_main:
+                    echo(f"stopped at step {step}: the {cfg.optim.max_minutes:g}-minute budget is spent")
+                break
             if stop_at_step is not None and step >= stop_at_step:
                 return None
     finally:
@@ -305,17 +313,40 @@ def choose_trainable(net, cfg: TrainConfig) -> None:
     net.text_encoder.requires_grad_(train_text)
 
 
-def check_run_folder(run: Path, cfg: TrainConfig, resume: bool) -> None:
+def check_shards(spec: str) -> None:
+    """Refuse, in one line, training data that is missing or empty (the resampled stream would wait
+    for samples forever)."""
+    if not spec or spec == "synthetic" or spec.startswith("synthetic:"):
+        return
+    from kinetype.data import expand_shards
+
+    try:
+        urls = expand_shards(spec)
+    except FileNotFoundError:
+        urls = []
+    files = [Path(u) for u in urls if "://" not in u]
+    missing = [f for f in files if not f.is_file()]
+    if not urls or missing:
+        raise TrainingError(f"{missing[0] if missing else spec}: no shards found (render some with "
+                            f"`kinetype render --out {spec}`, or pass --shards DIR)")
+    if files and all(f.stat().st_size < 1024 for f in files):  # a tar with one sample is tens of KiB
+        raise TrainingError(f"{spec}: the shards hold no samples (re-render them with `kinetype render`)")
+
+
+def check_run_folder(run: Path, cfg: TrainConfig, resume: bool | None) -> bool:
+    """Whether to resume: a run folder with a checkpoint continues (the same settings only)."""
     has_ckpt = ckpt_io.latest_checkpoint(run) is not None
-    if not resume and has_ckpt:
-        raise TrainingError(f"{run} already holds a run: pass --resume to continue it, or choose another --out")
-    if resume and has_ckpt:
+    if resume and not has_ckpt:
+        raise TrainingError(f"--resume: {run} holds no checkpoint to continue from (drop --resume to start it)")
+    if has_ckpt:
         saved_file = run / "config.json"
         if saved_file.is_file():
             saved = config_from_json(saved_file.read_text())
             for part in ("stage", "model", "data", "loss", "seed"):
                 if getattr(saved, part) != getattr(cfg, part):
-                    raise TrainingError(f"--resume with a different {part} than {saved_file}: use the same settings, or a new --out")
+                    raise TrainingError(f"{run} holds a run with a different {part} ({saved_file}): "
+                                        "continue it with the same settings, or choose another --out")
+    return has_ckpt
 
 
 def describe(cfg: TrainConfig) -> str:
@@ -358,8 +389,9 @@ def export(cfg, module, ema, autoencoder, stream, out: Path, device) -> Path:
     if cfg.stage == "autoencoder":
         autoencoder = averaged
         # Latent scale for the diffusion stages: 1 / std of latents over a batch of real frames.
-        frames = prepare(next(stream), cfg.data.size_px, device)["video"].flatten(0, 1)
-        autoencoder.cfg.scaling_factor = autoencoder.measure_scaling_factor(frames)
+        batch = prepare(next(stream), cfg.data.size_px, device)
+        autoencoder.cfg.scaling_factor = autoencoder.measure_scaling_factor(batch["video"].flatten(0, 1),
+                                                                            batch["mask"].flatten(0, 1))
         net = None
     else:
         net = averaged.eval()

@@ -1,0 +1,165 @@
+"""A small KL autoencoder whose decoder also sees the full-resolution glyph layout (kinetype's own).
+
+Why: letters are thin, high-frequency shapes, and a latent 8x smaller than the frame cannot carry
+their edges cheaply; on a CPU budget the diffusers ``AutoencoderKL`` spent its capacity on them and
+lost the colours. Here the decoder is given the engine's glyph mask at every resolution (as
+SPADE / ControlNet-style spatial conditioning), so the latent only has to carry what the mask does
+not: colours, fills, backgrounds, effects. Edges come out as crisp as the mask at any latent size.
+
+The mask is optional: a per-frame flag says whether it is given, and training drops it for a share
+of frames, so the same decoder also reconstructs (blurrier) letters from the latent alone — the
+path text-only generation uses.
+
+Shapes: frames (N, 3, H, W) in [-1, 1]; masks (N, H, W) in [0, 1]; latents (N, C, H/f, W/f),
+f = 2 ** (len(channels) - 1).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+CLASS_NAME = "KinetypeGlyphVAE"
+WEIGHTS = "model.safetensors"
+MASK_CHANNELS = 2  # coverage x flag, flag
+
+
+@dataclass(frozen=True)
+class GlyphVAEShape:
+    channels: tuple[int, ...] = (32, 64, 128, 128)  # per resolution, full size first
+    layers_per_block: int = 1
+    latent_channels: int = 4
+    norm_groups: int = 8
+    # Initial log-variance of the posterior. diffusers starts at 0 (std 1): the noise then swamps
+    # latents whose mean starts near 0, and the decoder learns nothing but the mean colour until
+    # the tiny KL term lets the encoder shrink it. Starting at std e^-3 ~ 0.05 removes that stall.
+    init_logvar: float = -6.0
+
+
+class ResBlock(nn.Module):
+    def __init__(self, cin: int, cout: int, groups: int):
+        super().__init__()
+        self.norm1 = nn.GroupNorm(_groups(groups, cin), cin, eps=1e-6)
+        self.conv1 = nn.Conv2d(cin, cout, 3, padding=1)
+        self.norm2 = nn.GroupNorm(_groups(groups, cout), cout, eps=1e-6)
+        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1)
+        self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.conv1(F.silu(self.norm1(x)))
+        h = self.conv2(F.silu(self.norm2(h)))
+        return self.skip(x) + h
+
+
+def _groups(groups: int, channels: int) -> int:
+    g = min(groups, channels)
+    while channels % g:
+        g -= 1
+    return g
+
+
+def mask_planes(masks: torch.Tensor | None, present: torch.Tensor | None, n: int, size: tuple[int, int],
+                like: torch.Tensor) -> torch.Tensor:
+    """(N, 2, h, w): the mask's area coverage at ``size`` times the flag, and the flag itself."""
+    if masks is None:
+        return like.new_zeros(n, MASK_CHANNELS, *size)
+    m = masks.to(like.dtype)[:, None]
+    if m.shape[-2:] != size:
+        m = F.adaptive_avg_pool2d(m, size)
+    flag = like.new_ones(n, 1, 1, 1) if present is None else present.to(like.dtype).view(n, 1, 1, 1)
+    return torch.cat([m * flag, flag.expand_as(m)], dim=1)
+
+
+class GlyphVAE(nn.Module):
+    """Encoder (frame + mask -> posterior) and glyph-conditioned decoder (latent + mask -> frame)."""
+
+    def __init__(self, shape: GlyphVAEShape):
+        super().__init__()
+        self.shape = shape
+        ch, g, c = list(shape.channels), shape.norm_groups, shape.latent_channels
+        # Encoder: the mask helps it spend the latent on colour rather than on finding the letters.
+        self.enc_in = nn.Conv2d(3 + MASK_CHANNELS, ch[0], 3, padding=1)
+        self.enc_blocks = nn.ModuleList()
+        self.enc_down = nn.ModuleList()
+        cur = ch[0]
+        for i, co in enumerate(ch):
+            blocks = []
+            for _ in range(shape.layers_per_block):
+                blocks.append(ResBlock(cur, co, g))
+                cur = co
+            self.enc_blocks.append(nn.Sequential(*blocks))
+            if i < len(ch) - 1:
+                self.enc_down.append(nn.Conv2d(cur, cur, 3, stride=2, padding=1))
+        self.enc_norm = nn.GroupNorm(_groups(g, cur), cur, eps=1e-6)
+        self.enc_out = nn.Conv2d(cur, 2 * c, 3, padding=1)  # mean, log-variance
+        with torch.no_grad():
+            self.enc_out.weight[c:].zero_()
+            self.enc_out.bias[c:].fill_(shape.init_logvar)
+
+        # Decoder: coarse to fine; every level concatenates the mask planes at its own resolution.
+        self.dec_in = nn.Conv2d(c, ch[-1], 3, padding=1)
+        self.dec_blocks = nn.ModuleList()
+        self.dec_up = nn.ModuleList()
+        cur = ch[-1]
+        for i, co in reversed(list(enumerate(ch))):
+            blocks = []
+            for k in range(shape.layers_per_block + 1):
+                blocks.append(ResBlock(cur + (MASK_CHANNELS if k == 0 else 0), co, g))
+                cur = co
+            self.dec_blocks.append(nn.ModuleList(blocks))
+            if i > 0:
+                self.dec_up.append(nn.Conv2d(cur, cur, 3, padding=1))
+        self.dec_norm = nn.GroupNorm(_groups(g, cur), cur, eps=1e-6)
+        # The last convolution sees the full-resolution mask once more: letter edges come from here.
+        self.dec_out = nn.Sequential(nn.Conv2d(cur + MASK_CHANNELS, cur, 3, padding=1), nn.SiLU(),
+                                     nn.Conv2d(cur, 3, 3, padding=1))
+
+    @property
+    def factor(self) -> int:
+        return 2 ** (len(self.shape.channels) - 1)
+
+    def posterior(self, frames: torch.Tensor, masks: torch.Tensor | None, present: torch.Tensor | None = None):
+        """(mean, logvar), each (N, C, h, w)."""
+        n = frames.shape[0]
+        h = self.enc_in(torch.cat([frames, mask_planes(masks, present, n, frames.shape[-2:], frames)], dim=1))
+        for i, blocks in enumerate(self.enc_blocks):
+            h = blocks(h)
+            if i < len(self.enc_down):
+                h = self.enc_down[i](h)
+        mean, logvar = self.enc_out(F.silu(self.enc_norm(h))).chunk(2, dim=1)
+        return mean, logvar.clamp(-30.0, 20.0)
+
+    def decode(self, z: torch.Tensor, masks: torch.Tensor | None, present: torch.Tensor | None = None) -> torch.Tensor:
+        """(N, C, h, w) -> (N, 3, H, W)."""
+        n, f = z.shape[0], self.factor
+        size = (z.shape[-2] * f, z.shape[-1] * f)
+        h = self.dec_in(z)
+        for i, blocks in enumerate(self.dec_blocks):
+            h = torch.cat([h, mask_planes(masks, present, n, h.shape[-2:], h)], dim=1)
+            for block in blocks:
+                h = block(h)
+            if i < len(self.dec_up):
+                h = self.dec_up[i](F.interpolate(h, scale_factor=2.0, mode="nearest"))
+        h = F.silu(self.dec_norm(h))
+        return self.dec_out(torch.cat([h, mask_planes(masks, present, n, size, h)], dim=1))
+
+    # -- folder format: config.json + model.safetensors ---------------------------------------------
+    def save(self, path: Path, scaling_factor: float, dtype: torch.dtype = torch.float32) -> None:
+        from safetensors.torch import save_file
+
+        path.mkdir(parents=True, exist_ok=True)
+        cfg = {"_class_name": CLASS_NAME, **asdict(self.shape), "scaling_factor": scaling_factor}
+        (path / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
+        save_file({k: v.detach().to("cpu", dtype).contiguous() for k, v in self.state_dict().items()}, path / WEIGHTS)
+
+
+def is_glyph_vae_folder(path: Path) -> bool:
+    try:
+        return json.loads((path / "config.json").read_text()).get("_class_name") == CLASS_NAME
+    except (OSError, json.JSONDecodeError, AttributeError):
+        return False

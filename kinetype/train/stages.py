@@ -1,0 +1,74 @@
+"""``kinetype train`` with no ``--stage``: the whole pipeline, autoencoder -> image -> video.
+
+Each stage runs in its own folder under the root (``runs/kinetype/autoencoder`` ...) and starts
+from the previous stage's export (``--init PREV/pipeline``), as the KineTy paper trains its two
+stages. It resumes by itself: a stage whose pipeline is exported is skipped with one line, a stage
+with checkpoints continues from the last one, so an interrupted run is continued by running the
+same command again.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from kinetype.train.config import STAGES, resolve
+from kinetype.train.loop import train
+
+PREVIOUS = {"autoencoder": None, "image": "autoencoder", "video": "image"}
+
+
+def stage_folder(root: Path, stage: str) -> Path:
+    return Path(root) / stage
+
+
+def finished(run: Path) -> bool:
+    """A stage is done once its pipeline is exported (the loop exports only at the end)."""
+    return (run / "pipeline" / "model_index.json").is_file()
+
+
+def stage_overrides(stage: str, root: Path, *, shards: str | None, seed: int | None, max_steps: int | None,
+                    init: Path | None = None) -> dict[str, Any]:
+    """The flags of one stage of a whole-pipeline run, as ``resolve`` overrides."""
+    prev = PREVIOUS[stage]
+    if init is None and prev is not None:
+        init = stage_folder(root, prev) / "pipeline"
+    over: dict[str, Any] = {"stage": stage, "out": str(stage_folder(root, stage)), "seed": seed,
+                            "init": str(init) if init else None}
+    if shards is not None:
+        over["data"] = {"shards": str(shards)}
+    if max_steps is not None:
+        over["optim"] = {"max_steps": max_steps}
+    return over
+
+
+def train_all(
+    *,
+    preset: str,
+    root: Path,
+    shards: str | None,
+    config: Path | None = None,
+    max_steps: int | None = None,
+    seed: int | None = None,
+    dry_run: bool = False,
+    echo: Callable[[str], None] = print,
+) -> Path | None:
+    """Train (or finish) every stage under ``root``; returns the video stage's exported pipeline."""
+    # Resolve every stage's config first, so a bad flag or config file fails before hours of work.
+    cfgs = [resolve(preset, config, stage_overrides(s, root, shards=shards, seed=seed, max_steps=max_steps))
+            for s in STAGES]
+    out = None
+    for cfg in cfgs:
+        run = Path(cfg.out)
+        if finished(run) and not dry_run:
+            echo(f"{cfg.stage}: done ({run / 'pipeline'}), skipped")
+            out = run / "pipeline"
+            continue
+        echo(f"{cfg.stage}: {cfg.optim.max_steps} steps, preset {cfg.preset}, in {run}")
+        if dry_run and cfg.init and not finished(Path(cfg.init).parent):
+            echo(f"(dry run: {cfg.init} does not exist yet; it is made by the {PREVIOUS[cfg.stage]} stage)")
+            continue
+        out = train(cfg, dry_run=dry_run, echo=echo)
+    if out is not None:
+        echo(f'model ready: kinetype generate HELLO --motion "bounce in" --model {out}')
+    return out
