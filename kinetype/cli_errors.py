@@ -25,6 +25,16 @@ from typing import Callable
 import click
 import typer
 import typer.core
+
+try:  # typer >= 0.20 vendors click as typer._click: its exceptions are not click's
+    from typer._click import exceptions as _typer_click
+except ImportError:  # pragma: no cover - older typer uses click itself
+    _typer_click = click.exceptions
+
+NoArgsIsHelp = tuple({getattr(m, "NoArgsIsHelpError") for m in (click.exceptions, _typer_click)
+                      if hasattr(m, "NoArgsIsHelpError")})
+ClickError = (click.exceptions.ClickException, _typer_click.ClickException)
+AbortError = tuple({click.exceptions.Abort, getattr(typer, "Abort", click.exceptions.Abort)})
 from rich.console import Console
 from rich.markup import escape  # noqa: F401 - re-exported: escape user text printed with markup
 from rich.text import Text
@@ -112,15 +122,15 @@ class OneLineErrorsGroup(typer.core.TyperGroup):
         try:
             rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
                               standalone_mode=False, **extra)
-        except click.exceptions.NoArgsIsHelpError as e:
-            click.echo(e.ctx.get_help())
+        except NoArgsIsHelp as e:
+            print(e.ctx.get_help())
             sys.exit(EXIT_OK)
-        except click.exceptions.ClickException as e:
+        except ClickError as e:
             ctx = getattr(e, "ctx", None)
             hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
             report(e.format_message() + hint)
             sys.exit(e.exit_code if e.exit_code else EXIT_USER_ERROR)
-        except click.exceptions.Abort:
+        except AbortError:
             report(INTERRUPTED_DEFAULT, prefix="stopped")
             sys.exit(EXIT_INTERRUPTED)
         sys.exit(rv if isinstance(rv, int) else EXIT_OK)
