@@ -1,24 +1,31 @@
 """The `kinetype` command. Thin: each command parses its options and makes one library call.
 
-Errors raised as KinetypeError are printed as one line (no traceback) and exit with status 2.
+Errors go through one path (:mod:`kinetype.cli_errors`): a bad input or an operating-system error is
+one line on stderr and exit status 2, Ctrl-C is 130; see the exit-code table in the README.
 """
 
 from __future__ import annotations
 
-import functools
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
+from kinetype.cli_errors import EXIT_CHECK_FAILED, OneLineErrorsGroup, report, user_errors
 from kinetype.errors import KinetypeError
 
-app = typer.Typer(help="Open, reproducible kinetic typography.", no_args_is_help=True, add_completion=False)
-templates_app = typer.Typer(help="List, validate and look at motion templates.", no_args_is_help=True)
-fonts_app = typer.Typer(help="The bundled fonts.", no_args_is_help=True)
-shards_app = typer.Typer(help="Check and look at rendered WebDataset shards.", no_args_is_help=True)
+# Help text is Markdown, not Rich markup: "[data]" in a help string stays "[data]".
+HELP_MARKUP = "markdown"
+app = typer.Typer(help="Open, reproducible kinetic typography.", no_args_is_help=True, add_completion=False,
+                  cls=OneLineErrorsGroup, rich_markup_mode=HELP_MARKUP, pretty_exceptions_show_locals=False)
+templates_app = typer.Typer(help="List, validate and look at motion templates.", no_args_is_help=True,
+                            rich_markup_mode=HELP_MARKUP)
+fonts_app = typer.Typer(help="The bundled fonts.", no_args_is_help=True, rich_markup_mode=HELP_MARKUP)
+shards_app = typer.Typer(help="Check and look at rendered WebDataset shards.", no_args_is_help=True,
+                         rich_markup_mode=HELP_MARKUP)
 app.add_typer(templates_app, name="templates")
 app.add_typer(fonts_app, name="fonts")
 app.add_typer(shards_app, name="shards")
@@ -26,34 +33,25 @@ app.add_typer(shards_app, name="shards")
 console = Console()
 err_console = Console(stderr=True)
 
-DEFAULT_TEMPLATES = Path("templates")
+
+def default_templates() -> Path:
+    """``./templates`` when the current folder has one, else the templates bundled with kinetype."""
+    from kinetype.templates import DEFAULT_TEMPLATES as BUNDLED
+
+    here = Path("templates")
+    return here if here.is_dir() else BUNDLED
+
 
 # Shared option aliases (defined once, used by several commands).
-TemplatesDir = Annotated[Path, typer.Option("--templates", help="Folder of template files.")]
-Seed = Annotated[int, typer.Option("--seed", help="Random seed: the same seed gives the same clip.")]
+TemplatesDir = Annotated[Optional[Path], typer.Option(
+    "--templates", help="Folder of template files (default: ./templates if present, else the bundled ones).")]
+Seed = Annotated[int, typer.Option("--seed", help="Random seed: the same seed gives the same clip (0 or more).")]
 
 
-def user_errors(fn):
-    """Turn KinetypeError into a one-line message and exit status 2, Ctrl-C into a one-line note and 130."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except KinetypeError as e:
-            # Raised in a DataLoader worker, torch re-raises it with the worker's traceback in the
-            # message: its own line is the last one.
-            line = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
-            line = line.split(f"{type(e).__name__}: ", 1)[-1]
-            err_console.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2)
-        except KeyboardInterrupt:
-            # Writers are atomic: whatever finished is kept and the same command picks up from there.
-            err_console.print("interrupted: finished work is kept; run the same command again to continue "
-                              "(`kinetype train` with --resume)", highlight=False, soft_wrap=True)
-            raise typer.Exit(130)
-
-    return wrapper
+def check_seed(seed: int) -> int:
+    if seed < 0:
+        raise KinetypeError(f"--seed must be 0 or more, got {seed}")
+    return seed
 
 
 # --- engine: templates, fonts, preview --------------------------------------------------------
@@ -62,13 +60,14 @@ def user_errors(fn):
 @templates_app.command("list")
 @user_errors
 def templates_list(
-    templates: TemplatesDir = DEFAULT_TEMPLATES,
+    templates: TemplatesDir = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON record per template instead of a table.")] = False,
 ):
     """List templates: id, category tags, motion tag and description."""
     from kinetype.gallery import template_records
     from kinetype.templates import load_templates
 
+    templates = templates or default_templates()
     records = template_records(load_templates(templates))
     if as_json:
         import json
@@ -77,34 +76,39 @@ def templates_list(
         return
     from rich.table import Table
 
-    table = Table("id", "tags", "motion", "description", title=f"{len(records)} templates in {templates}")
+    table = Table("id", "tags", "motion", "description", title=escape(f"{len(records)} templates in {templates}"))
     for r in records:
-        table.add_row(r["id"], ", ".join(r["tags"]), r["motion_tag"], r["description"])
+        table.add_row(escape(r["id"]), escape(", ".join(r["tags"])), escape(r["motion_tag"]), escape(r["description"]))
     console.print(table)
 
 
 @templates_app.command("validate")
-def templates_validate(folder: Annotated[Path, typer.Argument(help="Template folder.")] = DEFAULT_TEMPLATES):
-    """Check every template file of a folder; exit 0 when all are valid, else print every error."""
+@user_errors
+def templates_validate(
+    path: Annotated[Optional[Path], typer.Argument(
+        help="Template folder or one template file (default: ./templates if present, else the bundled ones).")] = None,
+):
+    """Check template files; exit 0 when all are valid, else print every error of every file and exit 1."""
     from kinetype.templates import scan_templates
 
-    found, errors = scan_templates(folder)
+    path = path or default_templates()
+    found, errors = scan_templates(path)
     for e in errors:
-        err_console.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
+        report(str(e))
     if errors:
-        err_console.print(f"{len(errors)} error(s); {len(found)} valid template(s)")
-        raise typer.Exit(1)
-    console.print(f"{len(found)} templates valid in {folder}")
+        report(f"{len(errors)} error(s); {len(found)} valid template(s)", prefix="invalid")
+        raise typer.Exit(EXIT_CHECK_FAILED)
+    console.print(f"{len(found)} templates valid in {path}", markup=False, highlight=False)
 
 
 @templates_app.command("sheet")
 @user_errors
 def templates_sheet(
     out: Annotated[Path, typer.Option("--out", help="Folder for the PNG sheets.")],
-    templates: TemplatesDir = DEFAULT_TEMPLATES,
+    templates: TemplatesDir = None,
     word: Annotated[str, typer.Option("--word", help="Word drawn by every template.")] = "Type",
     size: Annotated[int, typer.Option("--size", help="Frame size in pixels.")] = 96,
-    per_sheet: Annotated[int, typer.Option("--per-sheet", help="Templates per PNG sheet.")] = 20,
+    per_sheet: Annotated[int, typer.Option("--per-sheet", help="Templates per PNG sheet (1 or more).")] = 20,
     seed: Seed = 0,
 ):
     """Write a gallery of every template as PNG sheets (one row of frames per template)."""
@@ -112,8 +116,10 @@ def templates_sheet(
     from kinetype.templates import load_templates
     from kinetype.words import validate_word
 
-    paths = template_sheets(load_templates(templates), out, word=validate_word(word), per_sheet=per_sheet, size=size, seed=seed)
-    console.print(f"wrote {len(paths)} sheets to {out}")
+    word = validate_word(word)
+    paths = template_sheets(load_templates(templates or default_templates()), out, word=word, per_sheet=per_sheet,
+                            size=size, seed=check_seed(seed))
+    console.print(f"wrote {len(paths)} sheets to {out}", markup=False, highlight=False)
 
 
 @fonts_app.command("list")
@@ -132,7 +138,7 @@ def fonts_list(as_json: Annotated[bool, typer.Option("--json", help="JSON instea
 
     table = Table(*rows[0].keys(), title=f"{len(rows)} font families")
     for r in rows:
-        table.add_row(*[", ".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v) for v in r.values()])
+        table.add_row(*[escape(", ".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)) for v in r.values()])
     console.print(table)
 
 
@@ -145,26 +151,30 @@ def preview(
     seed: Seed = 0,
     masks: Annotated[bool, typer.Option("--masks", help="With .png: draw each frame's glyph mask beside it.")] = False,
     random_template: Annotated[bool, typer.Option("--random", help="Pick the template from the seed instead of by id.")] = False,
-    templates: TemplatesDir = DEFAULT_TEMPLATES,
-    size: Annotated[int, typer.Option("--size", help="Frame size in pixels.")] = 256,
+    templates: TemplatesDir = None,
+    size: Annotated[int, typer.Option("--size", help="Frame size in pixels (even for .mp4).")] = 256,
     frames: Annotated[int, typer.Option("--frames", help="Number of frames.")] = 24,
     fps: Annotated[int, typer.Option("--fps", help="Frames per second.")] = 8,
 ):
     """Render one clip of a template and write it as a video or a contact sheet."""
+    from kinetype.gallery import check_preview_args
     from kinetype.gallery import preview as run_preview
     from kinetype.templates import get_template, load_templates
+    from kinetype.words import validate_word
 
-    all_templates = load_templates(templates)
-    if random_template:
-        template = all_templates[seed % len(all_templates)]
-    elif template_id is None:
-        raise typer.BadParameter("give a TEMPLATE_ID or --random", param_hint="TEMPLATE_ID")
-    else:
-        template = get_template(all_templates, template_id)
+    # Every argument is checked before the templates are read or anything is written.
+    check_seed(seed)
+    word = validate_word(word)
+    check_preview_args(out, size=size, num_frames=frames, fps=fps, masks=masks)
+    if not random_template and template_id is None:
+        raise KinetypeError("give a TEMPLATE_ID or --random")
+    all_templates = load_templates(templates or default_templates())
+    template = all_templates[seed % len(all_templates)] if random_template else get_template(all_templates, template_id)
     info = run_preview(template, word, seed, out, size=size, num_frames=frames, fps=fps, masks=masks)
     c = info["captions"]
-    console.print(f"[bold]{template.id}[/bold] → {out}\n  static:  {c['static']}\n  dynamic: {c['dynamic']}\n"
-                  f"  word:    {c['word']}\n  motion:  {c['motion']}", highlight=False)
+    console.print(f"[bold]{escape(template.id)}[/bold] → {escape(str(out))}\n  static:  {escape(c['static'])}\n"
+                  f"  dynamic: {escape(c['dynamic'])}\n  word:    {escape(c['word'])}\n  motion:  {escape(c['motion'])}",
+                  highlight=False)
 
 
 # --- dataset: render, shards, export ----------------------------------------------------------
@@ -175,13 +185,13 @@ DatasetDir = Annotated[Path, typer.Argument(help="Dataset folder written by `kin
 @app.command()
 @user_errors
 def render(
-    templates: TemplatesDir = DEFAULT_TEMPLATES,
+    templates: TemplatesDir = None,
     n: Annotated[int, typer.Option("--n", help="Number of clips in the dataset.")] = 1000,
     out: Annotated[Path, typer.Option("--out", help="Output folder (shards, manifest, card).")] = Path("shards"),
     workers: Annotated[Optional[int], typer.Option("--workers", help="Worker processes (default: all cores).")] = None,
     seed: Seed = 0,
     shard_size: Annotated[int, typer.Option("--shard-size", help="Clips per shard.")] = 1000,
-    size: Annotated[int, typer.Option("--size", help="Frame width and height in pixels.")] = 256,
+    size: Annotated[int, typer.Option("--size", help="Frame width and height in pixels (even: H.264 4:2:0).")] = 256,
     frames: Annotated[int, typer.Option("--frames", help="Frames per clip.")] = 24,
     fps: Annotated[int, typer.Option("--fps", help="Frames per second.")] = 8,
     words: Annotated[Optional[Path], typer.Option("--words", help="Word list, one per line (default: random letters mixed with English words).")] = None,
@@ -193,8 +203,11 @@ def render(
 ):
     """Render a dataset of kinetic-typography clips to WebDataset shards (resumable: run the same command again)."""
     from kinetype.shards import RenderConfig, render_dataset
+    from kinetype.shards.run import check_job_args
 
-    config = RenderConfig(templates=templates, n=n, seed=seed, shard_size=shard_size, size=size, num_frames=frames, fps=fps, words=words)
+    check_job_args(workers, num_shards, shard_index)
+    config = RenderConfig(templates=templates or default_templates(), n=n, seed=seed, shard_size=shard_size, size=size,
+                          num_frames=frames, fps=fps, words=words)
     render_dataset(config, out, workers=workers, num_shards=num_shards, shard_index=shard_index, ray=ray or bool(ray_address),
                    ray_address=ray_address, progress=not quiet, console=err_console)
 
@@ -205,10 +218,11 @@ def shards_verify(
     folder: DatasetDir,
     workers: Annotated[int, typer.Option("--workers", help="Shards checked in parallel.")] = 1,
 ):
-    """Decode every sample and check counts against the plan and the manifest. Exit status: 0 valid, 1 corrupt, 3 missing, 4 both."""
+    """Decode every sample, check checksums and counts against the plan and the manifest. Exit status: 0 valid, 1 corrupt, 3 missing, 4 both."""
+    from kinetype.shards.run import check_workers
     from kinetype.shards.verify import run_verify
 
-    raise typer.Exit(run_verify(folder, workers=workers, console=console))
+    raise typer.Exit(run_verify(folder, workers=check_workers(workers), console=console))
 
 
 @shards_app.command("inspect")
@@ -216,23 +230,23 @@ def shards_verify(
 def shards_inspect(
     folder: DatasetDir,
     sheet: Annotated[Optional[Path], typer.Option("--sheet", help="Also write a contact sheet of random samples (PNG).")] = None,
-    samples: Annotated[int, typer.Option("--samples", help="Samples on the contact sheet.")] = 6,
+    samples: Annotated[int, typer.Option("--samples", help="Samples on the contact sheet (1 or more).")] = 6,
     seed: Seed = 0,
 ):
     """Summary table of a dataset (counts, bytes, templates, fonts, motions) and an optional contact sheet."""
     from kinetype.shards.inspect import inspect_dataset
 
-    inspect_dataset(folder, sheet=sheet, samples=samples, seed=seed, console=console)
+    inspect_dataset(folder, sheet=sheet, samples=samples, seed=check_seed(seed), console=console)
 
 
 @app.command("export")
 @user_errors
 def export(
     folder: DatasetDir,
-    out: Annotated[Path, typer.Argument(help="Folder to write.")],
+    out: Annotated[Path, typer.Argument(help="Folder to write (must not exist yet).")],
     format: Annotated[str, typer.Option("--format", help="Target layout: kinety (the KineTy paper's code).")] = "kinety",
 ):
-    """Export a dataset to another layout (KineTy's CSV + videos/ + mask/ folders)."""
+    """Export a dataset to another layout (KineTy's CSV + videos/ + mask/ folders), whole or not at all."""
     from kinetype.shards.export import run_export
 
     run_export(folder, out, format=format, console=console)

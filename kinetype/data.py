@@ -10,7 +10,8 @@ one shard's worth): for DDP training use ``resampled=True`` (endless, each reade
 random with its own seed) and count steps, or stop all ranks at the shortest one.
 
 Corrupt data never stops training: a truncated tar or a sample whose members are missing or fail
-to decode is skipped, counted in ``ShardDataset.skipped`` (per process: the main process with
+to decode is skipped, counted in ``ShardDataset.skipped`` (in samples lost: a tar cut after 3 of 8
+samples counts 5, read from the shard's stats file) (per process: the main process with
 ``num_workers=0``, else each worker's copy) and logged.
 """
 
@@ -51,6 +52,18 @@ def expand_shards(shards: str | Path | Sequence[str]) -> list[str]:
     if not urls:
         raise FileNotFoundError(f"no shards found in {shards!r}")
     return urls
+
+
+def expected_samples(url: str) -> int | None:
+    """The number of samples a local shard holds, from the stats file written beside it (None when
+    there is none: a remote URL, or shards copied without their stats)."""
+    if "://" in url or not url.endswith(".tar"):
+        return None
+    try:
+        stats = json.loads(Path(url[: -len(".tar")] + ".stats.json").read_bytes())
+        return int(stats["samples"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def rank_world() -> tuple[int, int]:
@@ -139,16 +152,30 @@ class ShardDataset(IterableDataset):
             random.Random(f"{self.seed}:{self.epoch}").shuffle(urls)  # same order on every reader
         yield from urls[slot::slots]
 
-    def _on_error(self, exn: Exception) -> bool:
-        self.skipped += 1
-        log.warning("skipped unreadable shard data (%s); %d skipped so far in this process", exn, self.skipped)
-        return True  # continue with the next shard
-
     def _raw_samples(self, urls: Iterator[str]) -> Iterator[dict]:
-        sources = ({"url": url} for url in urls)
-        streams = tariterators.url_opener(sources, handler=self._on_error)
-        files = tariterators.tar_file_expander(streams, handler=self._on_error)
-        return tariterators.group_by_keys(files, handler=self._on_error)
+        """Raw samples shard after shard. A shard whose sample count is known (its stats file next to
+        the tar) counts every sample it did not deliver as skipped — a truncated tar loses all the
+        samples after the cut, not one per read error; otherwise each read error counts one."""
+        for url in urls:
+            expected = expected_samples(url)
+            errors, delivered = 0, 0
+
+            def on_error(exn: Exception, url=url) -> bool:
+                nonlocal errors
+                errors += 1
+                log.warning("unreadable shard data in %s (%s)", url, exn)
+                return True  # continue with what can still be read
+
+            streams = tariterators.url_opener([{"url": url}], handler=on_error)
+            files = tariterators.tar_file_expander(streams, handler=on_error)
+            for sample in tariterators.group_by_keys(files, handler=on_error):
+                delivered += 1
+                yield sample
+            lost = max(expected - delivered, 0) if expected is not None else errors
+            if lost:
+                self.skipped += lost
+                log.warning("%d sample(s) of %s could not be read; %d skipped so far in this process",
+                            lost, url, self.skipped)
 
     def _shuffled(self, samples: Iterator[dict], rng: random.Random) -> Iterator[dict]:
         if self.shuffle_buffer <= 1:

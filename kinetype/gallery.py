@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from kinetype.errors import KinetypeError
-from kinetype.fsutil import atomic_path
+from kinetype.fsutil import atomic_path, check_output_dir, check_output_file
 from kinetype.media import contact_sheet, write_video
 from kinetype.render.engine import check_render_args, render_clip
 from kinetype.render.fonts import FontLibrary
@@ -22,14 +22,27 @@ from kinetype.templates import Template
 SUFFIXES = (".mp4", ".gif", ".png")
 
 
+def check_preview_args(out: Path, *, size: int, num_frames: int, fps: int, masks: bool) -> Path:
+    """Every check of a preview's output, before anything is rendered or written."""
+    out = Path(out)
+    check_render_args(size, num_frames, fps)
+    suffix = out.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise KinetypeError(f"--out {out}: unknown suffix {out.suffix!r} (use .mp4, .gif or .png)")
+    if masks and suffix != ".png":
+        raise KinetypeError(f"--masks draws the glyph masks on a .png contact sheet; --out {out} is a {suffix} video")
+    if suffix == ".mp4" and size % 2:
+        raise KinetypeError(f"--size must be even for .mp4 (H.264 4:2:0 halves the colour planes), got {size}")
+    return check_output_file(out, "--out")
+
+
 def preview(template: Template, word: str, seed: int, out: Path, *, size: int = 256, num_frames: int = 24, fps: int = 8,
             masks: bool = False) -> dict:
     """Render one clip and write it: ``.mp4``/``.gif`` as video, ``.png`` as a contact sheet
     (with ``masks``, each frame's instance mask beside it). Returns the captions and metadata."""
-    out = Path(out)
-    check_render_args(size, num_frames, fps)  # before anything is written
-    if out.suffix.lower() not in SUFFIXES:
-        raise KinetypeError(f"--out {out}: unknown suffix {out.suffix!r} (use .mp4, .gif or .png)")
+    out = check_preview_args(out, size=size, num_frames=num_frames, fps=fps, masks=masks)  # before anything is written
+    if seed < 0:
+        raise KinetypeError(f"--seed must be 0 or more, got {seed}")
     clip = render_clip(template, word, seed, size=size, num_frames=num_frames, fps=fps)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".png":
@@ -58,6 +71,13 @@ def template_sheets(templates: list[Template], out_dir: Path, *, word: str = "Ty
     """PNG gallery: each sheet shows ``per_sheet`` templates as rows of ``frames_shown`` frames with the id."""
     out_dir = Path(out_dir)
     check_render_args(size, 24, 8)
+    if per_sheet < 1:
+        raise KinetypeError(f"--per-sheet must be at least 1, got {per_sheet}")
+    if seed < 0:
+        raise KinetypeError(f"--seed must be 0 or more, got {seed}")
+    if not templates:
+        raise KinetypeError("no templates to draw")
+    check_output_dir(out_dir, "--out")
     out_dir.mkdir(parents=True, exist_ok=True)
     label_w = 230
     paths = []

@@ -10,13 +10,20 @@
 
 KineTy names files by (effect, word), so one (template, word) pair can appear once: later samples
 of the same pair are skipped and counted.
+
+The export is whole or absent: it is written into a temporary folder next to OUT and renamed to OUT
+at the end; an existing OUT is never overwritten, and a damaged dataset leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import os
+import shutil
 import tarfile
+import tempfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +31,8 @@ from PIL import Image
 
 from kinetype.errors import KinetypeError
 from kinetype.shards.manifest import read_render_config
-from kinetype.shards.sample import INSTANCE_EXT, TEXT_FIELDS, decode_instance
+from kinetype.fsutil import check_output_dir
+from kinetype.shards.sample import INSTANCE_EXT, TEXT_FIELDS, SampleError, decode_instance
 from kinetype.shards.writer import LocalStorage, read_stats, shard_name
 
 FORMATS = ("kinety",)
@@ -40,10 +48,21 @@ def export_kinety(folder: str | Path, out: str | Path) -> ExportSummary:
     storage = LocalStorage(folder)
     record = read_render_config(storage)
     config = record["config"]
-    effect_of = {tid: i for i, tid in enumerate(record["template_ids"])}
+    effect_of = {tid: i for i, tid in enumerate(record.get("template_ids", []))}
     num_shards = -(-config["n"] // config["shard_size"])
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_output_dir(out, "OUT", must_not_exist=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        summary = _write_kinety(storage, num_shards, effect_of, tmp)
+        os.rename(tmp, out)  # fails, rather than overwrite, if OUT appeared meanwhile
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return summary
+
+
+def _write_kinety(storage: LocalStorage, num_shards: int, effect_of: dict[str, int], out: Path) -> ExportSummary:
     summary = ExportSummary()
     seen: set[tuple[int, str]] = set()
     with open(out / "video_info.csv", "w", newline="", encoding="utf-8") as f:
@@ -52,23 +71,36 @@ def export_kinety(folder: str | Path, out: str | Path) -> ExportSummary:
         for shard in range(num_shards):
             if read_stats(storage, shard) is None:
                 continue
-            with tarfile.open(storage.url(shard_name(shard) + ".tar"), mode="r:") as tar:
-                sample: dict[str, bytes] = {}
-                current = None
-                for member in tar:
-                    key, _, ext = member.name.partition(".")
-                    if key != current and sample:
-                        _export_one(sample, effect_of, out, writer, seen, summary)
-                        sample = {}
-                    current = key
-                    sample[ext] = tar.extractfile(member).read()
-                if sample:
-                    _export_one(sample, effect_of, out, writer, seen, summary)
+            tar_path = storage.url(shard_name(shard) + ".tar")
+            try:
+                with tarfile.open(tar_path, mode="r:") as tar:
+                    sample: dict[str, bytes] = {}
+                    current = None
+                    for member in tar:
+                        key, _, ext = member.name.partition(".")
+                        if key != current and sample:
+                            _export_checked(sample, current, effect_of, out, writer, seen, summary)
+                            sample = {}
+                        current = key
+                        f_member = tar.extractfile(member)
+                        sample[ext] = f_member.read() if f_member else b""
+                    if sample:
+                        _export_checked(sample, current, effect_of, out, writer, seen, summary)
+            except (tarfile.TarError, EOFError) as e:
+                raise KinetypeError(f"{tar_path}: damaged ({e}); run `kinetype shards verify` — nothing exported") from None
     with open(out / "effects.csv", "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(["effect_num", "template"])
         writer.writerows([i, tid] for tid, i in effect_of.items())
     return summary
+
+
+def _export_checked(sample, key, effect_of, out, writer, seen, summary) -> None:
+    try:
+        _export_one(sample, effect_of, out, writer, seen, summary)
+    except (KeyError, ValueError, TypeError, SampleError, zlib.error) as e:
+        raise KinetypeError(f"sample {key} is damaged ({type(e).__name__}: {e}); run `kinetype shards verify` — "
+                            "nothing exported") from None
 
 
 def _export_one(sample: dict[str, bytes], effect_of: dict[str, int], out: Path, writer, seen, summary) -> None:
@@ -92,7 +124,7 @@ def _export_one(sample: dict[str, bytes], effect_of: dict[str, int], out: Path, 
 
 def export_dataset(folder: str | Path, out: str | Path, format: str = "kinety") -> ExportSummary:
     if format not in FORMATS:
-        raise KinetypeError(f"unknown export format {format!r}: choose from {', '.join(FORMATS)}")
+        raise KinetypeError(f"--format: unknown export format {format!r}: choose from {', '.join(FORMATS)}")
     return export_kinety(folder, out)
 
 
@@ -102,5 +134,6 @@ def run_export(folder: str | Path, out: str | Path, format: str = "kinety", cons
     console = console or Console()
     summary = export_dataset(folder, out, format=format)
     console.print(f"exported {summary.exported} clips to {out} in the {format} layout"
-                  + (f" ({summary.duplicates} repeated (template, word) pairs skipped)" if summary.duplicates else ""))
+                  + (f" ({summary.duplicates} repeated (template, word) pairs skipped)" if summary.duplicates else ""),
+                  markup=False, highlight=False)
     return summary

@@ -4,11 +4,13 @@ Hugging Face ``datasets.load_dataset(folder)`` read the tars directly)."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import platform
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -23,30 +25,67 @@ CARD_JSON = "dataset_card.json"
 CARD_MD = "README.md"
 
 
+CHECKSUMS_KEY = b"kinetype.checksums"  # manifest schema metadata: {shard name: {"tar_sha256", "parquet_sha256"}}
+
+
 def read_render_config(storage: Storage) -> dict[str, Any]:
     from kinetype.shards.run import CONFIG_FILE
 
+    root = storage.url("")
     if not storage.exists(CONFIG_FILE):
-        raise KinetypeError(f"{storage.url('')} is not a kinetype dataset folder (no {CONFIG_FILE})")
+        if Path(root).exists() and not Path(root).is_dir():
+            raise KinetypeError(f"{root} is a file, not a dataset folder")
+        raise KinetypeError(f"{root} is not a kinetype dataset folder (no {CONFIG_FILE})")
     try:
-        return json.loads(storage.read_bytes(CONFIG_FILE))
-    except ValueError as e:
+        record = json.loads(storage.read_bytes(CONFIG_FILE))
+    except (ValueError, UnicodeDecodeError) as e:
         raise KinetypeError(f"{storage.url(CONFIG_FILE)} does not parse: {e}") from None
+    config = record.get("config") if isinstance(record, dict) else None
+    bad = [k for k in ("n", "shard_size") if not isinstance((config or {}).get(k), int) or config[k] < 1]
+    if not isinstance(config, dict) or bad or not isinstance(record.get("template_ids", []), list):
+        raise KinetypeError(f"{storage.url(CONFIG_FILE)} is damaged: no valid {', '.join(bad) or 'config'} "
+                            "(re-render, or restore it from a copy)")
+    return record
+
+
+def read_parquet(storage: Storage, name: str) -> pa.Table:
+    """A parquet file of the dataset; a missing or unreadable one is a one-line KinetypeError."""
+    if not storage.exists(name):
+        raise KinetypeError(f"{storage.url(name)} is missing")
+    try:
+        return pq.read_table(io.BytesIO(storage.read_bytes(name)))
+    except (pa.ArrowException, ValueError) as e:
+        raise KinetypeError(f"{storage.url(name)} is not a readable parquet file ({' '.join(str(e).split())})") from None
 
 
 def shard_table(storage: Storage, shard: int) -> pa.Table:
-    return pq.read_table(io.BytesIO(storage.read_bytes(shard_name(shard) + ".parquet")))
+    return read_parquet(storage, shard_name(shard) + ".parquet")
+
+
+def num_shards_of(config: dict[str, Any]) -> int:
+    return -(-config["n"] // config["shard_size"])
 
 
 def read_manifest(storage: Storage) -> pa.Table:
     """The manifest if written, else the concatenation of the complete shards' tables."""
     if storage.exists(MANIFEST):
-        return pq.read_table(io.BytesIO(storage.read_bytes(MANIFEST)))
+        return read_parquet(storage, MANIFEST)
     config = read_render_config(storage)["config"]
-    num_shards = -(-config["n"] // config["shard_size"])
-    tables = [shard_table(storage, k) for k in range(num_shards) if read_stats(storage, k)]
+    tables = [shard_table(storage, k) for k in range(num_shards_of(config)) if read_stats(storage, k)]
     tables = [t for t in tables if t.num_rows]
     return pa.concat_tables(tables, promote_options="default") if tables else pa.table({"key": pa.array([], pa.string())})
+
+
+def manifest_checksums(manifest: pa.Table) -> dict[str, dict[str, str]] | None:
+    """The shard checksums recorded in the manifest (None for datasets written before they were)."""
+    raw = (manifest.schema.metadata or {}).get(CHECKSUMS_KEY)
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _counts(values) -> dict[str, int]:
@@ -56,16 +95,24 @@ def _counts(values) -> dict[str, int]:
 def write_manifest_and_card(storage: Storage, command: str = "") -> dict[str, Any]:
     record = read_render_config(storage)
     config = record["config"]
-    num_shards = -(-config["n"] // config["shard_size"])
+    num_shards = num_shards_of(config)
     stats = [read_stats(storage, k) for k in range(num_shards)]
     if any(s is None for s in stats):
         raise KinetypeError("the dataset is not complete: cannot write its manifest")
+    checksums = {}
+    for k in range(num_shards):
+        name = shard_name(k)
+        checksums[name] = {"tar_sha256": stats[k].get("tar_sha256"),
+                           "parquet_sha256": hashlib.sha256(storage.read_bytes(name + ".parquet")).hexdigest()}
     tables = [shard_table(storage, k) for k in range(num_shards)]
     tables = [t for t in tables if t.num_rows]
     manifest = pa.concat_tables(tables, promote_options="default") if tables else pa.table({"key": pa.array([], pa.string())})
+    manifest = manifest.replace_schema_metadata({**(manifest.schema.metadata or {}),
+                                                 CHECKSUMS_KEY: json.dumps(checksums, sort_keys=True).encode()})
     buf = io.BytesIO()
     pq.write_table(manifest, buf, compression="zstd")
-    storage.write_bytes(MANIFEST, buf.getvalue())
+    manifest_bytes = buf.getvalue()
+    storage.write_bytes(MANIFEST, manifest_bytes)
 
     rows = manifest.to_pylist()
     samples = len(rows)
@@ -81,6 +128,7 @@ def write_manifest_and_card(storage: Storage, command: str = "") -> dict[str, An
         "host": platform.node(),
         "config": config,
         "fingerprint": record["fingerprint"],
+        "manifest_sha256": hashlib.sha256(manifest_bytes).hexdigest(),
         "samples": samples,
         "requested": config["n"],
         "failed": sum(s["failed"] for s in stats),

@@ -35,6 +35,10 @@ def key_index(key: str) -> int:
     return int(key[1:])
 
 
+# RenderConfig field -> the `kinetype render` option that sets it (errors name the option).
+OPTIONS = {"n": "--n", "shard_size": "--shard-size", "size": "--size", "num_frames": "--frames", "fps": "--fps"}
+
+
 @dataclass(frozen=True)
 class RenderConfig:
     """Everything that decides the content of a dataset (execution settings such as the number of
@@ -53,12 +57,18 @@ class RenderConfig:
     retries: int = 2  # extra attempts for a sample that fails to render
 
     def __post_init__(self):
-        for name in ("n", "shard_size", "size", "num_frames", "fps"):
-            if getattr(self, name) < 1:
-                raise KinetypeError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        for name, option in OPTIONS.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise KinetypeError(f"{option} must be a whole number, got {value!r}")
+            if value < 1:
+                raise KinetypeError(f"{option} must be at least 1, got {value}")
         from kinetype.render.engine import check_render_args
 
         check_render_args(self.size, self.num_frames, self.fps)
+        if self.size % 2:
+            # x264's yuv420p halves the colour planes: an odd size would be padded to the next even one.
+            raise KinetypeError(f"--size must be even (H.264 4:2:0 video), got {self.size}")
         if self.seed < 0:
             raise KinetypeError(f"--seed must be 0 or more, got {self.seed}")
         if not 0.0 <= self.english_share <= 1.0:

@@ -105,10 +105,59 @@ class Job:
 
 
 _WORKER_JOB: Job | None = None
+MAX_WORKERS = 256
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
-def _init_worker(job: Job) -> None:
+def check_workers(workers: int | None, option: str = "--workers") -> int | None:
+    """``None`` (all cores) or 1..MAX_WORKERS."""
+    if workers is not None and not 1 <= workers <= MAX_WORKERS:
+        raise KinetypeError(f"{option} must be 1 to {MAX_WORKERS}, got {workers}")
+    return workers
+
+
+def check_job_args(workers: int | None, num_shards: int, shard_index: int) -> None:
+    """The execution options of `kinetype render`, each error naming its option."""
+    check_workers(workers)
+    if num_shards < 1:
+        raise KinetypeError(f"--num-shards must be at least 1, got {num_shards}")
+    if not 0 <= shard_index < num_shards:
+        raise KinetypeError(f"--shard-index must be 0 to {num_shards - 1} (--num-shards {num_shards}), got {shard_index}")
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Make this worker process end when ``parent_pid`` dies, even by kill -9 (no clean-up runs then).
+
+    On Linux the kernel sends SIGKILL at the parent's death (``prctl(PR_SET_PDEATHSIG)``); everywhere a
+    daemon thread also polls the parent pid once a second (re-parenting changes ``os.getppid()``).
+    """
+    import signal
+    import threading
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent_pid:
+                os._exit(1)
+            time.sleep(1.0)
+
+    if os.getppid() != parent_pid:  # the parent died before the signal was armed
+        os._exit(1)
+    threading.Thread(target=watch, name="kinetype-parent-watchdog", daemon=True).start()
+
+
+def _init_worker(job: Job, parent_pid: int | None = None) -> None:
     global _WORKER_JOB
+    if parent_pid is not None:
+        die_with_parent(parent_pid)
     _WORKER_JOB = job
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -207,8 +256,7 @@ def render_dataset(
 ) -> RunSummary:
     """Render (or resume) the dataset of ``config`` into ``out``. See the module docstring."""
     console = console or Console(stderr=True)
-    if num_shards < 1 or not 0 <= shard_index < num_shards:
-        raise KinetypeError(f"--shard-index must be in [0, {num_shards}), got {shard_index}")
+    check_job_args(workers, num_shards, shard_index)
     workers = max(1, workers or os.cpu_count() or 1)
     command = command or shlex.join(["kinetype", *sys.argv[1:]])
     storage = storage or LocalStorage(out)
@@ -338,7 +386,7 @@ def _render_pool(job: Job, storage: Storage, shards: list[int], workers: int, ad
     todo = deque((chunk, 0) for chunk in _chunks(job, shards))
     window = workers * 4
     sink = _ShardSink(job, storage, advance, summary)
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(job,))
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(job, os.getpid()))
     inflight: deque = deque()
     try:
         while todo or inflight:
@@ -351,7 +399,7 @@ def _render_pool(job: Job, storage: Storage, shards: list[int], workers: int, ad
                 results = work if isinstance(work, list) else work.result()
             except BrokenProcessPool:
                 pool.shutdown(wait=False, cancel_futures=True)
-                pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(job,))
+                pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(job, os.getpid()))
                 todo.extendleft(reversed([(c, n + 1) for c, n, _ in inflight]))
                 inflight.clear()
                 continue

@@ -1,9 +1,13 @@
 """`kinetype shards verify DIR`: decode every sample and check the dataset against its plan.
 
-Checks, per shard: the stats marker exists; the tar's checksum matches its stats; every sample has
-all members, its video decodes to the promised frames and size, its masks decode and agree with
-its metadata; the keys are exactly the planned ones less the recorded render failures. Then the
-manifest (when written) lists exactly the samples found.
+Checks, per shard: the stats marker exists; the sha256 of the tar and of the parquet match its stats;
+every sample has all members, its video decodes to the promised frames and size, its masks decode
+and agree with its metadata; the keys are exactly the planned ones less the recorded render
+failures, and the parquet lists exactly those. Then the manifest (when written): it reads, its
+sha256 matches the dataset card, the shard checksums it records match the shards, and its rows
+equal the shard parquets' rows (an edited word or a removed column is reported).
+
+Datasets written before the checksums were recorded verify by content, with a note.
 
 Exit status (``VerifyReport.exit_code``): 0 all valid; 1 corrupt samples or shards; 3 missing
 samples or shards; 4 both.
@@ -11,15 +15,22 @@ samples or shards; 4 both.
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
+import os
 import tarfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import av
+import pyarrow as pa
 
-from kinetype.shards.manifest import MANIFEST, read_manifest, read_render_config
+from kinetype.errors import KinetypeError
+from kinetype.shards.manifest import (CARD_JSON, MANIFEST, manifest_checksums, read_parquet, read_render_config,
+                                      shard_table)
+from kinetype.shards.run import die_with_parent
 from kinetype.shards.plan import sample_key
 from kinetype.shards.sample import INSTANCE_EXT, TEXT_FIELDS, SampleError, check_members, decode_instance, parse_meta
 from kinetype.shards.writer import LocalStorage, read_stats, shard_name
@@ -37,6 +48,8 @@ class ShardCheck:
     missing: list[str] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
     recorded_failures: int = 0
+    notes: list[str] = field(default_factory=list)
+    parquet_sha256: str | None = None  # of the parquet as found
 
 
 @dataclass
@@ -49,6 +62,7 @@ class VerifyReport:
     missing: list[str] = field(default_factory=list)  # sample keys, or "shard-000003 (not complete)"
     unexpected: list[str] = field(default_factory=list)
     manifest_problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # not failures: e.g. no checksums in an old dataset
 
     @property
     def exit_code(self) -> int:
@@ -103,10 +117,12 @@ def check_shard(root: str, shard: int, expected_range: tuple[int, int]) -> Shard
     result.recorded_failures = len(failed)
     expected = [k for k in planned if k not in failed]
     data = storage.read_bytes(name + ".tar")
-    import hashlib
-
-    if hashlib.sha256(data).hexdigest() != stats.get("tar_sha256"):
+    recorded = stats.get("tar_sha256")
+    if recorded is None:
+        result.notes.append(f"{name}.tar: no checksum recorded (older dataset): checked by content only")
+    elif hashlib.sha256(data).hexdigest() != recorded:
         result.corrupt.append((name + ".tar", "checksum differs from its stats (file changed after writing)"))
+    parquet_keys = _check_shard_parquet(storage, name, stats, result)
     samples: dict[str, dict[str, bytes]] = {}
     try:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
@@ -127,7 +143,33 @@ def check_shard(root: str, shard: int, expected_range: tuple[int, int]) -> Shard
         except (SampleError, KeyError, ValueError, OSError, UnicodeDecodeError, av.error.FFmpegError) as e:
             result.corrupt.append((key, f"{type(e).__name__}: {e}"))
     result.missing = [k for k in expected if k not in samples]
+    if parquet_keys is not None and sorted(parquet_keys) != sorted(samples):
+        only_parquet, only_tar = set(parquet_keys) - set(samples), set(samples) - set(parquet_keys)
+        result.corrupt.append((name + ".parquet", f"lists {len(parquet_keys)} samples, the tar holds {len(samples)} "
+                               f"({len(only_parquet)} only in the parquet, {len(only_tar)} only in the tar)"))
     return result
+
+
+def _check_shard_parquet(storage: LocalStorage, name: str, stats: dict, result: ShardCheck) -> list[str] | None:
+    """Checksum and readability of the shard's parquet; its keys, or None when it cannot be used."""
+    if not storage.exists(name + ".parquet"):
+        result.corrupt.append((name + ".parquet", "missing"))
+        return None
+    raw = storage.read_bytes(name + ".parquet")
+    result.parquet_sha256 = hashlib.sha256(raw).hexdigest()
+    recorded = stats.get("parquet_sha256")
+    if recorded is None:
+        result.notes.append(f"{name}.parquet: no checksum recorded (older dataset): checked by content only")
+    elif result.parquet_sha256 != recorded:
+        result.corrupt.append((name + ".parquet", "checksum differs from its stats (file changed after writing)"))
+    try:
+        table = read_parquet(storage, name + ".parquet")
+        return table.column("key").to_pylist() if table.num_rows else []
+    except KinetypeError as e:
+        result.corrupt.append((name + ".parquet", str(e).split(": ", 1)[-1]))
+    except KeyError:
+        result.corrupt.append((name + ".parquet", "has no 'key' column"))
+    return None
 
 
 def verify_dataset(folder: str | Path, workers: int = 1) -> VerifyReport:
@@ -138,7 +180,7 @@ def verify_dataset(folder: str | Path, workers: int = 1) -> VerifyReport:
     report = VerifyReport(shards=num_shards, planned=n)
     ranges = [(k * shard_size, min((k + 1) * shard_size, n)) for k in range(num_shards)]
     if workers > 1:
-        with ProcessPoolExecutor(workers) as pool:
+        with ProcessPoolExecutor(workers, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
             checks = list(pool.map(check_shard, [str(folder)] * num_shards, range(num_shards), ranges))
     else:
         checks = [check_shard(str(folder), k, ranges[k]) for k in range(num_shards)]
@@ -150,20 +192,93 @@ def verify_dataset(folder: str | Path, workers: int = 1) -> VerifyReport:
         report.corrupt += c.corrupt
         report.missing += c.missing
         report.unexpected += c.unexpected
+        report.notes += c.notes
+    if len(report.notes) > 2:  # one note per file of an old dataset says the same thing
+        report.notes = [f"{len(report.notes)} shard files have no recorded checksum (written by an older kinetype): "
+                        "checked by content only"]
     if storage.exists(MANIFEST):
-        listed = read_manifest(storage).column("key").to_pylist()
-        if len(listed) != len(set(listed)):
-            report.manifest_problems.append("manifest lists some samples twice")
-        not_complete = {sample_key(i) for c in checks if not c.complete for i in range(*ranges[c.shard])}
-        absent = set(listed) - valid_keys - {k for k, _ in report.corrupt} - not_complete
-        if absent:
-            report.manifest_problems.append(f"{len(absent)} manifest samples are not in the shards")
-        unlisted = valid_keys - set(listed)
-        if unlisted:
-            report.manifest_problems.append(f"{len(unlisted)} samples in the shards are not in the manifest")
+        check_manifest(storage, checks, ranges, valid_keys, report)
     elif all(c.complete for c in checks):
         report.manifest_problems.append("all shards are complete but manifest.parquet is missing")
     return report
+
+
+def check_manifest(storage: LocalStorage, checks: list[ShardCheck], ranges: list[tuple[int, int]],
+                   valid_keys: set[str], report: VerifyReport) -> None:
+    """The manifest against the card's checksum, the shards' checksums, and the shard parquets' rows."""
+    raw = storage.read_bytes(MANIFEST)
+    card = None
+    if storage.exists(CARD_JSON):
+        try:
+            card = json.loads(storage.read_bytes(CARD_JSON))
+        except (ValueError, UnicodeDecodeError):
+            report.manifest_problems.append(f"{CARD_JSON} does not parse")
+    recorded = card.get("manifest_sha256") if isinstance(card, dict) else None
+    if recorded is None:
+        report.notes.append("manifest.parquet: no checksum in the dataset card (older dataset): checked by content only")
+    elif hashlib.sha256(raw).hexdigest() != recorded:
+        report.manifest_problems.append("manifest.parquet: checksum differs from dataset_card.json (file changed after writing)")
+    try:
+        manifest = read_parquet(storage, MANIFEST)
+    except KinetypeError as e:
+        report.manifest_problems.append(str(e))
+        return
+    if "key" not in manifest.column_names:
+        report.manifest_problems.append("manifest.parquet has no 'key' column")
+        return
+    listed = manifest.column("key").to_pylist()
+    if len(listed) != len(set(listed)):
+        report.manifest_problems.append("manifest lists some samples twice")
+    not_complete = {sample_key(i) for c in checks if not c.complete for i in range(*ranges[c.shard])}
+    absent = set(listed) - valid_keys - {k for k, _ in report.corrupt} - not_complete
+    if absent:
+        report.manifest_problems.append(f"{len(absent)} manifest samples are not in the shards")
+    unlisted = valid_keys - set(listed)
+    if unlisted:
+        report.manifest_problems.append(f"{len(unlisted)} samples in the shards are not in the manifest")
+    # Shard checksums recorded in the manifest.
+    sums = manifest_checksums(manifest)
+    if sums is None:
+        report.notes.append("manifest.parquet records no shard checksums (older dataset)")
+    else:
+        for c in checks:
+            name = shard_name(c.shard)
+            want = sums.get(name, {}).get("parquet_sha256") if isinstance(sums.get(name), dict) else None
+            if c.parquet_sha256 is not None and want != c.parquet_sha256:
+                report.manifest_problems.append(f"manifest.parquet: the checksum it records for {name}.parquet differs "
+                                                "from the file")
+    # Its rows: exactly the shard parquets' rows, in order.
+    if all(c.complete for c in checks):
+        try:
+            tables = [t for t in (shard_table(storage, c.shard) for c in checks) if t.num_rows]
+        except KinetypeError:
+            return  # already reported as a corrupt shard
+        if not tables:
+            return
+        expected = pa.concat_tables(tables, promote_options="default")
+        difference = table_difference(manifest, expected)
+        if difference:
+            report.manifest_problems.append(f"manifest.parquet differs from the shard parquets: {difference}")
+
+
+def table_difference(got: pa.Table, want: pa.Table) -> str:
+    """'' when equal (metadata aside), else the first difference in words."""
+    if got.equals(want):
+        return ""
+    missing = [c for c in want.column_names if c not in got.column_names]
+    extra = [c for c in got.column_names if c not in want.column_names]
+    if missing or extra:
+        return "; ".join(([f"column(s) {', '.join(missing)} missing"] if missing else [])
+                         + ([f"unknown column(s) {', '.join(extra)}"] if extra else []))
+    if got.num_rows != want.num_rows:
+        return f"{got.num_rows} rows, the shards hold {want.num_rows}"
+    keys = want.column("key").to_pylist() if "key" in want.column_names else list(range(want.num_rows))
+    for name in want.column_names:
+        a, b = got.column(name).to_pylist(), want.column(name).to_pylist()
+        for i, (x, y) in enumerate(zip(a, b)):
+            if x != y:
+                return f"column {name!r} of {keys[i]}: {x!r}, the shard says {y!r}"
+    return "column types differ"
 
 
 def run_verify(folder: str | Path, workers: int = 1, console=None, limit: int = 20) -> int:
@@ -174,14 +289,22 @@ def run_verify(folder: str | Path, workers: int = 1, console=None, limit: int = 
     report = verify_dataset(folder, workers=workers)
     expected = report.planned - report.recorded_failures
     console.print(f"{folder}: {report.valid} valid of {expected} expected samples in {report.shards} shard(s) "
-                  f"({report.recorded_failures} recorded render failures)")
-    for title, items in (("corrupt", [f"{k}: {why}" for k, why in report.corrupt]), ("missing", report.missing),
-                         ("unexpected", report.unexpected), ("manifest", report.manifest_problems)):
+                  f"({report.recorded_failures} recorded render failures)", markup=False, highlight=False)
+    sections = (("corrupt", [f"{k}: {why}" for k, why in report.corrupt]), ("missing", report.missing),
+                ("unexpected", report.unexpected), ("manifest", report.manifest_problems))
+    for title, items in (*sections, ("note", report.notes)):
         if items:
-            console.print(f"[red]{title}[/red] ({len(items)}):", highlight=False)
+            console.print(f"[{'yellow' if title == 'note' else 'red'}]{title}[/] ({len(items)}):", highlight=False)
             for item in items[:limit]:
-                console.print(f"  {item}", highlight=False)
+                console.print(f"  {item}", markup=False, highlight=False)
             if len(items) > limit:
-                console.print(f"  … and {len(items) - limit} more")
-    console.print("[green]OK[/green]" if report.exit_code == EXIT_OK else f"exit status {report.exit_code}")
+                console.print(f"  … and {len(items) - limit} more", markup=False)
+    if report.exit_code == EXIT_OK:
+        console.print("[green]OK[/green]")
+    else:
+        from kinetype.cli_errors import report as report_line
+
+        counts = ", ".join(f"{len(items)} {title}" for title, items in sections if items)
+        first = next(items[0] for _, items in sections if items)
+        report_line(f"{folder}: {counts} (first: {first}); exit status {report.exit_code}", prefix="verify failed")
     return report.exit_code

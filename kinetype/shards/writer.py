@@ -5,7 +5,8 @@ complete:
 
 1. ``shard-{k:06d}.tar``         the samples (WebDataset layout, see :mod:`kinetype.shards.sample`)
 2. ``shard-{k:06d}.parquet``     one row of metadata per sample
-3. ``shard-{k:06d}.stats.json``  counts, failures with reasons, bytes, timing, tar checksum —
+3. ``shard-{k:06d}.stats.json``  counts, failures with reasons, bytes, timing, sha256 of the tar
+                                 and of the parquet —
                                  written last: its presence is the "shard complete" marker.
 
 Everything goes through :class:`Storage`, so an object store (S3, GCS...) can be added by writing
@@ -159,7 +160,8 @@ class ShardWriter:
         table = pa.Table.from_pylist(self.rows) if self.rows else pa.table({"key": pa.array([], pa.string())})
         buf = io.BytesIO()
         pq.write_table(table, buf, compression="zstd")
-        self.storage.write_bytes(self.name + ".parquet", buf.getvalue())
+        parquet = buf.getvalue()
+        self.storage.write_bytes(self.name + ".parquet", parquet)
         seconds = time.time() - self.started
         stats = {
             **self.info,
@@ -169,6 +171,7 @@ class ShardWriter:
             "failures": self.failures,
             "tar_bytes": self._hashing.size,
             "tar_sha256": self._hashing.sha256.hexdigest(),
+            "parquet_sha256": hashlib.sha256(parquet).hexdigest(),
             "sample_bytes": sum(r["bytes"] for r in self.rows),
             "started": self.started,
             "seconds": round(seconds, 3),
@@ -193,6 +196,7 @@ def read_stats(storage: Storage, shard: int) -> dict[str, Any] | None:
     if not storage.exists(name):
         return None
     try:
-        return json.loads(storage.read_bytes(name))
+        stats = json.loads(storage.read_bytes(name))
     except (OSError, ValueError):
         return None
+    return stats if isinstance(stats, dict) else None

@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from kinetype.errors import TemplateError
-from kinetype.templates.schema import Template, parse_template
+from kinetype.templates.schema import Template, check_template
 
 DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
@@ -24,25 +24,28 @@ def _read_file(path: Path) -> tuple[list[Template], list[TemplateError]]:
         return [], [TemplateError(path, "", f"cannot read: {e}")]
     extra = sorted(set(raw) - {"template"})
     if extra:
-        return [], [TemplateError(path, extra[0], "unknown top-level field (a file holds [[template]] tables only)")]
+        return [], [TemplateError(path, k, "unknown top-level field (a file holds [[template]] tables only)") for k in extra]
     tables = raw.get("template")
     if not isinstance(tables, list) or not tables:
         return [], [TemplateError(path, "template", "no [[template]] tables in this file")]
     out, errors = [], []
     for k, table in enumerate(tables):
-        try:
-            out.append(parse_template(table, path, f"template[{k}]"))
-        except TemplateError as e:
-            errors.append(e)
+        template, errs = check_template(table, path, f"template[{k}]")
+        errors.extend(errs)
+        if template is not None:
+            out.append(template)
     return out, errors
 
 
 def scan_templates(folder: Path | str) -> tuple[list[Template], list[TemplateError]]:
     """All valid templates of a folder (sorted by id) and every error found, without raising."""
     folder = Path(folder)
-    if not folder.is_dir():
-        return [], [TemplateError(folder, "", "template folder not found")]
-    files = sorted(folder.rglob("*.toml"))
+    if folder.is_file():  # one template file
+        files = [folder]
+    elif not folder.is_dir():
+        return [], [TemplateError(folder, "", "template folder or file not found")]
+    else:
+        files = sorted(folder.rglob("*.toml"))
     if not files:
         return [], [TemplateError(folder, "", "no *.toml template files in this folder")]
     templates, errors, seen = [], [], {}
@@ -72,6 +75,8 @@ def load_templates(folder: Path | str = DEFAULT_TEMPLATES) -> list[Template]:
     Cached per process, keyed by the files' names, sizes and modification times.
     """
     folder = Path(folder).resolve()
+    if folder.is_file():
+        raise TemplateError(folder, "", "is a file: --templates takes a folder of template files")
     if not folder.is_dir():
         raise TemplateError(folder, "", "template folder not found")
     stamp = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(folder.rglob("*.toml")))

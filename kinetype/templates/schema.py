@@ -113,9 +113,18 @@ class _Checker:
 
     def __init__(self, path: Path):
         self.path = path
+        self.errors: list[TemplateError] = []  # every error found, in file order
 
     def fail(self, fld: str, msg: str):
         raise TemplateError(self.path, fld, msg)
+
+    def field(self, check, default=None):
+        """Run one field's check; an error is collected (not raised) so the next fields are checked too."""
+        try:
+            return check()
+        except TemplateError as e:
+            self.errors.append(e)
+            return default
 
     def spec(self, fld: str, raw: Any, *, number: tuple[float, float] | None = None, words: tuple[str, ...] | None = None,
              boolean: bool = False, check=None) -> Spec:
@@ -152,19 +161,23 @@ class _Checker:
         return Spec("fixed", (items[0],)) if len(items) == 1 else Spec("choice", tuple(items))
 
     def keys(self, fld: str, table: Any, allowed: set[str], required: set[str] = frozenset()) -> dict:
+        """The table without its unknown fields; each unknown or missing field is a collected error."""
         if not isinstance(table, dict):
             self.fail(fld, f"expected a table, got {type(table).__name__}")
         for k in table:
             if k not in allowed:
-                self.fail(f"{fld}.{k}" if fld else k, f"unknown field (allowed: {', '.join(sorted(allowed))})")
+                self.errors.append(TemplateError(self.path, f"{fld}.{k}" if fld else k,
+                                                 f"unknown field (allowed: {', '.join(sorted(allowed))})"))
         for k in sorted(required):
             if k not in table:
-                self.fail(f"{fld}.{k}" if fld else k, "missing required field")
-        return table
+                self.errors.append(TemplateError(self.path, f"{fld}.{k}" if fld else k, "missing required field"))
+        return {k: v for k, v in table.items() if k in allowed}
 
 
 def _phase(ck: _Checker, fld: str, raw: Any, phase: str) -> PhaseSpec:
-    t = ck.keys(fld, raw, {"motion", "duration", "easing", "order", "unit", "overlap", "params"}, {"motion"})
+    t = ck.keys(fld, raw, {"motion", "duration", "easing", "order", "unit", "overlap", "params"}, set())
+    if "motion" not in t:
+        ck.fail(f"{fld}.motion", "missing required field")
     name = t["motion"]
     if not isinstance(name, str) or name not in MOTIONS:
         known = sorted(k for k, m in MOTIONS.items() if (m.kind == "emphasis") == (phase == "emphasis"))
@@ -173,15 +186,16 @@ def _phase(ck: _Checker, fld: str, raw: Any, phase: str) -> PhaseSpec:
     if (m.kind == "emphasis") != (phase == "emphasis"):
         ck.fail(f"{fld}.motion", f"motion {name!r} is a{'n emphasis' if m.kind == 'emphasis' else ' transition'} and cannot be used as {phase}")
     v = PHASE_DEFAULTS | {"duration": 0.35 if phase != "emphasis" else 1.0} | t
-    params = ck.keys(f"{fld}.params", v.get("params", {}), set(m.params))
-    pspecs = tuple((k, ck.spec(f"{fld}.params.{k}", params[k], number=(m.params[k].lo, m.params[k].hi))) for k in sorted(params))
+    params = ck.field(lambda: ck.keys(f"{fld}.params", v.get("params", {}), set(m.params)), {})
+    pspecs = tuple((k, ck.field(lambda k=k: ck.spec(f"{fld}.params.{k}", params[k], number=(m.params[k].lo, m.params[k].hi))))
+                   for k in sorted(params))
     return PhaseSpec(
         motion=name,
-        duration=ck.spec(f"{fld}.duration", v["duration"], number=(0.02, 1.0)),
-        easing=ck.spec(f"{fld}.easing", v["easing"], check=get_easing),
-        order=ck.spec(f"{fld}.order", v["order"], words=ORDERS),
-        unit=ck.spec(f"{fld}.unit", v["unit"], words=UNITS),
-        overlap=ck.spec(f"{fld}.overlap", v["overlap"], number=(0.0, 1.0)),
+        duration=ck.field(lambda: ck.spec(f"{fld}.duration", v["duration"], number=(0.02, 1.0))),
+        easing=ck.field(lambda: ck.spec(f"{fld}.easing", v["easing"], check=get_easing)),
+        order=ck.field(lambda: ck.spec(f"{fld}.order", v["order"], words=ORDERS)),
+        unit=ck.field(lambda: ck.spec(f"{fld}.unit", v["unit"], words=UNITS)),
+        overlap=ck.field(lambda: ck.spec(f"{fld}.overlap", v["overlap"], number=(0.0, 1.0))),
         params=pspecs,
     )
 
@@ -193,46 +207,66 @@ def derived_tags(t: Template) -> tuple[str, ...]:
 
 
 def parse_template(raw: Any, path: Path, where: str) -> Template:
-    """Validate one raw template table; errors name ``path`` and the field under ``where``."""
+    """Validate one raw template table; errors name ``path`` and the field under ``where``. Raises the
+    first error found (:func:`check_template` returns all of them)."""
+    template, errors = check_template(raw, path, where)
+    if errors:
+        raise errors[0]
+    return template
+
+
+def check_template(raw: Any, path: Path, where: str) -> tuple[Template | None, list[TemplateError]]:
+    """Validate one raw template table: the template (None if invalid) and every error found in it."""
     ck = _Checker(path)
+    try:
+        template = _parse(ck, raw, where)
+    except TemplateError as e:  # an error the remaining checks depend on
+        ck.errors.append(e)
+        template = None
+    return (template if not ck.errors else None), ck.errors
+
+
+def _parse(ck: _Checker, raw: Any, where: str) -> Template | None:
     allowed = {"id", "description", "motion_tag", "tags", "enter", "emphasis", "exit", "style"}
     t = ck.keys(where, raw, allowed, {"id", "description", "motion_tag"})
     for k in ("id", "description", "motion_tag"):
-        if not isinstance(t[k], str) or not t[k].strip():
-            ck.fail(f"{where}.{k}", f"expected a non-empty string, got {t[k]!r}")
-    if not ID_RE.match(t["id"]):
-        ck.fail(f"{where}.id", f"{t['id']!r} is not a valid id (lowercase letters, digits and '-', 2-64 chars, no dots)")
-    phases = {ph: _phase(ck, f"{where}.{ph}", t[ph], ph) if ph in t else None for ph in PHASES}
-    if not any(phases.values()):
-        ck.fail(where, "a template needs at least one of enter, emphasis, exit")
-    if phases["enter"] and phases["exit"]:
+        if k in t and (not isinstance(t[k], str) or not t[k].strip()):
+            ck.errors.append(TemplateError(ck.path, f"{where}.{k}", f"expected a non-empty string, got {t[k]!r}"))
+    if isinstance(t.get("id"), str) and not ID_RE.match(t["id"]):
+        ck.errors.append(TemplateError(ck.path, f"{where}.id", f"{t['id']!r} is not a valid id (lowercase letters, digits and '-', 2-64 chars, no dots)"))
+    phases = {ph: ck.field(lambda ph=ph: _phase(ck, f"{where}.{ph}", t[ph], ph)) if ph in t else None for ph in PHASES}
+    if not any(ph in t for ph in PHASES):
+        ck.errors.append(TemplateError(ck.path, where, "a template needs at least one of enter, emphasis, exit"))
+    if phases["enter"] and phases["exit"] and phases["enter"].duration and phases["exit"].duration:
         longest = max(phases["enter"].duration.values) + max(phases["exit"].duration.values)
         if longest > 0.9:
-            ck.fail(f"{where}.exit.duration", f"enter and exit together may last {longest:g} of the clip; keep it at most 0.9")
-    s = ck.keys(f"{where}.style", t.get("style", {}), set(STYLE_DEFAULTS))
+            ck.errors.append(TemplateError(ck.path, f"{where}.exit.duration", f"enter and exit together may last {longest:g} of the clip; keep it at most 0.9"))
+    s = ck.field(lambda: ck.keys(f"{where}.style", t.get("style", {}), set(STYLE_DEFAULTS)), {})
     s = STYLE_DEFAULTS | s
     w = f"{where}.style"
     style = StyleSpec(
-        fonts=ck.spec(f"{w}.fonts", s["fonts"], words=FONT_CLASSES),
-        palette=ck.spec(f"{w}.palette", s["palette"], words=tuple(MOODS) + ("any",)),
-        fill=ck.spec(f"{w}.fill", s["fill"], words=FILLS),
-        effect=ck.spec(f"{w}.effect", s["effect"], words=EFFECTS),
-        motion_blur=ck.spec(f"{w}.motion_blur", s["motion_blur"], boolean=True),
-        background=ck.spec(f"{w}.background", s["background"], words=BACKGROUNDS),
-        background_speed=ck.spec(f"{w}.background_speed", s["background_speed"], number=(0.0, 4.0)),
-        camera=ck.spec(f"{w}.camera", s["camera"], words=CAMERAS),
-        camera_amount=ck.spec(f"{w}.camera_amount", s["camera_amount"], number=(0.0, 0.5)),
+        fonts=ck.field(lambda: ck.spec(f"{w}.fonts", s["fonts"], words=FONT_CLASSES)),
+        palette=ck.field(lambda: ck.spec(f"{w}.palette", s["palette"], words=tuple(MOODS) + ("any",))),
+        fill=ck.field(lambda: ck.spec(f"{w}.fill", s["fill"], words=FILLS)),
+        effect=ck.field(lambda: ck.spec(f"{w}.effect", s["effect"], words=EFFECTS)),
+        motion_blur=ck.field(lambda: ck.spec(f"{w}.motion_blur", s["motion_blur"], boolean=True)),
+        background=ck.field(lambda: ck.spec(f"{w}.background", s["background"], words=BACKGROUNDS)),
+        background_speed=ck.field(lambda: ck.spec(f"{w}.background_speed", s["background_speed"], number=(0.0, 4.0))),
+        camera=ck.field(lambda: ck.spec(f"{w}.camera", s["camera"], words=CAMERAS)),
+        camera_amount=ck.field(lambda: ck.spec(f"{w}.camera_amount", s["camera_amount"], number=(0.0, 0.5))),
     )
+    if ck.errors:
+        return None
     tpl = Template(id=t["id"], description=t["description"].strip(), motion_tag=t["motion_tag"].strip(), tags=(),
-                   enter=phases["enter"], emphasis=phases["emphasis"], exit=phases["exit"], style=style, source=path)
+                   enter=phases["enter"], emphasis=phases["emphasis"], exit=phases["exit"], style=style, source=ck.path)
     implied = derived_tags(tpl)
     if "tags" in t:
         given = t["tags"]
         if not isinstance(given, list) or not all(isinstance(g, str) for g in given):
             ck.fail(f"{where}.tags", f"expected a list of strings, got {given!r}")
-        for g in given:
-            if g not in TAGS:
-                ck.fail(f"{where}.tags", f"unknown tag {g!r} (allowed: {', '.join(TAGS)})")
-        if set(given) != set(implied):
+        unknown = [g for g in given if g not in TAGS]
+        for g in unknown:
+            ck.errors.append(TemplateError(ck.path, f"{where}.tags", f"unknown tag {g!r} (allowed: {', '.join(TAGS)})"))
+        if not unknown and set(given) != set(implied):
             ck.fail(f"{where}.tags", f"tags {sorted(given)} disagree with the motions used, which imply {sorted(implied)}")
     return Template(**{**tpl.__dict__, "tags": implied})

@@ -1,0 +1,380 @@
+"""Bad inputs and faults across the engine and dataset commands, as a generated table.
+
+For every case: a non-zero exit, one line on stderr naming the culprit (the option, file or sample),
+no traceback, and every file that existed before byte-for-byte unchanged. One small real dataset
+(8 clips, 64 px, 8 frames) is rendered once; damaged copies of it are made once per module.
+Then a few faults that need more than a table: kill -9 of `render` (its workers must end), the
+loader's count of samples lost in a truncated shard, Ctrl-C, and `templates validate`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from kinetype.cli import app
+from test_shards_helpers import REPO, copy_some_templates
+
+runner = CliRunner()
+TINY = ["--size", "64", "--frames", "8", "--fps", "8"]
+TEMPLATE = "drop-bounce-in-ltr"
+
+# --- the world the cases run in -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """A folder holding a rendered dataset, damaged copies of it, and files a bad command must not touch."""
+    root = tmp_path_factory.mktemp("world")
+    templates = copy_some_templates(root / "templates", count=1)
+    ds = root / "ds"
+    r = runner.invoke(app, ["render", "--templates", str(templates), "--n", "8", "--shard-size", "4", "--out", str(ds),
+                            "--workers", "1", "--seed", "3", "--quiet", *TINY])
+    assert r.exit_code == 0, r.output
+    (root / "keep.png").write_bytes(b"\x89PNG precious bytes")
+    (root / "keep.txt").write_text("a regular file\n")
+    (root / "keep_dir").mkdir()
+    (root / "keep_dir" / "inside.txt").write_text("do not lose me\n")
+    (root / "empty").mkdir()
+    (root / "words_bad.txt").write_text("Hello\nwor1d\n")
+    (root / "words_empty.txt").write_text("# only a comment\n\n")
+    (root / "bad_templates").mkdir()
+    (root / "bad_templates" / "x.toml").write_text('[[template]]\nid = "x-y"\ndescription = "d"\nmotion_tag = "m"\n'
+                                                   '[template.enter]\nmotion = "nope"\n')
+    (root / "garbage_templates").mkdir()
+    (root / "garbage_templates" / "g.toml").write_text("this is = = not toml [")
+
+    def damaged(name: str, change) -> None:
+        dest = root / name
+        shutil.copytree(ds, dest)
+        change(dest)
+
+    def truncate(d: Path) -> None:
+        tar = d / "shard-000001.tar"
+        tar.write_bytes(tar.read_bytes()[: tar.stat().st_size // 3])
+
+    def flip_byte(d: Path) -> None:
+        tar = d / "shard-000000.tar"
+        raw = bytearray(tar.read_bytes())
+        raw[700] ^= 0xFF
+        tar.write_bytes(bytes(raw))
+
+    def rewrite_manifest(d: Path, edit) -> None:
+        table = pq.read_table(d / "manifest.parquet")
+        buf = io.BytesIO()
+        pq.write_table(edit(table), buf)
+        (d / "manifest.parquet").write_bytes(buf.getvalue())
+
+    def edit_word(d: Path) -> None:
+        def edit(t):
+            words = t.column("word").to_pylist()
+            words[2] = words[2] + "x" if len(words[2]) < 12 else words[2][:-1]
+            return t.set_column(t.column_names.index("word"), "word", pa.array(words))
+        rewrite_manifest(d, edit)
+
+    damaged("ds_truncated", truncate)
+    damaged("ds_flipped", flip_byte)
+    damaged("ds_no_parquet", lambda d: (d / "shard-000000.parquet").unlink())
+    damaged("ds_edited_word", edit_word)
+    damaged("ds_no_column", lambda d: rewrite_manifest(d, lambda t: t.drop_columns(["font"])))
+    damaged("ds_garbage_manifest", lambda d: (d / "manifest.parquet").write_bytes(b"garbage, not parquet"))
+    damaged("ds_garbage_config", lambda d: (d / "render_config.json").write_text("{ not json"))
+    damaged("ds_list_config", lambda d: (d / "render_config.json").write_text("[1, 2]"))
+    damaged("ds_no_stats", lambda d: (d / "shard-000001.stats.json").unlink())
+    damaged("ds_garbage_parquet", lambda d: (d / "shard-000001.parquet").write_bytes(b"PAR1 garbage PAR1"))
+    damaged("ds_no_tar", lambda d: (d / "shard-000000.tar").unlink())
+    damaged("ds_empty_tar", lambda d: (d / "shard-000001.tar").write_bytes(b""))
+    return root
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    out = {}
+    for p in sorted(root.rglob("*")):
+        if p.is_file():
+            out[str(p.relative_to(root))] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+# --- the table --------------------------------------------------------------------------------------
+
+# (args, culprit named on stderr, allowed exit codes). "{w}" is the world folder.
+USER = (2,)
+CASES: list[tuple[list[str], str, tuple[int, ...]]] = []
+
+
+def case(args: str | list[str], culprit: str, codes: tuple[int, ...] = USER) -> None:
+    CASES.append((args.split() if isinstance(args, str) else args, culprit, codes))
+
+
+PREVIEW = f"preview {TEMPLATE} --templates {{w}}/templates --out {{w}}/new/p.gif"
+RENDER = "render --templates {w}/templates --n 4 --shard-size 2 --out {w}/new/ds --quiet --workers 1 " + " ".join(TINY)
+SHEET = "templates sheet --templates {w}/templates --out {w}/new/sheets --size 32"
+
+# Numbers out of range, each naming its option.
+for opt, values in {"--size": ["0", "15", "4097", "-1"], "--frames": ["0", "-1", "1001"], "--fps": ["0", "121", "-5"],
+                    "--seed": ["-1", "-100"]}.items():
+    for v in values:
+        case(f"{PREVIEW} {opt} {v}".split(), opt)
+for opt, values in {"--n": ["0", "-1"], "--shard-size": ["0", "-3"], "--size": ["0", "17", "15", "63", "4097"],
+                    "--frames": ["0", "-1", "1001"], "--fps": ["0", "121"], "--seed": ["-1"],
+                    "--workers": ["0", "-2", "1000"], "--num-shards": ["0", "-1"], "--shard-index": ["-1", "1"]}.items():
+    for v in values:
+        case(f"{RENDER} {opt} {v}".split(), opt)
+case(f"{RENDER} --num-shards 2 --shard-index 5".split(), "--shard-index")
+for opt, values in {"--per-sheet": ["0", "-1"], "--size": ["0", "15", "5000"], "--seed": ["-1"]}.items():
+    for v in values:
+        case(f"{SHEET} {opt} {v}".split(), opt)
+for v in ["0", "-1"]:
+    case(f"shards inspect {{w}}/ds --sheet {{w}}/keep.png --samples {v}".split(), "--samples")
+    case(f"shards inspect {{w}}/ds --samples {v}".split(), "--samples")
+for v in ["0", "-2", "1000"]:
+    case(f"shards verify {{w}}/ds --workers {v}".split(), "--workers")
+case("shards inspect {w}/ds --seed -1".split(), "--seed")
+
+# Wrong types and unknown options: click's usage errors, as one line naming the option.
+for cmd, opt in [(PREVIEW, "--size"), (PREVIEW, "--frames"), (PREVIEW, "--fps"), (PREVIEW, "--seed"),
+                 (RENDER, "--n"), (RENDER, "--workers"), (RENDER, "--size"), (RENDER, "--shard-size"),
+                 (RENDER, "--num-shards"), (SHEET, "--per-sheet"), (SHEET, "--size"),
+                 ("shards inspect {w}/ds", "--samples"), ("shards verify {w}/ds", "--workers")]:
+    for bad in ["abc", "1.5"]:
+        case(f"{cmd} {opt} {bad}".split(), opt)
+for cmd in [PREVIEW, RENDER, SHEET, "shards verify {w}/ds", "shards inspect {w}/ds", "export {w}/ds {w}/new/x",
+            "templates list", "fonts list"]:
+    case(f"{cmd} --bogus".split(), "--bogus")
+case("shards verify", "FOLDER")
+case("export {w}/ds", "OUT")
+case("templates sheet", "--out")
+
+# Words, including text Rich would read as markup.
+for word in ["[/x]", "[bold]x", "", "a b", "é", "x" * 13, "1abc", "ab-c", "[red]", "Hel[lo"]:
+    shown = word[:1] if word and word[0] in "[1" else ("empty" if not word else "")
+    case([*f"{PREVIEW}".split(), "--word", word], shown or "word")
+    case([*SHEET.split(), "--word", word], shown or "word")
+
+# Output paths: under a file, a folder where a file goes, unknown suffixes, flags that do not fit.
+for out in ["{w}/keep.txt/p.gif", "{w}/keep.txt/deeper/p.png", "{w}/keep_dir", "{w}/new/p.txt", "{w}/new/p"]:
+    case(f"preview {TEMPLATE} --templates {{w}}/templates --out {out}".split(), "--out")
+case(f"{PREVIEW} --masks".split(), "--masks")
+case(f"preview {TEMPLATE} --templates {{w}}/templates --out {{w}}/new/p.mp4 --masks".split(), "--masks")
+case(f"preview {TEMPLATE} --templates {{w}}/templates --out {{w}}/new/p.mp4 --size 17".split(), "--size")
+case(f"preview --templates {{w}}/templates --out {{w}}/new/p.gif".split(), "TEMPLATE_ID")
+case(f"preview no-such-template --templates {{w}}/templates --out {{w}}/new/p.gif".split(), "no-such-template")
+for out in ["{w}/keep.txt/sheets", "{w}/keep.txt"]:
+    case(f"templates sheet --templates {{w}}/templates --out {out} --size 32".split(), "--out")
+for out in ["{w}/keep.txt/ds", "{w}/keep.txt"]:
+    case(f"render --templates {{w}}/templates --n 4 --shard-size 2 --out {out} --quiet --workers 1 {' '.join(TINY)}".split(), "keep.txt")
+for sheet, culprit in [("{w}/keep.txt/s.png", "--sheet"), ("{w}/keep_dir", "--sheet"), ("{w}/new/s.jpg", "--sheet"),
+                       ("{w}/keep.txt", "--sheet")]:
+    case(f"shards inspect {{w}}/ds --sheet {sheet}".split(), culprit)
+
+# Template folders that are missing, files, empty, or hold bad files — for every command that reads them.
+for templates, culprit in [("{w}/missing", "missing"), ("{w}/keep.txt", "keep.txt"), ("{w}/empty", "empty"),
+                           ("{w}/bad_templates", "x.toml"), ("{w}/garbage_templates", "g.toml")]:
+    case(f"templates list --templates {templates}".split(), culprit)
+    case(f"preview {TEMPLATE} --templates {templates} --out {{w}}/new/p.gif".split(), culprit)
+    case(f"templates sheet --templates {templates} --out {{w}}/new/sheets".split(), culprit)
+    case(f"render --templates {templates} --n 4 --out {{w}}/new/ds --quiet {' '.join(TINY)}".split(), culprit)
+
+# Word lists.
+for words, culprit in [("{w}/missing.txt", "missing.txt"), ("{w}/words_bad.txt", "words_bad.txt"),
+                       ("{w}/words_empty.txt", "words_empty.txt"), ("{w}/keep_dir", "keep_dir")]:
+    case(f"{RENDER} --words {words}".split(), culprit)
+
+# Dataset folders that are not datasets, for every dataset command.
+NOT_DATASETS = [("{w}/missing", "missing"), ("{w}/keep.txt", "keep.txt"), ("{w}/empty", "empty"),
+                ("{w}/ds_garbage_config", "render_config.json"), ("{w}/ds_list_config", "render_config.json")]
+for folder, culprit in NOT_DATASETS:
+    case(f"shards verify {folder}".split(), culprit)
+    case(f"shards inspect {folder}".split(), culprit)
+    case(f"shards inspect {folder} --sheet {{w}}/keep.png".split(), culprit)
+    case(f"export {folder} {{w}}/new/export".split(), culprit)
+
+# Damaged datasets: verify finds each fault (exit 1 corrupt, 3 missing, 4 both).
+DAMAGED = [("ds_truncated", "shard-000001.tar", (1, 4)), ("ds_flipped", "shard-000000.tar", (1,)),
+           ("ds_no_parquet", "shard-000000.parquet", (1,)), ("ds_edited_word", "manifest", (1,)),
+           ("ds_no_column", "font", (1,)), ("ds_garbage_manifest", "manifest.parquet", (1,)),
+           ("ds_no_stats", "shard-000001", (3, 4)), ("ds_garbage_parquet", "shard-000001.parquet", (1,)),
+           ("ds_no_tar", "shard-000000", (3, 4)), ("ds_empty_tar", "shard-000001.tar", (1, 4))]
+for name, culprit, codes in DAMAGED:
+    case(f"shards verify {{w}}/{name}".split(), culprit, codes)
+    case(f"shards verify {{w}}/{name} --workers 2".split(), culprit, codes)
+
+# Exports that must leave nothing: an existing target, a target under a file, a damaged dataset.
+for out in ["{w}/keep_dir", "{w}/keep.txt", "{w}/keep.txt/x", "{w}/empty"]:
+    case(f"export {{w}}/ds {out}".split(), out.replace("{w}/", ""))
+case("export --format nope {w}/ds {w}/new/export".split(), "--format")
+for name, culprit in [("ds_truncated", "shard-000001.tar"), ("ds_garbage_config", "render_config.json"),
+                      ("ds_no_tar", "shard-000000.tar"), ("ds_empty_tar", "shard-000001.tar")]:
+    case(f"export {{w}}/{name} {{w}}/new/export".split(), culprit)
+# Contact sheets of damaged datasets.
+for name, culprit in [("ds_garbage_manifest", "manifest.parquet"), ("ds_no_tar", "shard-000000.tar"),
+                      ("ds_empty_tar", "shard-000001.tar"), ("ds_garbage_config", "render_config.json")]:
+    case(f"shards inspect {{w}}/{name} --sheet {{w}}/keep.png".split(), culprit)
+
+
+def test_the_table_is_large():
+    assert len(CASES) >= 150, len(CASES)
+
+
+@pytest.mark.parametrize("args,culprit,codes", CASES, ids=[" ".join(a)[:90] for a, _, _ in CASES])
+def test_bad_input(world, args, culprit, codes):
+    args = [a.replace("{w}", str(world)) for a in args]
+    before = snapshot(world)
+    result = runner.invoke(app, args)
+    after = snapshot(world)
+    stderr = result.stderr.strip()
+    assert result.exit_code in codes, (result.exit_code, result.output)
+    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output
+    assert len(stderr.splitlines()) == 1, stderr
+    assert culprit.lower() in stderr.lower() or culprit.lower() in result.stdout.lower(), stderr
+    if codes == USER:
+        assert culprit.lower() in stderr.lower(), stderr
+    assert {k: v for k, v in after.items() if k in before} == before, "a file that existed was changed"
+    new = set(after) - set(before)
+    assert not new, f"a failed command left files: {sorted(new)[:5]}"
+
+
+# --- faults beyond the table --------------------------------------------------------------------------
+
+
+def test_garbage_manifest_is_one_line_in_inspect_and_verify(world):
+    result = runner.invoke(app, ["shards", "verify", str(world / "ds_garbage_manifest")])
+    assert result.exit_code == 1 and "ArrowInvalid" not in result.output and "not a readable parquet" in result.output
+
+
+def test_inspect_does_not_call_a_truncated_dataset_complete(world):
+    result = runner.invoke(app, ["shards", "inspect", str(world / "ds_truncated")])
+    assert result.exit_code == 0
+    text = " ".join(result.stdout.split())
+    assert "1 of 2 complete" in text and "damaged" in text and "shard-000001.tar" in text
+
+
+def test_old_dataset_without_checksums_verifies_with_a_note(world, tmp_path):
+    old = tmp_path / "old"
+    shutil.copytree(world / "ds", old)
+    for stats in old.glob("*.stats.json"):
+        record = json.loads(stats.read_text())
+        record.pop("parquet_sha256")
+        stats.write_text(json.dumps(record))
+    card = json.loads((old / "dataset_card.json").read_text())
+    card.pop("manifest_sha256")
+    (old / "dataset_card.json").write_text(json.dumps(card))
+    table = pq.read_table(old / "manifest.parquet").replace_schema_metadata(None)
+    pq.write_table(table, old / "manifest.parquet")
+    result = runner.invoke(app, ["shards", "verify", str(old)])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())
+    assert "no checksum recorded (older dataset)" in text and "no shard checksums (older dataset)" in text
+
+
+def test_loader_counts_every_sample_a_truncated_shard_lost(world):
+    from kinetype.data import ShardDataset
+
+    ds = ShardDataset(str(world / "ds_truncated"))
+    keys = [s["__key__"] for s in ds]
+    assert len(keys) + ds.skipped == 8, (keys, ds.skipped)
+    assert ds.skipped >= 2
+
+
+def test_export_is_whole_and_never_overwrites(world, tmp_path):
+    out = tmp_path / "export"
+    assert runner.invoke(app, ["export", str(world / "ds"), str(out)]).exit_code == 0
+    first = snapshot(out)
+    result = runner.invoke(app, ["export", str(world / "ds"), str(out)])
+    assert result.exit_code == 2 and "already exists" in result.stderr and snapshot(out) == first
+    assert not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]
+
+
+def test_ctrl_c_message_fits_the_command(world, monkeypatch):
+    import kinetype.shards
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(kinetype.shards, "render_dataset", interrupted)
+    result = runner.invoke(app, [*RENDER.replace("{w}", str(world)).split()])
+    assert result.exit_code == 130, result.output and "finished shards are kept" in result.stderr and "train" not in result.stderr
+    monkeypatch.setattr("kinetype.gallery.preview", interrupted)
+    result = runner.invoke(app, [*PREVIEW.replace("{w}", str(world)).replace(TEMPLATE, "--random").split()])
+    assert result.exit_code == 130, result.output
+    assert "train" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_templates_validate_reports_every_error_and_takes_a_file(tmp_path):
+    bad = tmp_path / "two.toml"
+    bad.write_text('[[template]]\nid = "Bad Id"\ndescription = "d"\nmotion_tag = "m"\ncolour = 1\n'
+                   '[template.enter]\nmotion = "fly"\nduration = "fast"\neasing = "nope"\n')
+    result = runner.invoke(app, ["templates", "validate", str(bad)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    text = result.stderr
+    for field in ("template[0].id", "template[0].colour", "template[0].enter.duration", "template[0].enter.easing"):
+        assert field in text, text
+    assert "[low, high]" in text or "range" in text  # square brackets in messages survive (not read as markup)
+    good = REPO / "templates" / sorted(p.name for p in (REPO / "templates").glob("*.toml"))[0]
+    assert runner.invoke(app, ["templates", "validate", str(good)]).exit_code == 0
+
+
+def test_commands_fall_back_to_the_bundled_templates(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["templates", "list", "--json"])
+    assert result.exit_code == 0 and len(json.loads(result.stdout)) > 100
+
+
+def test_help_keeps_square_brackets():
+    result = runner.invoke(app, ["train", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0 and "(, , ...)" not in result.output and "[data]" in result.output
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_render_workers_end_when_the_parent_is_killed(world, tmp_path):
+    args = [sys.executable, "-m", "kinetype", "render", "--templates", str(world / "templates"), "--n", "400",
+            "--shard-size", "50", "--out", str(tmp_path / "ds"), "--workers", "2", "--quiet", *TINY]
+    proc = subprocess.Popen(args, cwd=REPO, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 90
+        workers: list[int] = []
+        while time.time() < deadline and len(workers) < 2 and proc.poll() is None:
+            time.sleep(0.2)
+            workers = [p for p in _children(proc.pid) if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text(errors="replace")] \
+                if Path(f"/proc/{proc.pid}").exists() else []
+        assert len(workers) >= 1, "no worker processes started"
+        time.sleep(1.0)  # let the initializers arm the parent-death signal
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        deadline = time.time() + 10
+        while time.time() < deadline and any(Path(f"/proc/{p}").exists() for p in workers):
+            time.sleep(0.2)
+        alive = [p for p in workers if Path(f"/proc/{p}").exists()
+                 and Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"]
+        assert not alive, f"workers {alive} outlived their parent"
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
