@@ -21,6 +21,8 @@ from functools import lru_cache
 import numpy as np
 import skia
 
+from kinetype.eval.measures import erode
+
 ALIKE_IOU = 0.9
 # A difference thicker than this many stems is a stroke. Measured on the bundled fonts (erosions
 # to empty the difference / stem): I-l 0.08-0.30, O-Q 0.32-0.6.
@@ -54,26 +56,11 @@ def glyph_masks(font_id: str) -> dict[str, np.ndarray]:
     return out
 
 
-def _erode(mask: np.ndarray, radius: int) -> np.ndarray:
-    """Binary erosion by a (2r+1)² square, done as r steps of 3×3 (rows, then columns)."""
-    out = mask.copy()
-    for _ in range(radius):
-        rows = out.copy()
-        rows[1:] &= out[:-1]
-        rows[:-1] &= out[1:]
-        rows[0] = rows[-1] = False
-        out = rows.copy()
-        out[:, 1:] &= rows[:, :-1]
-        out[:, :-1] &= rows[:, 1:]
-        out[:, 0] = out[:, -1] = False
-    return out
-
-
 def thickness_px(mask: np.ndarray) -> int:
     """How many 3×3 erosions empty ``mask``: about half its thickest part, in pixels."""
     steps = 0
     while mask.any():
-        mask = _erode(mask, 1)
+        mask = erode(mask, 1)
         steps += 1
     return steps
 

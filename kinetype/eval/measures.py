@@ -84,6 +84,30 @@ def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
     return 1.0 if union == 0 else float(np.count_nonzero(a & b) / union)
 
 
+def erode(mask: np.ndarray, radius: int) -> np.ndarray:
+    """Binary erosion of the last two axes by a (2r+1)² square, as r steps of 3×3 (rows, then
+    columns); outside the image counts as unset."""
+    out = np.asarray(mask, bool).copy()
+    for _ in range(radius):
+        rows = out.copy()
+        rows[..., 1:, :] &= out[..., :-1, :]
+        rows[..., :-1, :] &= out[..., 1:, :]
+        rows[..., [0, -1], :] = False
+        out = rows.copy()
+        out[..., :, 1:] &= rows[..., :, :-1]
+        out[..., :, :-1] &= rows[..., :, 1:]
+        out[..., :, [0, -1]] = False
+    return out
+
+
+def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
+    """Binary dilation of the last two axes by a (2r+1)² square (outside the image counts as unset)."""
+    m = np.asarray(mask, bool)
+    r = radius
+    padded = np.pad(~m, [(0, 0)] * (m.ndim - 2) + [(r, r), (r, r)], constant_values=True)
+    return ~erode(padded, r)[..., r:r + m.shape[-2], r:r + m.shape[-1]] if r else m.copy()
+
+
 def frame_ious(found: np.ndarray, truth: np.ndarray) -> np.ndarray:
     """(T,) IoU per frame of two (T, H, W) mask stacks."""
     return np.array([mask_iou(f, t) for f, t in zip(found, truth)], dtype=np.float64)
