@@ -37,6 +37,11 @@ I and l as one letter in fonts that draw them alike (outline IoU ≥ 0.9, e.g. D
 Open Sans): no reader can tell them apart in a random string, so those misreads are the font's
 ambiguity, not illegibility. That line uses the font (never the frame) and is not the score.
 
+The readers and measures are ``kinetype.eval``'s (one implementation): Tesseract through
+``kinetype.eval.readers``, look-alikes from ``kinetype.eval.lookalikes``, and PP-OCR (rapidocr,
+where installed) on the middle frame beside it. ``kinetype eval renders`` is the full evaluation
+(held-out words, PP-OCR votes, region and colour measures); this script keeps the Tesseract series.
+
 Usage: ``python benchmarks/legibility.py [--n 300] [--seed 0] [--by template] [--by tag]
 [--dump DIR]``; every run prints the score broken down by font class, font, effect, fill, background, palette,
 contrast, word length and type, letter height and camera.
@@ -45,25 +50,20 @@ contrast, word length and type, letter height and camera.
 from __future__ import annotations
 
 import argparse
-import io
-import os
 import shutil
-import subprocess
 import sys
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-import skia
-from PIL import Image, ImageDraw, ImageOps
+from PIL import Image, ImageOps
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from kinetype.render import render_clip
 from kinetype.render.fonts import FontLibrary
-from kinetype.render.layout import glyph_path
 from kinetype.render.palettes import contrast
 from kinetype.templates import load_templates
 from kinetype.words import LETTERS
@@ -72,85 +72,22 @@ ENGLISH = ["Hello", "Motion", "Type", "Kinetic", "Studio", "Dance", "Sunny", "Br
            "Wonder", "Jump", "Quiet", "Zebra", "Pixel", "Vivid", "Ocean", "Spark", "Glow"]
 
 
-TEXT_HEIGHT_PX = 40  # the text line's height handed to Tesseract (see the docstring)
-TESS_CONFIG = ["-c", "load_system_dawg=0", "-c", "load_freq_dawg=0",  # words are not all English
-               "-c", "tessedit_char_whitelist=" + LETTERS]
+# The Tesseract pipeline and PP-OCR live in kinetype.eval.readers (one implementation for
+# `kinetype eval` and this script); the measures in kinetype.eval.measures / lookalikes.
+from kinetype.eval.lookalikes import lookalike_map  # noqa: E402
+from kinetype.eval.measures import word_scores  # noqa: E402
+from kinetype.eval.readers import (candidate_channels, drop_border_components, fit_for_tesseract,  # noqa: E402
+                                   make_reader, minority, otsu, reader_available, tesseract)
+
+_PPOCR = None
 
 
-def otsu(channel: np.ndarray) -> tuple[int, float]:
-    """Otsu threshold of a uint8 image and the separation it achieves (between-class variance)."""
-    hist = np.bincount(channel.ravel(), minlength=256).astype(float)
-    w0 = np.cumsum(hist)
-    m0 = np.cumsum(hist * np.arange(256))
-    total, mt = w0[-1], m0[-1]
-    w1 = total - w0
-    between = (mt * w0 / total - m0) ** 2 / np.maximum(w0 * w1, 1)
-    k = int(np.argmax(between))
-    return k, float(between[k])
-
-
-def tesseract(image: np.ndarray, tsv: bool = True) -> tuple[str, float]:
-    """Tesseract ``--psm 7`` on a binary image (True = ink, drawn black on white) or a uint8 grey
-    one (dark text on white): the letters read and the lowest word confidence (0..100, -1 when
-    nothing was read)."""
-    buf = io.BytesIO()
-    Image.fromarray(image if image.dtype == np.uint8 else np.where(image, 0, 255).astype(np.uint8)).save(buf, format="PNG")
-    out = subprocess.run(["tesseract", "stdin", "stdout", "--psm", "7", "-l", "eng", *TESS_CONFIG, *(["tsv"] if tsv else [])],
-                         input=buf.getvalue(), capture_output=True, check=False,
-                         env={**os.environ, "OMP_THREAD_LIMIT": "1"})  # the pool already uses every core
-    text = out.stdout.decode("utf-8", "replace")
-    if not tsv:
-        return "".join(ch for ch in text if ch.isalpha()), -1.0
-    words, confs = [], []
-    for line in text.splitlines()[1:]:
-        cols = line.split("\t")
-        if len(cols) == 12 and cols[11].strip():
-            words.append(cols[11])
-            confs.append(float(cols[10]))
-    return "".join(ch for ch in "".join(words) if ch.isalpha()), (min(confs) if confs else -1.0)
-
-
-def minority(channel: np.ndarray) -> np.ndarray:
-    """Otsu binarisation of a channel with the smaller class as ink (text covers less than half the frame)."""
-    binary = channel > otsu(channel)[0]
-    return ~binary if binary.mean() >= 0.5 else binary
-
-
-def candidate_channels(rgb: np.ndarray) -> list[np.ndarray]:
-    """Grey, R, G, B and the colour distance from the frame's border colour (median of the edge
-    pixels: the background), each uint8. Coloured text on a coloured ground separates best in
-    different channels; glows separate least in the distance channel's upper class."""
-    grey = np.asarray(ImageOps.grayscale(Image.fromarray(rgb)))
-    edge = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]]).astype(np.float32)
-    dist = np.sqrt(((rgb.astype(np.float32) - np.median(edge, axis=0)) ** 2).sum(-1))
-    dist = np.rint(dist * 255 / max(float(dist.max()), 1.0)).astype(np.uint8)
-    return [grey, rgb[..., 0], rgb[..., 1], rgb[..., 2], dist]
-
-
-def drop_border_components(ink: np.ndarray) -> np.ndarray:
-    """Ink connected to the frame's edge is background pattern (stripes, grid, shapes, grain),
-    never a word fitted inside safe margins: flood it away, unless that removes most of the ink."""
-    img = Image.fromarray(ink.astype(np.uint8) * 255)
-    px, (w, h) = img.load(), img.size
-    edge = [(x, 0) for x in range(w)] + [(x, h - 1) for x in range(w)] + [(0, y) for y in range(h)] + [(w - 1, y) for y in range(h)]
-    for xy in edge:
-        if px[xy] == 255:
-            ImageDraw.floodfill(img, xy, 0)
-    kept = np.asarray(img) > 0
-    return kept if kept.sum() > 0.2 * ink.sum() else ink
-
-
-def fit_for_tesseract(ink: np.ndarray, height_px: int = TEXT_HEIGHT_PX) -> np.ndarray:
-    """Crop to the ink and scale it so the text line is ``height_px`` tall (anti-aliased grey,
-    dark on white, as Tesseract expects a scanned page), with a white margin of half that."""
-    ys, xs = np.nonzero(ink)
-    if len(ys) == 0:
-        return np.full((2 * height_px, 2 * height_px), 255, np.uint8)
-    crop = ink[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
-    k = height_px / crop.shape[0]
-    img = Image.fromarray(np.where(crop, 0, 255).astype(np.uint8)).resize(
-        (max(1, round(crop.shape[1] * k)), height_px), Image.LANCZOS)
-    return np.pad(np.asarray(img), height_px // 2, constant_values=255)
+def ppocr_read(frame: np.ndarray) -> str:
+    """PP-OCR (rapidocr) on the same frame, for the side-by-side column; built once per process."""
+    global _PPOCR
+    if _PPOCR is None:
+        _PPOCR = make_reader("ppocr")
+    return _PPOCR.read(frame).text
 
 
 def ocr(frame: np.ndarray) -> tuple[str, float]:
@@ -198,27 +135,9 @@ def read_at_rest(frames: np.ndarray, at_rest: np.ndarray) -> str:
     return max(votes.items(), key=lambda kv: kv[1])[0]
 
 
-def glyphs_alike(font_id: str, a: str = "I", b: str = "l", threshold: float = 0.9) -> bool:
-    """Whether a font draws two letters alike: intersection over union of their outlines (centred on
-    their advances, on one baseline) at 100 px. In such fonts (many sans faces draw I and l as the
-    same bar) no reader can tell them apart in a random string."""
-    lib = FontLibrary.load()
-    masks = []
-    for ch in (a, b):
-        surf = skia.Surface(200, 200)
-        canvas = surf.getCanvas()
-        canvas.clear(skia.ColorBLACK)
-        canvas.translate(100, 140)
-        canvas.drawPath(glyph_path(lib, lib.get(font_id), ch), skia.Paint(Color=skia.ColorWHITE))
-        masks.append(surf.makeImageSnapshot().toarray()[..., 0] > 127)
-    return (masks[0] & masks[1]).sum() / max((masks[0] | masks[1]).sum(), 1) >= threshold
-
-
 def same_up_to_alike(read: str, word: str, font_id: str) -> bool:
-    """Case-insensitive match that also takes I for l where the font draws them alike."""
-    if glyphs_alike(font_id):
-        read, word = read.replace("I", "l"), word.replace("I", "l")
-    return read.lower() == word.lower()
+    """Case-insensitive match with the letters the font draws alike merged (kinetype.eval.lookalikes)."""
+    return word_scores(read, word, lookalike_map(font_id))["merged"] == 1.0
 
 
 def letter_height_px(boxes: np.ndarray) -> float:
@@ -261,6 +180,9 @@ def one(job: tuple[int, int, str]) -> dict:
         row.update(read=got, ok_ci=got.lower() == word.lower(), ok_exact=got == word, job=job, frame=mid,
                    basic_ci=basic.lower() == word.lower(), basic_exact=basic == word,
                    ok_alike=same_up_to_alike(got, word, font.id))
+        if reader_available("ppocr") is None:
+            pp = ppocr_read(clip.frames[mid])
+            row.update(ppocr=pp, ppocr_ci=pp.lower() == word.lower(), ppocr_alike=same_up_to_alike(pp, word, font.id))
     return row
 
 
@@ -330,7 +252,12 @@ def main() -> None:
             print(f"{name:28s} {len(group):6d} {share['ok_ci']:12.1%} {share['ok_exact']:8.1%}   "
                   f"{share['basic_ci']:12.1%} {share['basic_exact']:8.1%}")
     print(f"{'never at rest (left out)':28s} {len(rows) - len(scored):6d}")
-    print(f"{'  I = l where the font draws them alike':41s} {np.mean([r['ok_alike'] for r in scored]):12.1%}")
+    print(f"{'  look-alikes merged (kinetype.eval)':41s} {np.mean([r['ok_alike'] for r in scored]):12.1%}")
+    if scored and "ppocr_ci" in scored[0]:
+        for name, group in (("all that come to rest", scored), ("  English words", english), ("  random letters", rand)):
+            if group:
+                print(f"PP-OCR (rapidocr, middle frame) {name:24s} {np.mean([r['ppocr_ci'] for r in group]):8.1%} "
+                      f"case-insens., {np.mean([r['ppocr_alike'] for r in group]):.1%} look-alikes merged")
     print(f"\nbreakdown (clips that come to rest): {'clips':>5s} {'case-i.':>8s} {'fails':>6s}, worst first")
     for key in (*BREAKDOWN, *("tags" if b == "tag" else b for b in args.by)):
         print("\n".join(breakdown(scored, key)))

@@ -307,6 +307,57 @@ def generate(
                  templates_dir=templates, echo=lambda s: console.print(s, highlight=False, soft_wrap=True))
 
 
+# --- eval: measured legibility, motion and colour ----------------------------------------------
+
+eval_app = typer.Typer(help="Measure legibility (OCR), motion and colour of engine renders or of a model's clips.",
+                       no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+EvalN = Annotated[int, typer.Option("--n", help="Clips, drawn deterministically from the eval set.")]
+EvalOut = Annotated[Optional[Path], typer.Option("--out", help="Folder for report.json, report.md, contact_sheet.png.")]
+EvalReader = Annotated[str, typer.Option("--reader", help="OCR: ppocr (default), tesseract or both.")]
+EvalWorkers = Annotated[Optional[int], typer.Option("--workers", help="Worker processes (default: all cores).")]
+
+
+@eval_app.command("renders")
+@user_errors
+def eval_renders(
+    n: EvalN = 200,
+    templates: TemplatesDir = DEFAULT_TEMPLATES,
+    out: EvalOut = Path("eval/renders"),
+    seed: Seed = 0,
+    reader: EvalReader = "ppocr",
+    workers: EvalWorkers = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar or tables.")] = False,
+):
+    """Score engine renders of the eval set: the legibility ceiling of any model trained on them."""
+    from kinetype.eval import evaluate_renders
+
+    evaluate_renders(n=n, seed=seed, templates=templates, readers=reader, workers=workers, out=out, progress=not quiet)
+    console.print(f"wrote {out}/report.json, report.md, contact_sheet.png", highlight=False)
+
+
+@eval_app.command("model")
+@user_errors
+def eval_model(
+    model: ModelDir = None,
+    n: EvalN = 100,
+    no_glyph: Annotated[bool, typer.Option("--no-glyph", help="Do not give the model the engine's glyph layout.")] = False,
+    out: EvalOut = Path("eval/model"),
+    steps: Annotated[int, typer.Option("--steps", help="Sampling steps.")] = 25,
+    guidance: Annotated[float, typer.Option("--guidance", help="Classifier-free guidance scale.")] = 3.0,
+    seed: Seed = 0,
+    reader: EvalReader = "ppocr",
+    workers: EvalWorkers = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar or tables.")] = False,
+):
+    """Generate the eval set with a model and score the clips against the engine's reference renders."""
+    from kinetype.eval import evaluate_model
+
+    evaluate_model(model, n=n, seed=seed, glyph=not no_glyph, steps=steps, guidance=guidance, readers=reader,
+                   workers=workers, out=out, progress=not quiet)
+    console.print(f"wrote {out}/report.json, report.md, contact_sheet.png", highlight=False)
+
+
 def main() -> None:
     app()
 

@@ -1,0 +1,219 @@
+"""The drivers: ``evaluate_renders`` (the engine, the ceiling of any model trained on it) and
+``evaluate_model`` (a pipeline's generations), parallel over cores with a progress bar.
+
+Renders are drawn and scored in worker processes. Generation runs in the main process (one model,
+on its device) and each finished clip goes to a worker for OCR while the next one samples. Each
+worker builds its readers once. Every clip depends only on (seed, index), so the same seed gives
+the same report whatever the number of workers.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from kinetype.errors import KinetypeError
+from kinetype.eval.evalset import EvalItem, eval_items, load_evalset
+from kinetype.eval.readers import make_reader, reader_available, reader_names
+from kinetype.eval.regions import DEFAULT_FINDER
+from kinetype.eval.report import EvalReport, breakdowns, finder_means, print_report, summarise, write_report
+from kinetype.eval.score import score_clip
+
+MAX_N = 1_000_000
+
+# --- worker side ------------------------------------------------------------------------------
+
+_READERS: dict[str, Any] = {}
+
+
+def _init_worker(names: tuple[str, ...]) -> None:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    _READERS.clear()
+    _READERS.update({n: make_reader(n) for n in names})
+
+
+def _reference(item: EvalItem, templates_dir: Path, size: int, num_frames: int, fps: int):
+    from kinetype.render import render_clip
+    from kinetype.templates import get_template, load_templates
+
+    template = get_template(load_templates(templates_dir), item.template_id)
+    return render_clip(template, item.word, item.seed, size=size, num_frames=num_frames, fps=fps)
+
+
+def _score_render(item: EvalItem, templates_dir: Path, size: int, num_frames: int, fps: int) -> tuple[dict, np.ndarray]:
+    clip = _reference(item, templates_dir, size, num_frames, fps)
+    row = score_clip(item, clip.frames, clip, _READERS, compare_finders=True)
+    return row, clip.frames[row["thumb_frame"]]
+
+
+def _score_generated(item: EvalItem, frames: np.ndarray, templates_dir: Path, size: int, num_frames: int, fps: int
+                     ) -> tuple[dict, np.ndarray]:
+    clip = _reference(item, templates_dir, size, num_frames, fps)
+    row = score_clip(item, frames, clip, _READERS)
+    return row, frames[row["thumb_frame"]]
+
+
+# --- main side --------------------------------------------------------------------------------
+
+
+class _Inline:
+    """The pool's interface in this process (one worker: no start-up cost, easy to debug)."""
+
+    def __init__(self, names):
+        _init_worker(names)
+
+    def submit(self, fn, *args) -> Future:
+        f: Future = Future()
+        f.set_result(fn(*args))
+        return f
+
+    def shutdown(self, cancel_futures: bool = False):
+        pass
+
+
+def _pool(workers: int, names: tuple[str, ...]):
+    if workers <= 1:
+        return _Inline(names)
+    import multiprocessing as mp
+
+    # spawn: the main process may hold torch threads or a CUDA context that a fork would copy.
+    return ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker, initargs=(names,))
+
+
+def _check_args(n: int, out: Path | None, readers: str | Sequence[str]) -> tuple[str, ...]:
+    if not 1 <= n <= MAX_N:
+        raise KinetypeError(f"--n must be 1 to {MAX_N}, got {n}")
+    names = reader_names(readers) if isinstance(readers, str) else tuple(readers)
+    for name in names:
+        why = reader_available(name)
+        if why:
+            raise KinetypeError(f"reader {name}: {why}")
+    if out is not None:
+        out = Path(out)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            probe = out / ".kinetype-eval-write-test"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as e:
+            raise KinetypeError(f"--out {out}: cannot write there ({e.strerror or e})") from None
+    return names
+
+
+def _progress(enabled: bool, total: int, label: str):
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                    console=Console(stderr=True), disable=not enabled, transient=False)
+
+
+def _finish(kind: str, config: dict, results: list[tuple[dict, np.ndarray]], names: tuple[str, ...],
+            out: Path | None, progress: bool) -> EvalReport:
+    rows = sorted((r for r, _ in results), key=lambda r: r["index"])
+    thumbs = {r["index"]: t for r, t in results}
+    report = EvalReport(kind, config, summarise(rows, names), rows, breakdowns(rows, names[0]), finder_means(rows), thumbs)
+    if progress:
+        from rich.console import Console
+
+        print_report(report, Console(stderr=True))
+    if out is not None:
+        write_report(report, Path(out))
+    return report
+
+
+def _config(kind: str, n: int, seed: int, names: tuple[str, ...], templates: Path, **extra) -> dict:
+    readers = {nm: make_reader(nm).version for nm in names}
+    return {"kind": kind, "n": n, "seed": seed, "evalset": load_evalset().name, "templates": str(templates),
+            "readers": list(names), "reader_versions": readers, "finder": DEFAULT_FINDER, **extra}
+
+
+def evaluate_renders(*, n: int, seed: int = 0, templates: Path | None = None, readers: str | Sequence[str] = "ppocr",
+                     size: int = 256, num_frames: int = 24, fps: int = 8, workers: int | None = None,
+                     out: Path | None = None, progress: bool = True) -> EvalReport:
+    """Score ``n`` engine renders of the eval set against themselves: legibility (what OCR reads on
+    the at-rest frames), the region finders' IoU against the true glyph masks, colour ΔE."""
+    from kinetype.templates import DEFAULT_TEMPLATES, load_templates
+
+    names = _check_args(n, out, readers)
+    templates = Path(templates or DEFAULT_TEMPLATES)
+    items = eval_items(load_templates(templates), n, seed)
+    config = _config("renders", n, seed, names, templates, size=size, num_frames=num_frames, fps=fps)
+    workers = min(workers or os.cpu_count() or 1, n)
+    pool = _pool(workers, names)
+    results = []
+    try:
+        with _progress(progress, n, "eval renders") as bar:
+            task = bar.add_task("clips", total=n)
+            futures = [pool.submit(_score_render, it, templates, size, num_frames, fps) for it in items]
+            for f in futures:
+                results.append(f.result())
+                bar.advance(task)
+    finally:
+        pool.shutdown(cancel_futures=True)
+    return _finish("renders", config, results, names, out, progress)
+
+
+def evaluate_model(pipe_or_dir, *, n: int, seed: int = 0, glyph: bool = True, steps: int = 25, guidance: float = 3.0,
+                   workers: int | None = None, out: Path | None = None, progress: bool = True,
+                   readers: str | Sequence[str] = "ppocr", sampler: str = "dpm++", templates: Path | None = None) -> EvalReport:
+    """Generate one clip per eval item with a pipeline (a ``Pipeline`` or its folder) and score it
+    against the engine's reference render of the same (template, word, seed): legibility on the
+    reference's at-rest frames, text-region IoU with its glyph masks, colour ΔE, flicker, and the
+    generation time. ``glyph``: give the model the reference's glyph masks."""
+    from kinetype.templates import DEFAULT_TEMPLATES, get_template, load_templates
+
+    names = _check_args(n, out, readers)
+    pipe = _load_pipeline(pipe_or_dir)
+    templates = Path(templates or DEFAULT_TEMPLATES)
+    all_templates = load_templates(templates)
+    items = eval_items(all_templates, n, seed)
+    size, num_frames, fps = pipe.size_px, pipe.num_frames, pipe.fps
+    config = _config("model", n, seed, names, templates, model=str(pipe_or_dir) if isinstance(pipe_or_dir, (str, Path)) else "(in memory)", glyph=glyph, steps=steps, guidance=guidance, sampler=sampler, size=size, num_frames=num_frames, fps=fps)
+    workers = max(1, min((workers or os.cpu_count() or 1), n))
+    pool = _pool(workers, names)
+    futures: list[tuple[Future, float]] = []
+    try:
+        with _progress(progress, n, "eval model") as bar:
+            task = bar.add_task("clips", total=n)
+            from kinetype.render import render_clip
+
+            for it in items:
+                reference = render_clip(get_template(all_templates, it.template_id), it.word, it.seed,
+                                        size=size, num_frames=num_frames, fps=fps)
+                caps = reference.captions
+                masks = reference.text_mask[None].astype(np.float32) if glyph else None  # (1, T, H, W)
+                t0 = time.perf_counter()
+                frames = pipe([caps.static], [caps.dynamic], [caps.word], masks, num_frames=num_frames, sampler=sampler,
+                              steps=steps, guidance=guidance, seed=it.seed)[0]  # (T, H, W, 3) uint8
+                seconds = time.perf_counter() - t0
+                futures.append((pool.submit(_score_generated, it, np.asarray(frames), templates, size, num_frames, fps), seconds))
+                bar.advance(task)
+        results = []
+        for f, seconds in futures:
+            row, thumb = f.result()
+            row["seconds"] = seconds
+            results.append((row, thumb))
+    finally:
+        pool.shutdown(cancel_futures=True)
+    return _finish("model", config, results, names, out, progress)
+
+
+def _load_pipeline(pipe_or_dir):
+    from kinetype.pipeline import Pipeline
+
+    if isinstance(pipe_or_dir, Pipeline) or callable(pipe_or_dir) and hasattr(pipe_or_dir, "size_px"):
+        return pipe_or_dir
+    from kinetype.model.errors import ModelError
+    from kinetype.pipeline import DEFAULT_MODEL_DIR, HOW_TO_GET_ONE
+    from kinetype.sample.generate import default_device
+
+    path = Path(pipe_or_dir or DEFAULT_MODEL_DIR)
+    if not (path / "model_index.json").is_file():
+        raise ModelError(f"no model at {path}: {HOW_TO_GET_ONE}")
+    return Pipeline.from_pretrained(path, device=default_device())
