@@ -254,7 +254,7 @@ def export(
 
 # --- model: train, generate -------------------------------------------------------------------
 
-ModelDir = Annotated[Optional[Path], typer.Option("--model", help="Pipeline folder (default: models/kinetype).")]
+ModelDir = Annotated[Optional[Path], typer.Option("--model", help="Pipeline folder (default: the bundled model, models/kinetype).")]
 
 
 @app.command()
@@ -285,8 +285,8 @@ def train(
 @user_errors
 def generate(
     word: Annotated[str, typer.Argument(help="1-12 letters A-Z, a-z.")],
-    out: Annotated[Path, typer.Option("--out", help="Output .mp4, .gif or .png (contact sheet).")],
     motion: Annotated[Optional[str], typer.Option("--motion", help="Motion phrase, matched to the templates (e.g. 'bounce in').")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Output .mp4, .gif or .png (contact sheet). Default: WORD-motion.mp4 here, never overwriting a file.")] = None,
     style: Annotated[Optional[str], typer.Option("--style", help="Appearance phrase; replaces the template's static caption.")] = None,
     template: Annotated[Optional[str], typer.Option("--template", help="Template id instead of a motion phrase.")] = None,
     model: ModelDir = None,
@@ -297,14 +297,15 @@ def generate(
     no_glyph: Annotated[bool, typer.Option("--no-glyph", help="Do not give the model the engine's glyph layout.")] = False,
     frames: Annotated[Optional[int], typer.Option("--frames", help="Frames (default: the model's).")] = None,
     fps: Annotated[Optional[int], typer.Option("--fps", help="Frames per second (default: the model's).")] = None,
-    templates: Annotated[Optional[Path], typer.Option("--templates", help="Folder of template files.")] = None,
+    templates: TemplatesDir = None,
 ):
-    """Generate a kinetic-typography clip of WORD with a trained model."""
-    from kinetype.sample.generate import generate as run_generate
+    """Generate a kinetic-typography clip of WORD with a trained model (default: the bundled one)."""
+    from kinetype.generate import generate as run_generate
 
     run_generate(word, motion=motion, out=out, style=style, template_id=template, model=model, sampler=sampler,
                  steps=steps, guidance=guidance, seed=seed, glyph=not no_glyph, num_frames=frames, fps=fps,
-                 templates_dir=templates, echo=lambda s: console.print(s, highlight=False, soft_wrap=True))
+                 templates_dir=templates or default_templates(),
+                 echo=lambda s: console.print(s, highlight=False, soft_wrap=True, markup=False))
 
 
 # --- eval: measured legibility, motion and colour ----------------------------------------------
@@ -322,7 +323,7 @@ EvalWorkers = Annotated[Optional[int], typer.Option("--workers", help="Worker pr
 @user_errors
 def eval_renders(
     n: EvalN = 200,
-    templates: TemplatesDir = DEFAULT_TEMPLATES,
+    templates: TemplatesDir = None,
     out: EvalOut = Path("eval/renders"),
     seed: Seed = 0,
     reader: EvalReader = "ppocr",
@@ -332,7 +333,7 @@ def eval_renders(
     """Score engine renders of the eval set: the legibility ceiling of any model trained on them."""
     from kinetype.eval import evaluate_renders
 
-    evaluate_renders(n=n, seed=seed, templates=templates, readers=reader, workers=workers, out=out, progress=not quiet)
+    evaluate_renders(n=n, seed=seed, templates=templates or default_templates(), readers=reader, workers=workers, out=out, progress=not quiet)
     console.print(f"wrote {out}/report.json, report.md, contact_sheet.png", highlight=False)
 
 

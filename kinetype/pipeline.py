@@ -178,6 +178,8 @@ class Pipeline:
                 # A glyph-aware decoder draws the letter edges from the full-resolution layout.
                 masks = None if glyph is None else torch.as_tensor(np.asarray(glyph_masks), dtype=torch.float32).to(self.device)
                 x = self.autoencoder.decode(latents.to(self.device), masks)  # (B, T, 3, H, W)
+        if not bool(torch.isfinite(x).all()):  # would be written as a black clip
+            raise ModelError("the model produced non-finite values (NaN or inf): its weights or the guidance are broken")
         return to_uint8(x)
 
 

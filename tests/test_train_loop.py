@@ -106,18 +106,23 @@ def test_non_finite_losses_skip_steps_then_stop_the_run(tmp_path, ae_dir, monkey
     assert sum("step skipped" in m for m in messages) == 3
 
 
-def test_existing_run_needs_resume_and_dry_run_writes_nothing(tmp_path, ae_dir):
+def test_existing_run_continues_by_itself_and_dry_run_writes_nothing(tmp_path, ae_dir):
     cfg = tiny(tmp_path / "run", ae_dir, optim={"max_steps": 2})
     printed = []
     assert loop.train(cfg, dry_run=True, echo=printed.append) is None
     assert not (tmp_path / "run").exists()
     assert json.loads(printed[0])["preset"] == "tiny" and "denoiser:" in printed[1]
+    with pytest.raises(TrainingError, match="--resume: .* no checkpoint"):  # nothing to continue
+        loop.train(cfg, resume=True, echo=lambda s: None)
     loop.train(cfg, echo=lambda s: None)
-    with pytest.raises(TrainingError, match="--resume"):
-        loop.train(cfg, echo=lambda s: None)
+    longer = tiny(tmp_path / "run", ae_dir, optim={"max_steps": 4})
+    messages = []
+    loop.train(longer, echo=messages.append)  # the same command again continues the run
+    assert any("resumed" in m and "step 2" in m for m in messages)
+    assert max(losses(tmp_path / "run")) == 4
     with pytest.raises(TrainingError, match="different model"):
         other = tiny(tmp_path / "run", ae_dir, optim={"max_steps": 2}, model={"objective": "v"})
-        loop.train(other, resume=True, echo=lambda s: None)
+        loop.train(other, echo=lambda s: None)
 
 
 def test_diffusion_stages_need_an_autoencoder(tmp_path):

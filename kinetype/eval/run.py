@@ -211,7 +211,7 @@ def _load_pipeline(pipe_or_dir):
         return pipe_or_dir
     from kinetype.model.errors import ModelError
     from kinetype.pipeline import DEFAULT_MODEL_DIR, HOW_TO_GET_ONE
-    from kinetype.sample.generate import default_device
+    from kinetype.generate import default_device
 
     path = Path(pipe_or_dir or DEFAULT_MODEL_DIR)
     if not (path / "model_index.json").is_file():

@@ -28,7 +28,7 @@ class Autoencoder(nn.Module):
         super().__init__()
         if vae is None and cfg.kind == "glyph":
             vae = GlyphVAE(GlyphVAEShape(tuple(cfg.block_out_channels), cfg.layers_per_block, cfg.latent_channels,
-                                         cfg.norm_num_groups, cfg.init_logvar))
+                                         cfg.norm_num_groups if cfg.glyph_norm else 0, cfg.init_logvar))
         elif vae is None:
             from diffusers import AutoencoderKL
 
@@ -101,7 +101,8 @@ class Autoencoder(nn.Module):
         except (KeyError, TypeError, ValueError, json.JSONDecodeError) as e:
             raise ModelError(f"{path / 'config.json'}: not a valid autoencoder config ({type(e).__name__}: {e})") from None
         loaded = AutoencoderConfig(kind="glyph", block_out_channels=shape.channels, layers_per_block=shape.layers_per_block,
-                                   latent_channels=shape.latent_channels, norm_num_groups=shape.norm_groups,
+                                   latent_channels=shape.latent_channels, norm_num_groups=shape.norm_groups or 8,
+                                   glyph_norm=shape.norm_groups > 0,
                                    init_logvar=shape.init_logvar, scaling_factor=float(raw.get("scaling_factor", 1.0)),
                                    path=str(path), **train)
         ae = cls(loaded)

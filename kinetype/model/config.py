@@ -35,6 +35,7 @@ class AutoencoderConfig:
     # mask in training (so text-only generation still decodes letters from the latent).
     init_logvar: float = -6.0
     mask_drop_prob: float = 0.2
+    glyph_norm: bool = False  # GroupNorm in the glyph kind (off: it erases frame-wide colour; see glyph_vae.py)
 
     @property
     def downsample_factor(self) -> int:

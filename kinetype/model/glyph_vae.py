@@ -27,6 +27,7 @@ from torch import nn
 CLASS_NAME = "KinetypeGlyphVAE"
 WEIGHTS = "model.safetensors"
 MASK_CHANNELS = 2  # coverage x flag, flag
+POOLED_CHANNELS = 7  # text colour (3), background colour (3), text coverage (1) per latent cell
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,11 @@ class GlyphVAEShape:
     channels: tuple[int, ...] = (32, 64, 128, 128)  # per resolution, full size first
     layers_per_block: int = 1
     latent_channels: int = 4
-    norm_groups: int = 8
+    # GroupNorm groups, 0 = no normalisation (the default). GroupNorm normalises each frame's
+    # features by their own mean and variance, which erases exactly what this autoencoder must
+    # carry: a frame-wide colour. With it, reconstructions kept the letters and lost every colour
+    # (benchmarks/autoencoder_recipe.py). Without it, residual blocks start as the identity instead.
+    norm_groups: int = 0
     # Initial log-variance of the posterior. diffusers starts at 0 (std 1): the noise then swamps
     # latents whose mean starts near 0, and the decoder learns nothing but the mean colour until
     # the tiny KL term lets the encoder shrink it. Starting at std e^-3 ~ 0.05 removes that stall.
@@ -44,16 +49,23 @@ class GlyphVAEShape:
 class ResBlock(nn.Module):
     def __init__(self, cin: int, cout: int, groups: int):
         super().__init__()
-        self.norm1 = nn.GroupNorm(_groups(groups, cin), cin, eps=1e-6)
+        self.norm1 = _norm(groups, cin)
         self.conv1 = nn.Conv2d(cin, cout, 3, padding=1)
-        self.norm2 = nn.GroupNorm(_groups(groups, cout), cout, eps=1e-6)
+        self.norm2 = _norm(groups, cout)
         self.conv2 = nn.Conv2d(cout, cout, 3, padding=1)
         self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
+        if not groups:  # no normalisation: the block starts as the identity (Fixup-style)
+            nn.init.zeros_(self.conv2.weight)
+            nn.init.zeros_(self.conv2.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.conv1(F.silu(self.norm1(x)))
         h = self.conv2(F.silu(self.norm2(h)))
         return self.skip(x) + h
+
+
+def _norm(groups: int, channels: int) -> nn.Module:
+    return nn.GroupNorm(_groups(groups, channels), channels, eps=1e-6) if groups else nn.Identity()
 
 
 def _groups(groups: int, channels: int) -> int:
@@ -95,8 +107,10 @@ class GlyphVAE(nn.Module):
             self.enc_blocks.append(nn.Sequential(*blocks))
             if i < len(ch) - 1:
                 self.enc_down.append(nn.Conv2d(cur, cur, 3, stride=2, padding=1))
-        self.enc_norm = nn.GroupNorm(_groups(g, cur), cur, eps=1e-6)
-        self.enc_out = nn.Conv2d(cur, 2 * c, 3, padding=1)  # mean, log-variance
+        self.enc_norm = _norm(g, cur)
+        # + the mean colour of the text and of the background in each latent cell, and the text's
+        # coverage: colour reaches the latent by a linear path from the first step.
+        self.enc_out = nn.Conv2d(cur + POOLED_CHANNELS, 2 * c, 3, padding=1)  # mean, log-variance
         with torch.no_grad():
             self.enc_out.weight[c:].zero_()
             self.enc_out.bias[c:].fill_(shape.init_logvar)
@@ -114,10 +128,18 @@ class GlyphVAE(nn.Module):
             self.dec_blocks.append(nn.ModuleList(blocks))
             if i > 0:
                 self.dec_up.append(nn.Conv2d(cur, cur, 3, padding=1))
-        self.dec_norm = nn.GroupNorm(_groups(g, cur), cur, eps=1e-6)
-        # The last convolution sees the full-resolution mask once more: letter edges come from here.
+        self.dec_norm = _norm(g, cur)
+        # Composite: a text colour and a background colour read linearly off the latent (upsampled),
+        # mixed by an alpha that starts as the glyph mask; the convolutional path adds what
+        # compositing cannot draw (outlines, shadows, textures). Its last layer starts at zero.
+        self.colour_head = nn.Conv2d(c, 6, 1)
+        self.alpha = nn.Conv2d(cur + MASK_CHANNELS, 1, 3, padding=1)
+        nn.init.zeros_(self.alpha.weight)
+        nn.init.zeros_(self.alpha.bias)
         self.dec_out = nn.Sequential(nn.Conv2d(cur + MASK_CHANNELS, cur, 3, padding=1), nn.SiLU(),
                                      nn.Conv2d(cur, 3, 3, padding=1))
+        nn.init.zeros_(self.dec_out[-1].weight)
+        nn.init.zeros_(self.dec_out[-1].bias)
 
     @property
     def factor(self) -> int:
@@ -131,7 +153,8 @@ class GlyphVAE(nn.Module):
             h = blocks(h)
             if i < len(self.enc_down):
                 h = self.enc_down[i](h)
-        mean, logvar = self.enc_out(F.silu(self.enc_norm(h))).chunk(2, dim=1)
+        pooled = pooled_colours(frames, masks, h.shape[-2:])
+        mean, logvar = self.enc_out(torch.cat([F.silu(self.enc_norm(h)), pooled], dim=1)).chunk(2, dim=1)
         return mean, logvar.clamp(-30.0, 20.0)
 
     def decode(self, z: torch.Tensor, masks: torch.Tensor | None, present: torch.Tensor | None = None) -> torch.Tensor:
@@ -146,7 +169,12 @@ class GlyphVAE(nn.Module):
             if i < len(self.dec_up):
                 h = self.dec_up[i](F.interpolate(h, scale_factor=2.0, mode="nearest"))
         h = F.silu(self.dec_norm(h))
-        return self.dec_out(torch.cat([h, mask_planes(masks, present, n, size, h)], dim=1))
+        planes = mask_planes(masks, present, n, size, h)  # (N, 2, H, W)
+        h = torch.cat([h, planes], dim=1)
+        text, back = F.interpolate(self.colour_head(z), size=size, mode="bilinear", align_corners=False).chunk(2, dim=1)
+        # alpha logit: +-6 at the given mask (0 where it is withheld), corrected by the network.
+        alpha = torch.sigmoid(self.alpha(h) + 12.0 * (planes[:, :1] - 0.5 * planes[:, 1:]))
+        return alpha * text + (1 - alpha) * back + self.dec_out(h)
 
     # -- folder format: config.json + model.safetensors ---------------------------------------------
     def save(self, path: Path, scaling_factor: float, dtype: torch.dtype = torch.float32) -> None:
@@ -156,6 +184,20 @@ class GlyphVAE(nn.Module):
         cfg = {"_class_name": CLASS_NAME, **asdict(self.shape), "scaling_factor": scaling_factor}
         (path / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
         save_file({k: v.detach().to("cpu", dtype).contiguous() for k, v in self.state_dict().items()}, path / WEIGHTS)
+
+
+def pooled_colours(frames: torch.Tensor, masks: torch.Tensor | None, size: tuple[int, int]) -> torch.Tensor:
+    """(N, 7, h, w): mean text colour, mean background colour, text coverage per cell of ``size``.
+
+    Where a cell has no text (or no background) its colour is the cell's overall mean. Without a
+    mask the whole frame counts as background."""
+    n = frames.shape[0]
+    m = frames.new_zeros(n, 1, *frames.shape[-2:]) if masks is None else masks.to(frames.dtype)[:, None]
+    pool = lambda a: F.adaptive_avg_pool2d(a, size)  # noqa: E731
+    cover, mean = pool(m), pool(frames)
+    text = torch.where(cover > 1e-3, pool(frames * m) / cover.clamp_min(1e-3), mean)
+    back = torch.where(cover < 1 - 1e-3, pool(frames * (1 - m)) / (1 - cover).clamp_min(1e-3), mean)
+    return torch.cat([text, back, cover], dim=1)
 
 
 def is_glyph_vae_folder(path: Path) -> bool:

@@ -408,6 +408,20 @@ def export(cfg, module, ema, autoencoder, stream, out: Path, device) -> Path:
     return out
 
 
+def pipeline_at_checkpoint(run: Path, checkpoint: Path, device: str = "cpu"):
+    """The pipeline a run would export at one of its checkpoints (EMA weights), in memory: for
+    scoring a run as it trains (``benchmarks/legibility_curve.py``)."""
+    from kinetype.pipeline import Pipeline
+
+    cfg = resolve_model(config_from_json((Path(run) / "config.json").read_text()))
+    torch.manual_seed(cfg.seed)  # what the run was built with (frozen, untrained layers included)
+    autoencoder, net = build_models(cfg)
+    module = autoencoder if cfg.stage == "autoencoder" else net
+    module.load_state_dict(ckpt_io.load_checkpoint(checkpoint)["ema"], strict=False)  # EMA holds the parameters
+    return Pipeline(None if net is None else net.eval(), autoencoder.eval(), objective=cfg.model.objective,
+                    stage=cfg.stage, size_px=cfg.data.size_px, num_frames=cfg.data.num_frames, fps=cfg.fps).to(device)
+
+
 def validation_batch(cfg: TrainConfig) -> dict[str, Any]:
     """A fixed set of prompts and glyph masks, from the start of a separately seeded data stream."""
     data = copy.deepcopy(cfg.data)
@@ -418,8 +432,8 @@ def validation_batch(cfg: TrainConfig) -> dict[str, Any]:
 
 @torch.no_grad()
 def write_validation_samples(cfg, module, ema, autoencoder, batch, stem: Path) -> None:
+    from kinetype.media import atomic_write_bytes, contact_sheet, encode_png, write_video
     from kinetype.pipeline import Pipeline
-    from kinetype.sample.output import contact_sheet, write_clip
 
     net = copy.deepcopy(module)
     ema.copy_to(net)
@@ -430,13 +444,12 @@ def write_validation_samples(cfg, module, ema, autoencoder, batch, stem: Path) -
     clips = pipe(batch["static"], batch["dynamic"], batch["word"], batch["mask"].numpy(), num_frames=frames,
                  sampler=cfg.sampler, steps=cfg.sample_steps, guidance=cfg.guidance, seed=cfg.seed)
     stem.parent.mkdir(parents=True, exist_ok=True)
-    from PIL import Image
-
-    Image.fromarray(contact_sheet(clips)).save(stem.with_suffix(".png"))
+    # One sheet: a block of rows per prompt.
+    atomic_write_bytes(stem.with_suffix(".png"), encode_png(np.concatenate([contact_sheet(c) for c in clips], axis=0)))
     if frames > 1:
         for i, clip in enumerate(clips):
-            write_clip(stem.parent / f"{stem.name}_{i}.mp4", clip, cfg.fps)
-            write_clip(stem.parent / f"{stem.name}_{i}.gif", clip, cfg.fps)
+            write_video(stem.parent / f"{stem.name}_{i}.mp4", clip, cfg.fps)
+            write_video(stem.parent / f"{stem.name}_{i}.gif", clip, cfg.fps)
     (stem.parent / f"{stem.name}.txt").write_text(
         "\n".join(f"{i}: {s} | {dy} | {w}" for i, (s, dy, w) in enumerate(zip(batch["static"], batch["dynamic"], batch["word"])))
         + "\n"

@@ -1,21 +1,24 @@
-"""``kinetype generate``: a word and a motion phrase -> a clip from a trained pipeline.
+"""``kinetype generate``: a word and a motion phrase -> a clip from a trained pipeline (the
+application; the solvers live in :mod:`kinetype.sample`, the model folder in :mod:`kinetype.pipeline`).
 
 1. The motion phrase is matched to the template vocabulary (motion tags, ids, tags, descriptions).
 2. The engine renders the matched template for the word; its captions are the prompt, exactly as
    in training (``--style`` replaces the static caption), and its per-frame glyph masks are the
    glyph-layout input (unless ``--no-glyph``).
-3. The pipeline samples with classifier-free guidance; the clip is written as .mp4, .gif or .png.
+3. The pipeline samples with classifier-free guidance; the clip is written atomically as .mp4, .gif
+   or .png through :mod:`kinetype.media`, by default to ``WORD-motion.mp4`` in the current folder.
 """
 
 from __future__ import annotations
 
+import math
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from kinetype.model.errors import ModelError
-from kinetype.sample.output import SUFFIXES
+from kinetype.media import VIDEO_SUFFIXES
 
 _STOP = {"a", "an", "the", "and", "then", "with", "of", "to", "in", "out", "on", "it", "by"}
 
@@ -86,11 +89,41 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def default_out(word: str, motion: str | None, template_id: str | None, folder: Path = Path(".")) -> Path:
+    """``HELLO-bounce-in.mp4`` in ``folder``; ``-2``, ``-3``... appended rather than overwrite a file."""
+    slug = "-".join(re.findall(r"[a-z0-9]+", (motion or template_id or "clip").lower()))[:40] or "clip"
+    stem = f"{word}-{slug}"
+    out, k = folder / f"{stem}.mp4", 2
+    while out.exists():
+        out, k = folder / f"{stem}-{k}.mp4", k + 1
+    return out
+
+
+def check_generate_args(*, steps: int, guidance: float, seed: int, num_frames: int | None, fps: int | None,
+                        sampler: str) -> None:
+    """Every number checked before a model is loaded: one line naming the option."""
+    from kinetype.errors import KinetypeError
+    from kinetype.sample import SAMPLERS
+
+    if steps < 1:
+        raise KinetypeError(f"--steps must be at least 1, got {steps}")
+    if not math.isfinite(guidance) or guidance < 0:
+        raise KinetypeError(f"--guidance must be a finite number >= 0 (1 = no guidance), got {guidance}")
+    if seed < 0:
+        raise KinetypeError(f"--seed must be 0 or more, got {seed}")
+    if num_frames is not None and num_frames < 1:
+        raise KinetypeError(f"--frames must be at least 1, got {num_frames}")
+    if fps is not None and not 1 <= fps <= 120:
+        raise KinetypeError(f"--fps must be between 1 and 120, got {fps}")
+    if sampler not in SAMPLERS:
+        raise KinetypeError(f"--sampler {sampler!r}: choose from {', '.join(SAMPLERS)}")
+
+
 def generate(
     word: str,
     *,
     motion: str | None,
-    out: Path,
+    out: Path | None = None,
     style: str | None = None,
     template_id: str | None = None,
     model: Path | None = None,
@@ -104,43 +137,48 @@ def generate(
     templates_dir: Path | None = None,
     echo: Callable[[str], None] = print,
 ) -> Path:
-    """Generate one clip and write it to ``out``; prints what the motion phrase matched."""
+    """Generate one clip and write it to ``out`` (default: ``WORD-motion.mp4`` here, never overwriting)."""
     from kinetype.errors import KinetypeError
+    from kinetype.fsutil import check_output_file
+    from kinetype.model.errors import ModelError
     from kinetype.pipeline import DEFAULT_MODEL_DIR, HOW_TO_GET_ONE
     from kinetype.templates import DEFAULT_TEMPLATES, get_template, load_templates
     from kinetype.words import validate_word
 
-    # Cheap checks first: the word, the output type, the template, then the model.
+    started = time.perf_counter()
+    # Cheap checks first: the word, the numbers, the output, the template, then the model.
     validate_word(word)
-    out = Path(out)
-    if out.suffix.lower() not in SUFFIXES:
-        raise KinetypeError(f"{out}: unknown output type {out.suffix or '(none)'!r}: use .mp4, .gif or .png")
+    check_generate_args(steps=steps, guidance=guidance, seed=seed, num_frames=num_frames, fps=fps, sampler=sampler)
+    if not motion and not template_id:
+        raise KinetypeError("give a motion phrase (--motion 'bounce in') or a template id (--template ID)")
+    out = Path(out) if out is not None else default_out(word, motion, template_id)
+    if out.suffix.lower() not in VIDEO_SUFFIXES:
+        raise KinetypeError(f"--out {out}: unknown output type {out.suffix or '(none)'!r}: use .mp4, .gif or .png")
+    check_output_file(out, "--out")
+    templates = load_templates(templates_dir or DEFAULT_TEMPLATES)
+    if template_id:
+        template = get_template(templates, template_id)
+        match = f"template: {template.id} ({template.motion_tag})"
+    else:
+        m = match_motion(motion, templates)
+        template = m.template
+        match = (f"motion {motion!r} -> template {template.id} ({template.motion_tag}; "
+                 f"{'exact tag' if m.exact else f'score {m.score:.2f}'})")
     model_dir = Path(model) if model else DEFAULT_MODEL_DIR
     if not (model_dir / "model_index.json").is_file():
         raise ModelError(f"no model at {model_dir}: {HOW_TO_GET_ONE}")
     from kinetype.pipeline import Pipeline
 
     pipe = Pipeline.from_pretrained(model_dir, device=default_device())  # a corrupt model fails here, in one line
-    templates = load_templates(templates_dir or DEFAULT_TEMPLATES)
-    if template_id:
-        template = get_template(templates, template_id)
-        echo(f"template: {template.id} ({template.motion_tag})")
-    elif motion:
-        m = match_motion(motion, templates)
-        template = m.template
-        echo(f"motion {motion!r} -> template {template.id} ({template.motion_tag}; "
-             f"{'exact tag' if m.exact else f'score {m.score:.2f}'})")
-    else:
-        raise KinetypeError("give a motion phrase (--motion 'bounce in') or a template id (--template ID)")
+    echo(match)
 
+    from kinetype.media import write_video
     from kinetype.render import render_clip
-    from kinetype.sample.output import write_clip
 
     frames = num_frames or pipe.num_frames
-    if frames < 1:
-        raise KinetypeError(f"--frames must be at least 1 (got {frames})")
+    fps = fps or pipe.fps
     # The engine's render of the same template, word and seed gives the prompt and the glyph layout.
-    reference = render_clip(template, word, seed, size=pipe.size_px, num_frames=frames, fps=fps or pipe.fps)
+    reference = render_clip(template, word, seed, size=pipe.size_px, num_frames=frames, fps=fps)
     caps = reference.captions
     static = style if style else caps.static
     echo(f"static: {static}")
@@ -149,6 +187,6 @@ def generate(
     masks = reference.text_mask[None].astype("float32") if glyph else None  # (1, T, H, W)
     clip = pipe([static], [caps.dynamic], [caps.word], masks, num_frames=frames, sampler=sampler, steps=steps,
                 guidance=guidance, seed=seed)[0]
-    write_clip(out, clip, fps or pipe.fps)
-    echo(f"wrote {out} ({frames} frames, {fps or pipe.fps} fps, {pipe.size_px} px)")
+    write_video(out, clip, fps)
+    echo(f"wrote {out} ({frames} frames, {fps} fps, {pipe.size_px} px) in {time.perf_counter() - started:.1f} s")
     return out

@@ -1,0 +1,62 @@
+"""Bundle a trained pipeline as kinetype's default model: ``models/kinetype`` in half precision.
+
+    python tools/bundle_model.py runs/kinetype/video/pipeline models/kinetype
+
+Weights are written as float16 safetensors (loading computes in float32), with fresh SHA-256
+digests in ``model_index.json``, the training config beside them, and the model card
+(``README.md``) of the destination kept. The swap is atomic: a failed run leaves the old model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+LIMIT_MB = 30  # the repository carries the model: keep it small
+
+
+def bundle(src: Path, dst: Path) -> Path:
+    import torch
+
+    from kinetype.pipeline import Pipeline
+
+    pipe = Pipeline.from_pretrained(src)
+    tmp = dst.with_name(dst.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    pipe.save_pretrained(tmp, dtype=torch.float16)
+    for keep in ("README.md",):
+        if (dst / keep).is_file():
+            shutil.copy2(dst / keep, tmp / keep)
+    if (src / "train_config.json").is_file():
+        shutil.copy2(src / "train_config.json", tmp / "train_config.json")
+    size_mb = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file()) / 2**20
+    if size_mb > LIMIT_MB:
+        shutil.rmtree(tmp)
+        raise SystemExit(f"error: {src}: {size_mb:.1f} MB in half precision, over the {LIMIT_MB} MB limit")
+    old = dst.with_name(dst.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if dst.exists():
+        dst.rename(old)
+    tmp.rename(dst)
+    shutil.rmtree(old, ignore_errors=True)
+    print(f"bundled {src} -> {dst} ({size_mb:.1f} MB, float16)")
+    return dst
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("src", type=Path, help="an exported pipeline folder (RUN/pipeline)")
+    ap.add_argument("dst", type=Path, nargs="?", default=Path(__file__).resolve().parents[1] / "models" / "kinetype")
+    args = ap.parse_args()
+    from kinetype.errors import KinetypeError
+
+    try:
+        bundle(args.src, args.dst)
+    except KinetypeError as e:
+        sys.exit(f"error: {e}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# On a CUDA machine, in one go: render a training set on all cores, train the whole pipeline
+# (autoencoder -> image -> video) within a wall-time budget, measure training and sampling speed,
+# score the model with `kinetype eval model`, and leave everything in one folder.
+#
+#   tools/gpu_train.sh MINUTES [OUT]        e.g. tools/gpu_train.sh 8 gpu_run
+#
+# OUT/pipeline is the trained model; OUT/figures.txt the speed tables and OUT/eval/report.md its
+# scores. If OUT/eval beats the bundled model's card, bundle it:
+#   python tools/bundle_model.py OUT/pipeline models/kinetype
+# Settings by environment: PRESET (small), CLIPS (20000), SIZE (128), FRAMES (24), EVAL_N (100),
+# KINETYPE (kinetype), PYTHON (python). The same script runs on a CPU with tiny settings (tests).
+set -euo pipefail
+minutes=${1:?usage: tools/gpu_train.sh MINUTES [OUT]}
+out=${2:-gpu_run}
+preset=${PRESET:-small}
+clips=${CLIPS:-20000}
+size=${SIZE:-128}
+frames=${FRAMES:-24}
+eval_n=${EVAL_N:-100}
+kt=${KINETYPE:-kinetype}
+py=${PYTHON:-python}
+here=$(cd "$(dirname "$0")/.." && pwd)
+mkdir -p "$out"
+start=$(date +%s)
+
+# 1. Training data, on every core (resumable: a second run reuses it).
+"$kt" render --n "$clips" --size "$size" --frames "$frames" --shard-size 500 --out "$out/shards" --quiet
+
+# 2. The budget, split 20 / 35 / 45 % over the stages; each stage stops, checkpoints and exports
+#    when its share is spent (max_steps stays as a ceiling).
+"$py" - "$minutes" "$out/budget.toml" <<'PY'
+import sys
+minutes, path = float(sys.argv[1]), sys.argv[2]
+share = {"autoencoder": 0.20, "image": 0.35, "video": 0.45}
+with open(path, "w") as f:
+    for stage, s in share.items():
+        f.write(f"[stages.{stage}.optim]\nmax_minutes = {minutes * s:.4f}\n\n")
+PY
+"$kt" train --preset "$preset" --shards "$out/shards" --out "$out/runs" --config "$out/budget.toml"
+train_s=$(( $(date +%s) - start ))
+rm -rf "$out/pipeline" && cp -r "$out/runs/video/pipeline" "$out/pipeline"
+
+# 3. Speed tables and scores.
+{
+  echo "kinetype tools/gpu_train.sh $minutes: preset $preset, $clips clips at $size px, render + train wall time ${train_s} s"
+  "$py" "$here/benchmarks/train_speed.py" --preset "$preset" --shards "$out/shards" --steps "${SPEED_STEPS:-10}"
+  "$py" "$here/benchmarks/sample_speed.py" --preset "$preset" --repeats "${SPEED_REPEATS:-2}"
+} > "$out/figures.txt" 2>&1
+"$kt" eval model --model "$out/pipeline" --n "$eval_n" --out "$out/eval" --quiet
+cat "$out/figures.txt"
+echo "done in $(( $(date +%s) - start )) s: $out/pipeline, $out/figures.txt, $out/eval/report.md"
