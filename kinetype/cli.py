@@ -328,12 +328,18 @@ def eval_renders(
     seed: Seed = 0,
     reader: EvalReader = "ppocr",
     workers: EvalWorkers = None,
+    size: Annotated[int, typer.Option("--size", help="Frame size in pixels (a model's size gives its ceiling).")] = 256,
+    frames: Annotated[int, typer.Option("--frames", help="Frames per clip.")] = 24,
+    fps: Annotated[int, typer.Option("--fps", help="Frames per second.")] = 8,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar or tables.")] = False,
 ):
     """Score engine renders of the eval set: the legibility ceiling of any model trained on them."""
     from kinetype.eval import evaluate_renders
+    from kinetype.render.engine import check_render_args
 
-    evaluate_renders(n=n, seed=seed, templates=templates or default_templates(), readers=reader, workers=workers, out=out, progress=not quiet)
+    check_render_args(size, frames, fps)
+    evaluate_renders(n=n, seed=seed, templates=templates or default_templates(), readers=reader, workers=workers,
+                     out=out, progress=not quiet, size=size, num_frames=frames, fps=fps)
     console.print(f"wrote {out}/report.json, report.md, contact_sheet.png", highlight=False)
 
 

@@ -116,3 +116,59 @@ def test_train_on_rendered_shards_then_generate(tmp_path):
     assert any((run / "tb").iterdir())
     r = gen("Go", "--motion", "fade in", "--model", run / "pipeline", "--steps", 2, "--out", tmp_path / "go.gif")
     assert r.exit_code == 0, r.output
+
+
+def test_flipped_byte_nan_weight_and_nan_guidance_each_give_one_line(model, tmp_path):
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from kinetype.model.weights import digests
+
+    flipped = tmp_path / "flipped"
+    shutil.copytree(model, flipped)
+    f = flipped / "denoiser" / "model.safetensors"
+    data = bytearray(f.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one bit in the middle of the weights
+    f.write_bytes(bytes(data))
+    r = gen("Hello", "--motion", "wave", "--model", flipped, "--out", tmp_path / "z.gif")
+    assert r.exit_code == 2 and "corrupt weights" in r.output and r.output.strip().count("\n") == 0, r.output
+
+    nan = tmp_path / "nan"
+    shutil.copytree(model, nan)
+    f = nan / "denoiser" / "model.safetensors"
+    state = load_file(f)
+    name = sorted(state)[0]
+    state[name].view(-1)[0] = float("nan")
+    save_file(state, f)
+    index = json.loads((nan / "model_index.json").read_text())
+    index["sha256"] = digests(nan)  # as a re-export would write it: only the NaN is wrong
+    (nan / "model_index.json").write_text(json.dumps(index))
+    r = gen("Hello", "--motion", "wave", "--model", nan, "--out", tmp_path / "z.gif")
+    assert r.exit_code == 2 and "non-finite" in r.output and r.output.strip().count("\n") == 0, r.output
+
+    for args, message in ((["--guidance", "nan"], "--guidance"), (["--steps", "0"], "--steps"),
+                          (["--frames", "0"], "--frames"), (["--fps", "0"], "--fps"), (["--seed", "-1"], "--seed")):
+        r = gen("Hello", "--motion", "wave", "--model", model, "--out", tmp_path / "z.gif", *args)
+        assert r.exit_code == 2 and message in r.output and r.output.strip().count("\n") == 0, (args, r.output)
+    assert not (tmp_path / "z.gif").exists()
+
+
+def test_generate_as_written_uses_the_bundled_model_from_any_folder_and_never_overwrites(tmp_path, monkeypatch):
+    """`kinetype generate "HELLO" --motion "bounce in"` exactly: no --out, no --model, another folder."""
+    import av
+
+    from kinetype.pipeline import DEFAULT_MODEL_DIR
+
+    assert (DEFAULT_MODEL_DIR / "model_index.json").is_file(), "the bundled model is missing"
+    monkeypatch.chdir(tmp_path)
+    r = gen("HELLO", "--motion", "bounce in", "--steps", 2)
+    assert r.exit_code == 0, r.output
+    out = tmp_path / "HELLO-bounce-in.mp4"
+    assert f"wrote {out.name}" in r.output and " s" in r.output.splitlines()[-1]
+    with av.open(str(out)) as c:
+        assert sum(1 for _ in c.decode(video=0)) > 1
+    first = out.read_bytes()
+    r = gen("HELLO", "--motion", "bounce in", "--steps", 2)
+    assert r.exit_code == 0, r.output
+    assert out.read_bytes() == first and (tmp_path / "HELLO-bounce-in-2.mp4").is_file()

@@ -9,7 +9,7 @@
 # scores. If OUT/eval beats the bundled model's card, bundle it:
 #   python tools/bundle_model.py OUT/pipeline models/kinetype
 # Settings by environment: PRESET (small), CLIPS (20000), SIZE (128), FRAMES (24), EVAL_N (100),
-# KINETYPE (kinetype), PYTHON (python). The same script runs on a CPU with tiny settings (tests).
+# KINETYPE (kinetype), PYTHON (python); SPEED_STEPS, SPEED_REPEATS, SAMPLE_STEPS size the benchmarks. The same script runs on a CPU with tiny settings (tests).
 set -euo pipefail
 minutes=${1:?usage: tools/gpu_train.sh MINUTES [OUT]}
 out=${2:-gpu_run}
@@ -45,7 +45,7 @@ rm -rf "$out/pipeline" && cp -r "$out/runs/video/pipeline" "$out/pipeline"
 {
   echo "kinetype tools/gpu_train.sh $minutes: preset $preset, $clips clips at $size px, render + train wall time ${train_s} s"
   "$py" "$here/benchmarks/train_speed.py" --preset "$preset" --shards "$out/shards" --steps "${SPEED_STEPS:-10}"
-  "$py" "$here/benchmarks/sample_speed.py" --preset "$preset" --repeats "${SPEED_REPEATS:-2}"
+  "$py" "$here/benchmarks/sample_speed.py" --preset "$preset" --repeats "${SPEED_REPEATS:-2}" --steps "${SAMPLE_STEPS:-25}"
 } > "$out/figures.txt" 2>&1
 "$kt" eval model --model "$out/pipeline" --n "$eval_n" --out "$out/eval" --quiet
 cat "$out/figures.txt"

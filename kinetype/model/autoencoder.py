@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from kinetype.model.config import AutoencoderConfig
-from kinetype.model.glyph_vae import GlyphVAE, GlyphVAEShape, is_glyph_vae_folder
+from kinetype.model.glyph_vae import CLASS_NAME, GlyphVAE, GlyphVAEShape, is_glyph_vae_folder
 
 
 class Autoencoder(nn.Module):
@@ -88,24 +88,10 @@ class Autoencoder(nn.Module):
 
     @classmethod
     def _load_glyph(cls, path: Path, train: dict) -> Autoencoder:
-        import json
-
-        from kinetype.model.errors import ModelError
         from kinetype.model.glyph_vae import WEIGHTS
         from kinetype.model.weights import load_weights
 
-        try:
-            raw = json.loads((path / "config.json").read_text())
-            shape = GlyphVAEShape(tuple(raw["channels"]), int(raw["layers_per_block"]), int(raw["latent_channels"]),
-                                  int(raw["norm_groups"]), float(raw["init_logvar"]))
-        except (KeyError, TypeError, ValueError, json.JSONDecodeError) as e:
-            raise ModelError(f"{path / 'config.json'}: not a valid autoencoder config ({type(e).__name__}: {e})") from None
-        loaded = AutoencoderConfig(kind="glyph", block_out_channels=shape.channels, layers_per_block=shape.layers_per_block,
-                                   latent_channels=shape.latent_channels, norm_num_groups=shape.norm_groups or 8,
-                                   glyph_norm=shape.norm_groups > 0,
-                                   init_logvar=shape.init_logvar, scaling_factor=float(raw.get("scaling_factor", 1.0)),
-                                   path=str(path), **train)
-        ae = cls(loaded)
+        ae = cls(folder_config(path, train))
         load_weights(ae.vae, path / WEIGHTS)
         return ae
 
@@ -191,6 +177,32 @@ class Autoencoder(nn.Module):
         else:
             z = self.vae.encode(frames).latent_dist.mode()
         return float(1.0 / z.float().std().clamp_min(1e-6))
+
+
+def folder_config(path: str | Path, train: dict | None = None) -> AutoencoderConfig:
+    """The architecture of an autoencoder folder (either kind) as a config, without loading weights;
+    ``train`` carries the training-only fields (loss weights) over."""
+    import json
+
+    from kinetype.model.errors import ModelError
+
+    path = Path(path)
+    file = path / "config.json"
+    try:
+        raw = json.loads(file.read_text())
+        if raw.get("_class_name") == CLASS_NAME:
+            arch = dict(kind="glyph", block_out_channels=tuple(raw["channels"]), layers_per_block=int(raw["layers_per_block"]),
+                        latent_channels=int(raw["latent_channels"]), norm_num_groups=int(raw["norm_groups"]) or 8,
+                        glyph_norm=int(raw["norm_groups"]) > 0, init_logvar=float(raw["init_logvar"]))
+        else:  # a diffusers AutoencoderKL folder
+            arch = dict(kind="kl", block_out_channels=tuple(raw["block_out_channels"]),
+                        layers_per_block=int(raw["layers_per_block"]), latent_channels=int(raw["latent_channels"]),
+                        norm_num_groups=int(raw["norm_num_groups"]))
+    except OSError:
+        raise ModelError(f"{path}: not an autoencoder folder (no readable config.json)") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ModelError(f"{file}: not a valid autoencoder config ({type(e).__name__}: {e})") from None
+    return AutoencoderConfig(**arch, scaling_factor=float(raw.get("scaling_factor", 1.0)), path=str(path), **(train or {}))
 
 
 def resize_masks(masks: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

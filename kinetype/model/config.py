@@ -82,6 +82,85 @@ def to_dict(cfg: Any) -> dict[str, Any]:
     return asdict(cfg)
 
 
+def check_types(cfg: Any, where: str = "") -> Any:
+    """Check every field of a (nested) config dataclass against its annotation, in place; ints are
+    accepted (and stored) as floats. Raises one line naming the field: ``data.batch_size: expected
+    an integer, got 'eight'``."""
+    import types
+    import typing
+
+    from kinetype.errors import KinetypeError
+
+    def fits(value: Any, tp: Any) -> tuple[bool, Any]:
+        origin, args = typing.get_origin(tp), typing.get_args(tp)
+        if tp is Any:
+            return True, value
+        if origin is typing.Literal:
+            return value in args and type(value) is type(args[args.index(value)]) if value in args else False, value
+        if origin in (typing.Union, types.UnionType):
+            for a in args:
+                ok, v = fits(value, a)
+                if ok:
+                    return True, v
+            return False, value
+        if tp is type(None):
+            return value is None, value
+        if tp is bool:
+            return isinstance(value, bool), value
+        if tp is int:
+            return isinstance(value, int) and not isinstance(value, bool), value
+        if tp is float:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            return ok, float(value) if ok else value
+        if tp is str:
+            return isinstance(value, str), value
+        if origin is tuple:
+            if not isinstance(value, (tuple, list)):
+                return False, value
+            inner = [args[0]] * len(value) if len(args) == 2 and args[1] is Ellipsis else list(args)
+            if len(inner) != len(value):
+                return False, value
+            out = []
+            for v, a in zip(value, inner):
+                ok, v = fits(v, a)
+                if not ok:
+                    return False, value
+                out.append(v)
+            return True, tuple(out)
+        if origin is dict:
+            return isinstance(value, dict), value
+        if is_dataclass(tp):
+            return is_dataclass(value), value
+        return True, value
+
+    def describe(tp: Any) -> str:
+        origin, args = typing.get_origin(tp), typing.get_args(tp)
+        if origin is typing.Literal:
+            return "one of " + ", ".join(repr(a) for a in args)
+        if origin in (typing.Union, types.UnionType):
+            return " or ".join(describe(a) for a in args)
+        if origin is tuple:
+            return "a list of " + (describe(args[0]) + "s" if args and args[-1] is Ellipsis else f"{len(args)} values")
+        names = {int: "an integer", float: "a number", str: "a string", bool: "true or false", type(None): "nothing",
+                 dict: "a table"}
+        return names.get(tp, "a table" if is_dataclass(tp) or origin is dict else getattr(tp, "__name__", str(tp)))
+
+    hints = typing.get_type_hints(type(cfg))
+    for f in fields(cfg):
+        value, tp = getattr(cfg, f.name), hints[f.name]
+        name = f"{where}.{f.name}" if where else f.name
+        if is_dataclass(tp):
+            if not is_dataclass(value):
+                raise KinetypeError(f"{name}: expected a table of settings, got {value!r}")
+            check_types(value, name)
+            continue
+        ok, converted = fits(value, tp)
+        if not ok:
+            raise KinetypeError(f"{name}: expected {describe(tp)}, got {value!r}")
+        setattr(cfg, f.name, converted)
+    return cfg
+
+
 def from_dict(cls: type, data: dict[str, Any], *, where: str = "") -> Any:
     """Build dataclass ``cls`` from a (possibly partial) dict; unknown keys are errors naming the key."""
     from kinetype.errors import KinetypeError
@@ -92,6 +171,8 @@ def from_dict(cls: type, data: dict[str, Any], *, where: str = "") -> Any:
         if key not in known:
             raise KinetypeError(f"{where or cls.__name__}: unknown setting {key!r} (known: {', '.join(known)})")
         default = getattr(cls(), key) if _has_default(cls) else None
+        if is_dataclass(default) and not isinstance(value, dict) and not is_dataclass(value):
+            raise KinetypeError(f"{where + ': ' if where else ''}{key}: expected a table of settings, got {value!r}")
         if is_dataclass(default) and isinstance(value, dict):
             value = from_dict(type(default), {**asdict(default), **value}, where=f"{where}.{key}".strip("."))
         elif isinstance(default, tuple) and isinstance(value, list):

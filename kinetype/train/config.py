@@ -119,12 +119,12 @@ def _cpu() -> TrainConfig:
         data=DataConfig(size_px=128, num_frames=12, frame_stride=2, batch_size=4, num_workers=1, shuffle_buffer=400,
                         video_dtype="yuv420"),
         optim=OptimConfig(lr=5e-4, lr_warmup_steps=100, max_steps=1800, ema_decay=0.998),
-        # Step counts sized on this machine (2-core Xeon VM): about 11 + 25 + 25 minutes.
+        # Step counts sized on this machine (2-core Xeon VM): about 11 + 26 + 25 minutes.
         stages={
             "autoencoder": {"optim": {"lr": 1e-3, "lr_warmup_steps": 50, "max_steps": 900, "ema_decay": 0.99},
                             "data": {"batch_size": 8}},
-            "image": {"optim": {"max_steps": 1500}, "data": {"batch_size": 16}},
-            "video": {"optim": {"max_steps": 1500, "lr": 3e-4}, "data": {"batch_size": 2}},
+            "image": {"optim": {"max_steps": 1000}, "data": {"batch_size": 16}},
+            "video": {"optim": {"max_steps": 1200, "lr": 3e-4}, "data": {"batch_size": 2}},
         },
         fps=4,
         sample_every=0,
@@ -228,6 +228,73 @@ def resolve(preset: str, toml_file: Path | None = None, overrides: dict[str, Any
         cfg = merge(cfg, {k: v for k, v in overrides.items() if v is not None})
     if cfg.stage not in STAGES:
         raise TrainingError(f"unknown stage {cfg.stage!r}: choose from {', '.join(STAGES)}")
+    return validate(cfg, where=str(toml_file) if toml_file else "")
+
+
+def validate(cfg: TrainConfig, where: str = "") -> TrainConfig:
+    """Every setting checked in one place, before any model is built (``--dry-run`` too): types
+    against the dataclasses' annotations, then ranges and choices. One line naming the field."""
+    import math
+
+    from kinetype.errors import KinetypeError
+    from kinetype.model.config import check_types
+
+    prefix = f"{where}: " if where else "config: "
+    try:
+        check_types(cfg)
+    except KinetypeError as e:
+        raise TrainingError(prefix + str(e)) from None
+
+    def need(ok: bool, field: str, rule: str) -> None:
+        if not ok:
+            value = cfg
+            for part in field.split("."):
+                value = getattr(value, part)
+            raise TrainingError(f"{prefix}{field} must be {rule} (got {value!r})")
+
+    d, o, m, lo = cfg.data, cfg.optim, cfg.model, cfg.loss
+    for name in ("data.size_px", "data.num_frames", "data.frame_stride", "data.batch_size", "optim.max_steps",
+                 "optim.grad_accum_steps", "log_every", "checkpoint_every", "keep_checkpoints", "max_nonfinite_in_row",
+                 "sample_steps", "fps", "num_val_prompts", "model.text.width", "model.text.depth", "model.text.heads",
+                 "model.text.max_tokens", "model.denoiser.layers_per_level", "model.denoiser.head_dim",
+                 "model.denoiser.norm_groups", "model.denoiser.max_frames", "model.autoencoder.latent_channels",
+                 "model.autoencoder.layers_per_block"):
+        value = cfg
+        for part in name.split("."):
+            value = getattr(value, part)
+        need(value >= 1, name, "at least 1")
+    for name in ("data.num_workers", "data.shuffle_buffer", "optim.lr_warmup_steps", "sample_every", "optim.max_minutes",
+                 "optim.weight_decay", "optim.grad_clip", "loss.glyph_weight", "loss.motion_weight", "seed"):
+        value = cfg
+        for part in name.split("."):
+            value = getattr(value, part)
+        need(math.isfinite(value) and value >= 0, name, "0 or more")
+    need(math.isfinite(o.lr) and 0 < o.lr < 1, "optim.lr", "a number between 0 and 1")
+    need(0 <= o.ema_decay < 1, "optim.ema_decay", "in [0, 1)")
+    need(all(0 <= b < 1 for b in o.betas), "optim.betas", "two numbers in [0, 1)")
+    for name in ("loss.uncond_prob", "loss.glyph_drop_prob", "loss.glyph_max_t", "model.autoencoder.mask_drop_prob"):
+        value = cfg
+        for part in name.split("."):
+            value = getattr(value, part)
+        need(0 <= value <= 1, name, "in [0, 1]")
+    need(len(m.denoiser.channels) >= 1 and all(c >= 1 for c in m.denoiser.channels), "model.denoiser.channels",
+         "a non-empty list of positive widths")
+    need(len(m.autoencoder.block_out_channels) >= 1 and all(c >= 1 for c in m.autoencoder.block_out_channels),
+         "model.autoencoder.block_out_channels", "a non-empty list of positive widths")
+    need(len(m.denoiser.attention_levels) <= len(m.denoiser.channels), "model.denoiser.attention_levels",
+         "no longer than model.denoiser.channels")
+    need(m.text.width % m.text.heads == 0, "model.text.width", f"a multiple of model.text.heads ({m.text.heads})")
+    need(d.size_px % (2 ** (len(m.denoiser.channels) - 1) * m.autoencoder.downsample_factor) == 0, "data.size_px",
+         f"a multiple of {2 ** (len(m.denoiser.channels) - 1) * m.autoencoder.downsample_factor} "
+         "(the autoencoder's and the denoiser's downsampling)")
+    need(d.video_dtype in ("float32", "float16", "uint8", "yuv420"), "data.video_dtype",
+         "one of 'float32', 'float16', 'uint8', 'yuv420'")
+    need(d.num_frames <= m.denoiser.max_frames, "data.num_frames", f"at most model.denoiser.max_frames ({m.denoiser.max_frames})")
+    need(cfg.sampler in ("ddim", "dpm++", "euler"), "sampler", "one of 'ddim', 'dpm++', 'euler'")
+    need(math.isfinite(cfg.guidance) and cfg.guidance >= 0, "guidance", "a finite number >= 0")
+    unknown = sorted(set(cfg.stages) - set(STAGES))
+    if unknown:
+        raise TrainingError(f"{prefix}stages.{unknown[0]}: unknown stage (choose from {', '.join(STAGES)})")
     return cfg
 
 
@@ -236,7 +303,9 @@ def config_to_json(cfg: TrainConfig) -> str:
 
 
 def config_from_json(text: str) -> TrainConfig:
-    return from_dict(TrainConfig, json.loads(text))
+    from kinetype.model.config import check_types
+
+    return check_types(from_dict(TrainConfig, json.loads(text)))
 
 
 def set_path(cfg_dict: dict[str, Any], dotted: str, value: Any) -> None:

@@ -249,17 +249,17 @@ def resolve_model(cfg: TrainConfig) -> TrainConfig:
         ae_dir = Path(cfg.model.autoencoder.path)
         if (ae_dir / "model_index.json").is_file():  # a kinetype pipeline folder: its autoencoder
             ae_dir = ae_dir / "autoencoder"
-        try:
-            vc = json.loads((ae_dir / "config.json").read_text())
-        except (OSError, json.JSONDecodeError):
-            raise TrainingError(f"{ae_dir}: not a diffusers AutoencoderKL folder (no readable config.json)") from None
+        from kinetype.model.autoencoder import folder_config
+        from kinetype.model.errors import ModelError
+
         ae = cfg.model.autoencoder
-        ae.path = str(ae_dir)
-        ae.block_out_channels = tuple(vc["block_out_channels"])
-        ae.layers_per_block = vc["layers_per_block"]
-        ae.latent_channels = vc["latent_channels"]
-        ae.norm_num_groups = vc["norm_num_groups"]
-        ae.scaling_factor = float(vc.get("scaling_factor", 1.0))
+        try:
+            loaded = folder_config(ae_dir)
+        except ModelError as e:
+            raise TrainingError(str(e)) from None
+        for name in ("kind", "path", "block_out_channels", "layers_per_block", "latent_channels", "norm_num_groups",
+                     "glyph_norm", "init_logvar", "scaling_factor"):
+            setattr(ae, name, getattr(loaded, name))
     # Cross-attention width = the caption encoder's width.
     if cfg.model.text.kind == "clip":
         if not cfg.model.text.clip_path:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from kinetype.train.config import STAGES, resolve
-from kinetype.train.loop import train
+from kinetype.train.loop import check_shards, train
 
 PREVIOUS = {"autoencoder": None, "image": "autoencoder", "video": "image"}
 
@@ -57,6 +57,7 @@ def train_all(
     # Resolve every stage's config first, so a bad flag or config file fails before hours of work.
     cfgs = [resolve(preset, config, stage_overrides(s, root, shards=shards, seed=seed, max_steps=max_steps))
             for s in STAGES]
+    check_shards(cfgs[0].data.shards)
     out = None
     for cfg in cfgs:
         run = Path(cfg.out)
