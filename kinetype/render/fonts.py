@@ -70,9 +70,17 @@ class FontInfo:
 
 # --- per-process handles (never stored on FontInfo, which must stay picklable) ---------------------
 
+@functools.lru_cache(maxsize=1)
+def _font_manager() -> skia.FontMgr:
+    # An empty FreeType manager: fonts come from our files only. skia's default manager would start
+    # the system's Fontconfig, which scans /etc/fonts for nothing and warns on configs it is too
+    # old to read (a "Fontconfig warning" on every run).
+    return skia.FontMgr.New_Custom_Empty()
+
+
 @functools.lru_cache(maxsize=None)
 def _typeface(path: str) -> skia.Typeface:
-    tf = skia.Typeface.MakeFromFile(path)
+    tf = _font_manager().makeFromFile(path, 0)
     if tf is None:
         raise FontError(f"{path}: skia cannot read this font file")
     return tf

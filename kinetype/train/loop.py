@@ -64,9 +64,6 @@ def train(
     d = distributed.init()
     run = Path(cfg.out)
     resume = check_run_folder(run, cfg, resume)
-    if d.is_main:
-        run.mkdir(parents=True, exist_ok=True)
-        (run / "config.json").write_text(config_to_json(cfg) + "\n")
     cuda = d.device.type == "cuda"
     if cuda:  # TF32 matmuls/convolutions: free speed on Ampere+ for the fp32 parts
         torch.backends.cuda.matmul.allow_tf32 = True
@@ -114,6 +111,11 @@ def train(
     # ---- Data ---------------------------------------------------------------------------------------------
     stream = DataStream(cfg.data, single_frame=stage != "video", seed=cfg.seed, rank=d.rank, world_size=d.world_size)
     val_batch = validation_batch(cfg) if d.is_main and cfg.sample_every and stage != "autoencoder" else None
+
+    # The run folder is made once the model and data are built: a run that fails earlier leaves none.
+    if d.is_main:
+        run.mkdir(parents=True, exist_ok=True)
+        (run / "config.json").write_text(config_to_json(cfg) + "\n")
 
     # ---- Resume -------------------------------------------------------------------------------------------
     step, seen_clips, nonfinite_total = 0, 0, 0
