@@ -264,7 +264,7 @@ def train(
     stage: Annotated[Optional[str], typer.Option("--stage", help="Only this stage: autoencoder, image (single frames, static captions) or video. Default: all three in turn.")] = None,
     preset: Annotated[Optional[str], typer.Option("--preset", help="cpu (this machine, the bundled model), tiny (tests), small (one GPU), base (several GPUs), paper. Default: small with CUDA, else cpu.")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Run folder of one --stage, or the root of the three stage folders. Default: runs/kinetype.")] = None,
-    config: Annotated[Optional[Path], typer.Option("--config", help="TOML file overriding the preset: tables data, optim, loss, model.denoiser...")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", help="TOML file overriding the preset ([data], [optim], [loss], [model.denoiser], [stages.video.optim]...).")] = None,
     max_steps: Annotated[Optional[int], typer.Option("--max-steps", help="Optimiser steps of each stage.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Insist on continuing --out from its last checkpoint (runs continue by themselves).")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config and model size; train nothing.")] = False,

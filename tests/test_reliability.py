@@ -1,4 +1,4 @@
-"""Bad inputs and faults across the engine and dataset commands, as a generated table.
+"""Bad inputs and faults across every command (engine, dataset, train, generate, eval), as a generated table.
 
 For every case: a non-zero exit, one line on stderr naming the culprit (the option, file or sample),
 no traceback, and every file that existed before byte-for-byte unchanged. One small real dataset
@@ -97,7 +97,46 @@ def world(tmp_path_factory):
     damaged("ds_garbage_parquet", lambda d: (d / "shard-000001.parquet").write_bytes(b"PAR1 garbage PAR1"))
     damaged("ds_no_tar", lambda d: (d / "shard-000000.tar").unlink())
     damaged("ds_empty_tar", lambda d: (d / "shard-000001.tar").write_bytes(b""))
+    _model_world(root)
     return root
+
+
+def _model_world(root: Path) -> None:
+    """A tiny model, damaged copies of it, and training configs with one bad value each."""
+    import json as _json
+
+    from safetensors.torch import load_file, save_file
+
+    from kinetype.model.testing import tiny_pipeline_folder
+    from kinetype.model.weights import digests
+
+    model = tiny_pipeline_folder(root / "model", num_frames=4)
+    shutil.copytree(model, root / "model_flipped")
+    f = root / "model_flipped" / "denoiser" / "model.safetensors"
+    raw = bytearray(f.read_bytes())
+    raw[len(raw) // 2] ^= 0x01
+    f.write_bytes(bytes(raw))
+    shutil.copytree(model, root / "model_nan")
+    f = root / "model_nan" / "denoiser" / "model.safetensors"
+    state = load_file(f)
+    state[sorted(state)[0]].view(-1)[0] = float("nan")
+    save_file(state, f)
+    index = _json.loads((root / "model_nan" / "model_index.json").read_text())
+    index["sha256"] = digests(root / "model_nan")
+    (root / "model_nan" / "model_index.json").write_text(_json.dumps(index))
+    shutil.copytree(model, root / "model_garbage_index")
+    (root / "model_garbage_index" / "model_index.json").write_text("{ not json")
+    for name, text in CONFIGS.items():
+        (root / f"{name}.toml").write_text(text)
+
+
+CONFIGS = {
+    "cfg_lr_word": '[optim]\nlr = "fast"\n', "cfg_batch_zero": "[data]\nbatch_size = 0\n",
+    "cfg_dtype": '[data]\nvideo_dtype = "rgb"\n', "cfg_precision": 'precision = "fp8"\n',
+    "cfg_channels": "[model.denoiser]\nchannels = []\n", "cfg_scalar_table": "data = 3\n",
+    "cfg_unknown": "[optim]\nspeed = 3\n", "cfg_syntax": "[optim\nlr = 1\n", "cfg_steps_float": "[optim]\nmax_steps = 2.5\n",
+    "cfg_stage": "[stages.vidoe.optim]\nmax_steps = 3\n",
+}
 
 
 def snapshot(root: Path) -> dict[str, str]:
@@ -225,8 +264,56 @@ for name, culprit in [("ds_garbage_manifest", "manifest.parquet"), ("ds_no_tar",
     case(f"shards inspect {{w}}/{name} --sheet {{w}}/keep.png".split(), culprit)
 
 
+# Training: data, configs, flags; nothing may be created.
+TRAIN = "train --preset tiny --out {w}/new/run"
+for spec in ["{w}/nope", "{w}/empty", "{w}/keep.txt"]:
+    case(f"{TRAIN} --shards {spec}".split(), spec.replace("{w}/", ""))
+    case(f"{TRAIN} --shards {spec} --stage autoencoder".split(), spec.replace("{w}/", ""))
+for name, culprit in [("cfg_lr_word", "optim.lr"), ("cfg_batch_zero", "data.batch_size"), ("cfg_dtype", "video_dtype"),
+                      ("cfg_precision", "precision"), ("cfg_channels", "channels"), ("cfg_scalar_table", "data"),
+                      ("cfg_unknown", "speed"), ("cfg_syntax", "cfg_syntax.toml"), ("cfg_steps_float", "max_steps"),
+                      ("cfg_stage", "vidoe")]:
+    for extra in ("", " --dry-run", " --stage image"):
+        case(f"{TRAIN} --shards synthetic --config {{w}}/{name}.toml{extra}".split(), culprit)
+case(f"{TRAIN} --shards synthetic --config {{w}}/missing.toml".split(), "missing.toml")
+case(f"{TRAIN} --shards synthetic --preset huge".split(), "huge")
+case(f"{TRAIN} --shards synthetic --stage sideways".split(), "sideways")
+case(f"{TRAIN} --shards synthetic --stage autoencoder --resume".split(), "--resume")
+case(f"{TRAIN} --shards synthetic --resume".split(), "--resume")
+case(f"{TRAIN} --shards synthetic --stage video --init {{w}}/empty".split(), "empty")
+case(f"{TRAIN} --shards synthetic --stage video --autoencoder {{w}}/keep_dir".split(), "keep_dir")
+case(f"{TRAIN} --shards synthetic --max-steps 0".split(), "max_steps")
+
+# Generation: numbers, outputs, models (damaged ones too); nothing may be written.
+GEN = "generate Hello --motion wave --model {w}/model --steps 2"
+for opt, values in {"--steps": ["0", "-1"], "--guidance": ["nan", "inf", "-1"], "--frames": ["0", "-2"],
+                    "--fps": ["0", "500"], "--seed": ["-1"], "--sampler": ["nope"]}.items():
+    for v in values:
+        case(f"{GEN} --out {{w}}/new/g.gif {opt} {v}".split(), opt)
+for out in ["{w}/keep_dir", "{w}/keep.txt/g.gif", "{w}/new/g.avi"]:
+    case(f"{GEN} --out {out}".split(), out.replace("{w}/", "").split("/")[0] if "avi" not in out else ".avi")
+for model, culprit in [("nomodel", "nomodel"), ("model_flipped", "model.safetensors"), ("model_nan", "non-finite"),
+                       ("model_garbage_index", "model_index.json"), ("keep_dir", "keep_dir")]:
+    case(f"generate Hello --motion wave --steps 2 --out {{w}}/new/g.gif --model {{w}}/{model}".split(), culprit)
+case("generate He11o --motion wave --out {w}/new/g.gif --model {w}/model".split(), "position 3")
+case("generate Hello --motion xyzzy --out {w}/new/g.gif --model {w}/model".split(), "xyzzy")
+case("generate Hello --template nope --out {w}/new/g.gif --model {w}/model".split(), "nope")
+case("generate Hello --out {w}/new/g.gif --model {w}/model".split(), "--motion")
+
+# Evaluation: counts, outputs, models.
+for n in ("0", "-3"):
+    case(f"eval renders --n {n} --out {{w}}/new/ev".split(), "--n")
+    case(f"eval model --model {{w}}/model --n {n} --out {{w}}/new/ev".split(), "--n")
+for out in ["{w}/keep.txt", "{w}/keep.txt/ev"]:
+    case(f"eval renders --n 2 --out {out}".split(), "keep.txt")
+case("eval renders --n 2 --size 0 --out {w}/new/ev".split(), "--size")
+case("eval renders --n 2 --reader nope --out {w}/new/ev".split(), "nope")
+for model, culprit in [("nomodel", "nomodel"), ("model_flipped", "model.safetensors"), ("model_nan", "non-finite")]:
+    case(f"eval model --model {{w}}/{model} --n 2 --out {{w}}/new/ev".split(), culprit)
+
+
 def test_the_table_is_large():
-    assert len(CASES) >= 150, len(CASES)
+    assert len(CASES) >= 250, len(CASES)
 
 
 @pytest.mark.parametrize("args,culprit,codes", CASES, ids=[" ".join(a)[:90] for a, _, _ in CASES])

@@ -26,7 +26,7 @@ def bundle(src: Path, dst: Path) -> Path:
     tmp = dst.with_name(dst.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     pipe.save_pretrained(tmp, dtype=torch.float16)
-    for keep in ("README.md",):
+    for keep in ("README.md", "curve.png"):
         if (dst / keep).is_file():
             shutil.copy2(dst / keep, tmp / keep)
     if (src / "train_config.json").is_file():
