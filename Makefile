@@ -39,7 +39,7 @@ bench: setup sysdeps
 	$(PY) benchmarks/legibility.py
 	$(PY) benchmarks/dataset_speed.py
 
-# The bundled model from scratch, with the exact commands that made it (about 70 minutes on 2 CPU
+# The bundled model from scratch, with the exact commands that made it (about 80 minutes on 2 CPU
 # cores): its training set, the three stages with the cpu preset, half-precision bundling, scores.
 model: setup sysdeps
 	$(VENV)/bin/kinetype render --n 8000 --size 128 --seed 0 --shard-size 500 --out shards/cpu128

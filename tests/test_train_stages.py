@@ -18,7 +18,6 @@ pytest.importorskip("diffusers")
 from typer.testing import CliRunner  # noqa: E402
 
 from kinetype.cli import app  # noqa: E402
-from kinetype.model.errors import TrainingError  # noqa: E402
 from kinetype.train import loop  # noqa: E402
 from kinetype.train.config import resolve  # noqa: E402
 

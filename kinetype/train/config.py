@@ -245,38 +245,32 @@ def validate(cfg: TrainConfig, where: str = "") -> TrainConfig:
     except KinetypeError as e:
         raise TrainingError(prefix + str(e)) from None
 
+    def get(field: str) -> Any:
+        value = cfg
+        for part in field.split("."):
+            value = getattr(value, part)
+        return value
+
     def need(ok: bool, field: str, rule: str) -> None:
         if not ok:
-            value = cfg
-            for part in field.split("."):
-                value = getattr(value, part)
-            raise TrainingError(f"{prefix}{field} must be {rule} (got {value!r})")
+            raise TrainingError(f"{prefix}{field} must be {rule} (got {get(field)!r})")
 
-    d, o, m, lo = cfg.data, cfg.optim, cfg.model, cfg.loss
+    d, o, m = cfg.data, cfg.optim, cfg.model
     for name in ("data.size_px", "data.num_frames", "data.frame_stride", "data.batch_size", "optim.max_steps",
                  "optim.grad_accum_steps", "log_every", "checkpoint_every", "keep_checkpoints", "max_nonfinite_in_row",
                  "sample_steps", "fps", "num_val_prompts", "model.text.width", "model.text.depth", "model.text.heads",
                  "model.text.max_tokens", "model.denoiser.layers_per_level", "model.denoiser.head_dim",
                  "model.denoiser.norm_groups", "model.denoiser.max_frames", "model.autoencoder.latent_channels",
                  "model.autoencoder.layers_per_block"):
-        value = cfg
-        for part in name.split("."):
-            value = getattr(value, part)
-        need(value >= 1, name, "at least 1")
+        need(get(name) >= 1, name, "at least 1")
     for name in ("data.num_workers", "data.shuffle_buffer", "optim.lr_warmup_steps", "sample_every", "optim.max_minutes",
                  "optim.weight_decay", "optim.grad_clip", "loss.glyph_weight", "loss.motion_weight", "seed"):
-        value = cfg
-        for part in name.split("."):
-            value = getattr(value, part)
-        need(math.isfinite(value) and value >= 0, name, "0 or more")
+        need(math.isfinite(get(name)) and get(name) >= 0, name, "0 or more")
     need(math.isfinite(o.lr) and 0 < o.lr < 1, "optim.lr", "a number between 0 and 1")
     need(0 <= o.ema_decay < 1, "optim.ema_decay", "in [0, 1)")
     need(all(0 <= b < 1 for b in o.betas), "optim.betas", "two numbers in [0, 1)")
     for name in ("loss.uncond_prob", "loss.glyph_drop_prob", "loss.glyph_max_t", "model.autoencoder.mask_drop_prob"):
-        value = cfg
-        for part in name.split("."):
-            value = getattr(value, part)
-        need(0 <= value <= 1, name, "in [0, 1]")
+        need(0 <= get(name) <= 1, name, "in [0, 1]")
     need(len(m.denoiser.channels) >= 1 and all(c >= 1 for c in m.denoiser.channels), "model.denoiser.channels",
          "a non-empty list of positive widths")
     need(len(m.autoencoder.block_out_channels) >= 1 and all(c >= 1 for c in m.autoencoder.block_out_channels),
