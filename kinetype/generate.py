@@ -83,12 +83,6 @@ def match_motion(phrase: str, templates: list) -> MotionMatch:
     return MotionMatch(best, s, s >= 4.0)
 
 
-def default_device() -> str:
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def default_out(word: str, motion: str | None, template_id: str | None, folder: Path = Path(".")) -> Path:
     """``HELLO-bounce-in.mp4`` in ``folder``; ``-2``, ``-3``... appended rather than overwrite a file."""
     slug = "-".join(re.findall(r"[a-z0-9]+", (motion or template_id or "clip").lower()))[:40] or "clip"
@@ -140,8 +134,6 @@ def generate(
     """Generate one clip and write it to ``out`` (default: ``WORD-motion.mp4`` here, never overwriting)."""
     from kinetype.errors import KinetypeError
     from kinetype.fsutil import check_output_file
-    from kinetype.model.errors import ModelError
-    from kinetype.pipeline import DEFAULT_MODEL_DIR, HOW_TO_GET_ONE
     from kinetype.templates import DEFAULT_TEMPLATES, get_template, load_templates
     from kinetype.words import validate_word
 
@@ -164,12 +156,9 @@ def generate(
         template = m.template
         match = (f"motion {motion!r} -> template {template.id} ({template.motion_tag}; "
                  f"{'exact tag' if m.exact else f'score {m.score:.2f}'})")
-    model_dir = Path(model) if model else DEFAULT_MODEL_DIR
-    if not (model_dir / "model_index.json").is_file():
-        raise ModelError(f"no model at {model_dir}: {HOW_TO_GET_ONE}")
-    from kinetype.pipeline import Pipeline
+    from kinetype.pipeline import load_pipeline
 
-    pipe = Pipeline.from_pretrained(model_dir, device=default_device())  # a corrupt model fails here, in one line
+    pipe = load_pipeline(model)  # a missing or corrupt model fails here, in one line
     echo(match)
 
     from kinetype.media import write_video

@@ -55,13 +55,10 @@ class Pipeline:
     def save_pretrained(self, path: str | Path, dtype=None) -> Path:
         """Write the folder; ``dtype=torch.float16`` halves the bytes (loading computes in float32)."""
         import torch
-        from safetensors.torch import save_file
 
-        from kinetype.model.weights import digests
+        from kinetype.model.weights import digests, save_weights
 
         dtype = dtype or torch.float32
-        cast = lambda sd: {k: v.detach().to("cpu", dtype if v.is_floating_point() else v.dtype).contiguous()  # noqa: E731
-                           for k, v in sd.items()}
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         self.autoencoder.save(path / "autoencoder", dtype)
@@ -74,11 +71,11 @@ class Pipeline:
                 te.tokenizer.save_pretrained(str(path / "text_encoder"))
             else:
                 _write_json(path / "text_encoder" / "config.json", asdict(self.net.cfg.text) | {"clip_path": None})
-                save_file(cast(te.state_dict()), path / "text_encoder" / "model.safetensors")
+                save_weights(te.state_dict(), path / "text_encoder" / "model.safetensors", dtype)
             (path / "denoiser").mkdir(exist_ok=True)
             _write_json(path / "denoiser" / "config.json",
                         asdict(self.net.cfg.denoiser) | {"latent_channels": self.net.unet.latent_channels})
-            save_file(cast(self.net.unet.state_dict()), path / "denoiser" / "model.safetensors")
+            save_weights(self.net.unet.state_dict(), path / "denoiser" / "model.safetensors", dtype)
             components += ["text_encoder", "denoiser"]
         _write_json(path / "model_index.json", {
             "format": FORMAT, "version": 1, "objective": self.objective, "stage": self.stage,
@@ -163,9 +160,10 @@ class Pipeline:
         f = self.autoencoder.factor
         lat = self.size_px // f
         shape = (b, frames, self.autoencoder.cfg.latent_channels, lat, lat)
+        masks = None if glyph_masks is None else torch.as_tensor(np.asarray(glyph_masks), dtype=torch.float32)
         glyph = None
-        if glyph_masks is not None and self.net.cfg.denoiser.glyph_channels:
-            glyph = resize_masks(torch.as_tensor(np.asarray(glyph_masks), dtype=torch.float32), (lat, lat))
+        if masks is not None and self.net.cfg.denoiser.glyph_channels:
+            glyph = resize_masks(masks, (lat, lat))
         video = self.stage == "video"
         # bf16 on CUDA (the solver's arithmetic stays float32: outputs are cast back in sample_latents).
         autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda")
@@ -176,11 +174,21 @@ class Pipeline:
             )
             with torch.no_grad():
                 # A glyph-aware decoder draws the letter edges from the full-resolution layout.
-                masks = None if glyph is None else torch.as_tensor(np.asarray(glyph_masks), dtype=torch.float32).to(self.device)
-                x = self.autoencoder.decode(latents.to(self.device), masks)  # (B, T, 3, H, W)
+                x = self.autoencoder.decode(latents.to(self.device), None if masks is None else masks.to(self.device))
         if not bool(torch.isfinite(x).all()):  # would be written as a black clip
             raise ModelError("the model produced non-finite values (NaN or inf): its weights or the guidance are broken")
         return to_uint8(x)
+
+
+def load_pipeline(model: str | Path | None = None) -> Pipeline:
+    """The pipeline folder ``model`` (default: the bundled model) on the best device, or one line
+    saying how to get one."""
+    path = Path(model) if model else DEFAULT_MODEL_DIR
+    if not (path / "model_index.json").is_file():
+        raise ModelError(f"no model at {path}: {HOW_TO_GET_ONE}")
+    import torch
+
+    return Pipeline.from_pretrained(path, device="cuda" if torch.cuda.is_available() else "cpu")
 
 
 def to_uint8(x) -> np.ndarray:

@@ -205,15 +205,8 @@ def evaluate_model(pipe_or_dir, *, n: int, seed: int = 0, glyph: bool = True, st
 
 
 def _load_pipeline(pipe_or_dir):
-    from kinetype.pipeline import Pipeline
+    from kinetype.pipeline import Pipeline, load_pipeline
 
     if isinstance(pipe_or_dir, Pipeline) or callable(pipe_or_dir) and hasattr(pipe_or_dir, "size_px"):
         return pipe_or_dir
-    from kinetype.model.errors import ModelError
-    from kinetype.pipeline import DEFAULT_MODEL_DIR, HOW_TO_GET_ONE
-    from kinetype.generate import default_device
-
-    path = Path(pipe_or_dir or DEFAULT_MODEL_DIR)
-    if not (path / "model_index.json").is_file():
-        raise ModelError(f"no model at {path}: {HOW_TO_GET_ONE}")
-    return Pipeline.from_pretrained(path, device=default_device())
+    return load_pipeline(pipe_or_dir)

@@ -60,7 +60,7 @@ class Autoencoder(nn.Module):
         path = Path(path)
         if not (path / "config.json").is_file():
             raise ModelError(f"{path}: not an autoencoder folder (no config.json)")
-        train = {k: getattr(cfg if cfg else AutoencoderConfig(), k) for k in ("mask_weight", "kl_weight", "mask_drop_prob")}
+        train = training_fields(cfg or AutoencoderConfig())
         if is_glyph_vae_folder(path):
             return cls._load_glyph(path, train)
         from diffusers import AutoencoderKL
@@ -177,6 +177,13 @@ class Autoencoder(nn.Module):
         else:
             z = self.vae.encode(frames).latent_dist.mode()
         return float(1.0 / z.float().std().clamp_min(1e-6))
+
+
+TRAINING_FIELDS = ("mask_weight", "kl_weight", "mask_drop_prob")  # loss settings, not architecture
+
+
+def training_fields(cfg: AutoencoderConfig) -> dict:
+    return {k: getattr(cfg, k) for k in TRAINING_FIELDS}
 
 
 def folder_config(path: str | Path, train: dict | None = None) -> AutoencoderConfig:

@@ -181,12 +181,12 @@ class GlyphVAE(nn.Module):
 
     # -- folder format: config.json + model.safetensors ---------------------------------------------
     def save(self, path: Path, scaling_factor: float, dtype: torch.dtype = torch.float32) -> None:
-        from safetensors.torch import save_file
+        from kinetype.model.weights import save_weights
 
         path.mkdir(parents=True, exist_ok=True)
         cfg = {"_class_name": CLASS_NAME, **asdict(self.shape), "scaling_factor": scaling_factor}
         (path / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
-        save_file({k: v.detach().to("cpu", dtype).contiguous() for k, v in self.state_dict().items()}, path / WEIGHTS)
+        save_weights(self.state_dict(), path / WEIGHTS, dtype)
 
 
 def pooled_colours(frames: torch.Tensor, masks: torch.Tensor | None, size: tuple[int, int]) -> torch.Tensor:

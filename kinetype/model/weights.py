@@ -44,6 +44,14 @@ def verify_digests(folder: Path, expected: dict[str, str]) -> None:
             raise ModelError(f"{file}: corrupt weights (its SHA-256 differs from model_index.json: damaged or changed after export)")
 
 
+def save_weights(state: dict[str, torch.Tensor], file: Path, dtype: torch.dtype = torch.float32) -> None:
+    """A state dict to safetensors, floating-point tensors in ``dtype`` (float16 halves the bytes)."""
+    from safetensors.torch import save_file
+
+    save_file({k: v.detach().to("cpu", dtype if v.is_floating_point() else v.dtype).contiguous() for k, v in state.items()},
+              str(file))
+
+
 def load_weights(module: nn.Module, file: Path) -> None:
     """Load a safetensors file into ``module`` (strict), in the module's dtype; refuse non-finite weights."""
     from safetensors.torch import load_file

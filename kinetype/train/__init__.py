@@ -29,7 +29,7 @@ def train_command(
     from kinetype.model.errors import TrainingError
     from kinetype.train.config import STAGES, default_preset, resolve
     from kinetype.train.loop import train
-    from kinetype.train.stages import stage_folder, stage_overrides, train_all
+    from kinetype.train.stages import finished, previous_export, stage_folder, stage_overrides, train_all
 
     preset = preset or default_preset()
     root = Path(out) if out is not None else DEFAULT_RUN_ROOT
@@ -41,13 +41,13 @@ def train_command(
                          dry_run=dry_run, echo=echo)
     if stage not in STAGES:
         raise TrainingError(f"--stage {stage!r}: choose from {', '.join(STAGES)}")
-    # One stage: --out is its run folder (default runs/kinetype/STAGE), and without --init or
-    # --autoencoder it starts from the previous stage's export under the default root, if any.
+    # One stage: --out is its run folder (default runs/kinetype/STAGE); without --init or --autoencoder it
+    # starts from the previous stage's export under the default root, once that exists.
     run = Path(out) if out is not None else stage_folder(DEFAULT_RUN_ROOT, stage)
-    overrides = stage_overrides(stage, DEFAULT_RUN_ROOT, shards=shards, seed=seed, max_steps=max_steps, init=init)
-    overrides["out"] = str(run)
-    if overrides["init"] and (autoencoder is not None or not (Path(overrides["init"]) / "model_index.json").is_file()):
-        overrides["init"] = str(init) if init else None
+    if init is None and autoencoder is None:
+        prev = previous_export(DEFAULT_RUN_ROOT, stage)
+        init = prev if prev is not None and finished(prev.parent) else None
+    overrides = stage_overrides(stage, run, init=init, shards=shards, seed=seed, max_steps=max_steps)
     model: dict = {}
     if autoencoder is not None:
         model["autoencoder"] = {"path": str(autoencoder)}

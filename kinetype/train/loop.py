@@ -251,17 +251,13 @@ def resolve_model(cfg: TrainConfig) -> TrainConfig:
         ae_dir = Path(cfg.model.autoencoder.path)
         if (ae_dir / "model_index.json").is_file():  # a kinetype pipeline folder: its autoencoder
             ae_dir = ae_dir / "autoencoder"
-        from kinetype.model.autoencoder import folder_config
+        from kinetype.model.autoencoder import folder_config, training_fields
         from kinetype.model.errors import ModelError
 
-        ae = cfg.model.autoencoder
-        try:
-            loaded = folder_config(ae_dir)
+        try:  # the folder's architecture, the run's loss settings
+            cfg.model.autoencoder = folder_config(ae_dir, training_fields(cfg.model.autoencoder))
         except ModelError as e:
             raise TrainingError(str(e)) from None
-        for name in ("kind", "path", "block_out_channels", "layers_per_block", "latent_channels", "norm_num_groups",
-                     "glyph_norm", "init_logvar", "scaling_factor"):
-            setattr(ae, name, getattr(loaded, name))
     # Cross-attention width = the caption encoder's width.
     if cfg.model.text.kind == "clip":
         if not cfg.model.text.clip_path:

@@ -27,14 +27,16 @@ def finished(run: Path) -> bool:
     return (run / "pipeline" / "model_index.json").is_file()
 
 
-def stage_overrides(stage: str, root: Path, *, shards: str | None, seed: int | None, max_steps: int | None,
-                    init: Path | None = None) -> dict[str, Any]:
-    """The flags of one stage of a whole-pipeline run, as ``resolve`` overrides."""
+def previous_export(root: Path, stage: str) -> Path | None:
+    """The previous stage's exported pipeline under ``root`` (None for the first stage)."""
     prev = PREVIOUS[stage]
-    if init is None and prev is not None:
-        init = stage_folder(root, prev) / "pipeline"
-    over: dict[str, Any] = {"stage": stage, "out": str(stage_folder(root, stage)), "seed": seed,
-                            "init": str(init) if init else None}
+    return None if prev is None else stage_folder(root, prev) / "pipeline"
+
+
+def stage_overrides(stage: str, run: Path, *, init: Path | None, shards: str | None, seed: int | None,
+                    max_steps: int | None) -> dict[str, Any]:
+    """The flags of one stage as ``resolve`` overrides."""
+    over: dict[str, Any] = {"stage": stage, "out": str(run), "seed": seed, "init": str(init) if init else None}
     if shards is not None:
         over["data"] = {"shards": str(shards)}
     if max_steps is not None:
@@ -55,7 +57,8 @@ def train_all(
 ) -> Path | None:
     """Train (or finish) every stage under ``root``; returns the video stage's exported pipeline."""
     # Resolve every stage's config first, so a bad flag or config file fails before hours of work.
-    cfgs = [resolve(preset, config, stage_overrides(s, root, shards=shards, seed=seed, max_steps=max_steps))
+    cfgs = [resolve(preset, config, stage_overrides(s, stage_folder(root, s), init=previous_export(root, s),
+                                                    shards=shards, seed=seed, max_steps=max_steps))
             for s in STAGES]
     check_shards(cfgs[0].data.shards)
     out = None
