@@ -21,7 +21,6 @@ import csv
 import json
 import os
 import shutil
-import tarfile
 import tempfile
 import zlib
 from dataclasses import dataclass
@@ -30,10 +29,10 @@ from pathlib import Path
 from PIL import Image
 
 from kinetype.errors import KinetypeError
-from kinetype.shards.manifest import read_render_config
 from kinetype.fsutil import check_output_dir
+from kinetype.shards.layout import ShardReader, ShardReadError, read_render_record, read_stats
 from kinetype.shards.sample import INSTANCE_EXT, TEXT_FIELDS, SampleError, decode_instance
-from kinetype.shards.writer import LocalStorage, read_stats, shard_name
+from kinetype.shards.storage import LocalStorage, Storage
 
 FORMATS = ("kinety",)
 
@@ -46,10 +45,9 @@ class ExportSummary:
 
 def export_kinety(folder: str | Path, out: str | Path) -> ExportSummary:
     storage = LocalStorage(folder)
-    record = read_render_config(storage)
-    config = record["config"]
-    effect_of = {tid: i for i, tid in enumerate(record.get("template_ids", []))}
-    num_shards = -(-config["n"] // config["shard_size"])
+    record = read_render_record(storage)
+    effect_of = {tid: i for i, tid in enumerate(record.template_ids)}
+    num_shards = record.config.num_shards
     out = check_output_dir(out, "OUT", must_not_exist=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
@@ -62,7 +60,7 @@ def export_kinety(folder: str | Path, out: str | Path) -> ExportSummary:
     return summary
 
 
-def _write_kinety(storage: LocalStorage, num_shards: int, effect_of: dict[str, int], out: Path) -> ExportSummary:
+def _write_kinety(storage: Storage, num_shards: int, effect_of: dict[str, int], out: Path) -> ExportSummary:
     summary = ExportSummary()
     seen: set[tuple[int, str]] = set()
     with open(out / "video_info.csv", "w", newline="", encoding="utf-8") as f:
@@ -71,23 +69,11 @@ def _write_kinety(storage: LocalStorage, num_shards: int, effect_of: dict[str, i
         for shard in range(num_shards):
             if read_stats(storage, shard) is None:
                 continue
-            tar_path = storage.url(shard_name(shard) + ".tar")
             try:
-                with tarfile.open(tar_path, mode="r:") as tar:
-                    sample: dict[str, bytes] = {}
-                    current = None
-                    for member in tar:
-                        key, _, ext = member.name.partition(".")
-                        if key != current and sample:
-                            _export_checked(sample, current, effect_of, out, writer, seen, summary)
-                            sample = {}
-                        current = key
-                        f_member = tar.extractfile(member)
-                        sample[ext] = f_member.read() if f_member else b""
-                    if sample:
-                        _export_checked(sample, current, effect_of, out, writer, seen, summary)
-            except (tarfile.TarError, EOFError) as e:
-                raise KinetypeError(f"{tar_path}: damaged ({e}); run `kinetype shards verify` — nothing exported") from None
+                for key, sample in ShardReader(storage, shard):
+                    _export_checked(sample, key, effect_of, out, writer, seen, summary)
+            except ShardReadError as e:
+                raise KinetypeError(f"{e} — nothing exported") from None
     with open(out / "effects.csv", "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(["effect_num", "template"])

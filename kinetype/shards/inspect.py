@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import random
-import tarfile
 import textwrap
 from collections import Counter
 from pathlib import Path
@@ -20,9 +19,9 @@ from rich.table import Table
 
 from kinetype.errors import KinetypeError
 from kinetype.fsutil import atomic_path, check_output_file
-
-from kinetype.shards.manifest import read_manifest, read_render_config
-from kinetype.shards.writer import LocalStorage, read_stats, shard_name
+from kinetype.shards.layout import ShardReader, parquet_name, read_render_record, read_stats, tar_name
+from kinetype.shards.manifest import read_manifest
+from kinetype.shards.storage import LocalStorage
 
 
 def damaged_shards(storage: LocalStorage, stats: list[dict]) -> list[str]:
@@ -30,21 +29,20 @@ def damaged_shards(storage: LocalStorage, stats: list[dict]) -> list[str]:
     check (no decoding, no checksum; `kinetype shards verify` does those)."""
     damaged = []
     for st in stats:
-        path = Path(storage.url(shard_name(st["shard"]) + ".tar"))
+        path = Path(storage.url(tar_name(st["shard"])))
         if not path.is_file():
             damaged.append(f"{path.name} missing")
         elif st.get("tar_bytes") is not None and path.stat().st_size != st["tar_bytes"]:
             damaged.append(f"{path.name} is {path.stat().st_size} bytes, its stats say {st['tar_bytes']}")
-        elif not storage.exists(shard_name(st["shard"]) + ".parquet"):
-            damaged.append(f"{shard_name(st['shard'])}.parquet missing")
+        elif not storage.exists(parquet_name(st["shard"])):
+            damaged.append(f"{parquet_name(st['shard'])} missing")
     return damaged
 
 
 def summary(folder: str | Path) -> dict:
     storage = LocalStorage(folder)
-    record = read_render_config(storage)
-    config = record["config"]
-    num_shards = -(-config["n"] // config["shard_size"])
+    config = read_render_record(storage).config
+    num_shards = config.num_shards
     stats = [dict(s, shard=s.get("shard", k)) for k, s in ((k, read_stats(storage, k)) for k in range(num_shards)) if s]
     damaged = damaged_shards(storage, stats)
     rows = read_manifest(storage).to_pylist()
@@ -71,12 +69,12 @@ def print_summary(info: dict, console: Console, top: int = 8) -> None:
     cfg = info["config"]
     table = Table(title=escape(f"dataset {info['folder']}"), show_header=False)
     damaged = info.get("damaged") or []
-    listed = f"{info['samples']} of {cfg['n']} planned ({info['failed']} failed to render)"
+    listed = f"{info['samples']} of {cfg.n} planned ({info['failed']} failed to render)"
     table.add_row("samples", listed + (" according to the stats: some shards are damaged" if damaged else ""))
     table.add_row("shards", f"{info['shards_complete']} of {info['shards']} complete"
                   + (f", [red]{len(damaged)} damaged[/red]: {escape('; '.join(damaged[:3]))}"
                      f"{' …' if len(damaged) > 3 else ''} (run `kinetype shards verify`)" if damaged else ""))
-    table.add_row("clips", f"{cfg['size']}×{cfg['size']} px, {cfg['num_frames']} frames, {cfg['fps']} fps")
+    table.add_row("clips", f"{cfg.size}×{cfg.size} px, {cfg.num_frames} frames, {cfg.fps} fps")
     table.add_row("bytes", f"{info['tar_bytes'] / 2**20:.1f} MiB, {info['bytes_per_sample'] / 1024:.1f} KiB per sample")
     for title in ("templates", "categories", "fonts", "motions"):
         counts = info[title]
@@ -87,13 +85,8 @@ def print_summary(info: dict, console: Console, top: int = 8) -> None:
 
 
 def _read_samples(storage: LocalStorage, shard: int, keys: set[str]) -> dict[str, dict[str, bytes]]:
-    out: dict[str, dict[str, bytes]] = {}
-    with tarfile.open(storage.url(shard_name(shard) + ".tar"), mode="r:") as tar:
-        for member in tar:
-            key, _, ext = member.name.partition(".")
-            if key in keys and ext in ("mp4", "json"):
-                out.setdefault(key, {})[ext] = tar.extractfile(member).read()
-    return out
+    """The samples ``keys`` of the shard; a damaged tar is a one-line ShardReadError naming it."""
+    return {key: members for key, members in ShardReader(storage, shard) if key in keys}
 
 
 def _frames(mp4: bytes) -> np.ndarray:
@@ -118,10 +111,7 @@ def contact_sheet(folder: str | Path, out: str | Path, samples: int = 6, frames_
         by_shard.setdefault(int(r["shard"]), set()).add(r["key"])
     data = {}
     for shard, keys in by_shard.items():
-        try:
-            data.update(_read_samples(storage, shard, keys))
-        except (tarfile.TarError, EOFError) as e:
-            raise KinetypeError(f"{storage.url(shard_name(shard) + '.tar')}: damaged ({e}); run `kinetype shards verify`") from None
+        data.update(_read_samples(storage, shard, keys))
     font = ImageFont.load_default()
     text_h = 52
     width = frames_per_row * thumb_px

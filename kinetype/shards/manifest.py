@@ -10,7 +10,6 @@ import json
 import platform
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -18,60 +17,19 @@ import pyarrow.parquet as pq
 
 import kinetype
 from kinetype.errors import KinetypeError
-from kinetype.shards.writer import Storage, read_stats, shard_name
-
-MANIFEST = "manifest.parquet"
-CARD_JSON = "dataset_card.json"
-CARD_MD = "README.md"
-
+from kinetype.shards.layout import (CARD_JSON, CARD_MD, MANIFEST, parquet_name, read_parquet, read_render_record,
+                                    read_stats, shard_name, shard_table)
+from kinetype.shards.storage import Storage
 
 CHECKSUMS_KEY = b"kinetype.checksums"  # manifest schema metadata: {shard name: {"tar_sha256", "parquet_sha256"}}
-
-
-def read_render_config(storage: Storage) -> dict[str, Any]:
-    from kinetype.shards.run import CONFIG_FILE
-
-    root = storage.url("")
-    if not storage.exists(CONFIG_FILE):
-        if Path(root).exists() and not Path(root).is_dir():
-            raise KinetypeError(f"{root} is a file, not a dataset folder")
-        raise KinetypeError(f"{root} is not a kinetype dataset folder (no {CONFIG_FILE})")
-    try:
-        record = json.loads(storage.read_bytes(CONFIG_FILE))
-    except (ValueError, UnicodeDecodeError) as e:
-        raise KinetypeError(f"{storage.url(CONFIG_FILE)} does not parse: {e}") from None
-    config = record.get("config") if isinstance(record, dict) else None
-    bad = [k for k in ("n", "shard_size") if not isinstance((config or {}).get(k), int) or config[k] < 1]
-    if not isinstance(config, dict) or bad or not isinstance(record.get("template_ids", []), list):
-        raise KinetypeError(f"{storage.url(CONFIG_FILE)} is damaged: no valid {', '.join(bad) or 'config'} "
-                            "(re-render, or restore it from a copy)")
-    return record
-
-
-def read_parquet(storage: Storage, name: str) -> pa.Table:
-    """A parquet file of the dataset; a missing or unreadable one is a one-line KinetypeError."""
-    if not storage.exists(name):
-        raise KinetypeError(f"{storage.url(name)} is missing")
-    try:
-        return pq.read_table(io.BytesIO(storage.read_bytes(name)))
-    except (pa.ArrowException, ValueError) as e:
-        raise KinetypeError(f"{storage.url(name)} is not a readable parquet file ({' '.join(str(e).split())})") from None
-
-
-def shard_table(storage: Storage, shard: int) -> pa.Table:
-    return read_parquet(storage, shard_name(shard) + ".parquet")
-
-
-def num_shards_of(config: dict[str, Any]) -> int:
-    return -(-config["n"] // config["shard_size"])
 
 
 def read_manifest(storage: Storage) -> pa.Table:
     """The manifest if written, else the concatenation of the complete shards' tables."""
     if storage.exists(MANIFEST):
         return read_parquet(storage, MANIFEST)
-    config = read_render_config(storage)["config"]
-    tables = [shard_table(storage, k) for k in range(num_shards_of(config)) if read_stats(storage, k)]
+    config = read_render_record(storage).config
+    tables = [shard_table(storage, k) for k in range(config.num_shards) if read_stats(storage, k)]
     tables = [t for t in tables if t.num_rows]
     return pa.concat_tables(tables, promote_options="default") if tables else pa.table({"key": pa.array([], pa.string())})
 
@@ -93,9 +51,9 @@ def _counts(values) -> dict[str, int]:
 
 
 def write_manifest_and_card(storage: Storage, command: str = "") -> dict[str, Any]:
-    record = read_render_config(storage)
-    config = record["config"]
-    num_shards = num_shards_of(config)
+    record = read_render_record(storage)
+    config = record.config
+    num_shards = config.num_shards
     stats = [read_stats(storage, k) for k in range(num_shards)]
     if any(s is None for s in stats):
         raise KinetypeError("the dataset is not complete: cannot write its manifest")
@@ -103,7 +61,7 @@ def write_manifest_and_card(storage: Storage, command: str = "") -> dict[str, An
     for k in range(num_shards):
         name = shard_name(k)
         checksums[name] = {"tar_sha256": stats[k].get("tar_sha256"),
-                           "parquet_sha256": hashlib.sha256(storage.read_bytes(name + ".parquet")).hexdigest()}
+                           "parquet_sha256": hashlib.sha256(storage.read_bytes(parquet_name(k))).hexdigest()}
     tables = [shard_table(storage, k) for k in range(num_shards)]
     tables = [t for t in tables if t.num_rows]
     manifest = pa.concat_tables(tables, promote_options="default") if tables else pa.table({"key": pa.array([], pa.string())})
@@ -123,14 +81,14 @@ def write_manifest_and_card(storage: Storage, command: str = "") -> dict[str, An
     card = {
         "name": "kinetype kinetic-typography dataset",
         "kinetype_version": kinetype.__version__,
-        "command": command or record.get("command", ""),
+        "command": command or record.command,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "host": platform.node(),
-        "config": config,
-        "fingerprint": record["fingerprint"],
+        "config": config.as_json(),
+        "fingerprint": record.fingerprint,
         "manifest_sha256": hashlib.sha256(manifest_bytes).hexdigest(),
         "samples": samples,
-        "requested": config["n"],
+        "requested": config.n,
         "failed": sum(s["failed"] for s in stats),
         "failures": [f for s in stats for f in s["failures"]],
         "shards": num_shards,
@@ -138,7 +96,7 @@ def write_manifest_and_card(storage: Storage, command: str = "") -> dict[str, An
         "bytes_per_sample": round(tar_bytes / samples, 1) if samples else 0.0,
         "render_seconds_total": round(render_seconds, 2),  # summed over shards (≈ core-seconds)
         "wall_seconds": round(finished - started, 2),  # first shard start to last shard end
-        "templates": record["content"].get("num_templates"),
+        "templates": record.content.get("num_templates"),
         "counts": {
             "template": _counts(r["template"] for r in rows),
             "category": _counts(t for r in rows for t in r.get("tags") or []),

@@ -79,7 +79,12 @@ class RenderConfig:
         return math.ceil(self.n / self.shard_size)
 
     def shard_range(self, shard: int) -> range:
+        """The sample indices of shard ``shard``."""
         return range(shard * self.shard_size, min((shard + 1) * self.shard_size, self.n))
+
+    def shard_of(self, index: int) -> int:
+        """The shard that holds sample ``index``."""
+        return index // self.shard_size
 
     def as_json(self) -> dict:
         d = asdict(self)

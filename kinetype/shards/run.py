@@ -32,11 +32,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 import kinetype
 from kinetype.errors import KinetypeError
+from kinetype.shards.layout import (CONFIG_FILE, MANIFEST, RenderRecord, read_render_record, read_stats, tar_name,
+                                    write_render_record)
+from kinetype.shards.manifest import write_manifest_and_card
 from kinetype.shards.plan import FORMAT_VERSION, RenderConfig, SamplePlan, make_plan, templates_fingerprint
 from kinetype.shards.sample import encode_sample
-from kinetype.shards.writer import LocalStorage, ShardWriter, Storage, read_stats, remove_temporaries, shard_name
-
-CONFIG_FILE = "render_config.json"
+from kinetype.shards.storage import LocalStorage, Storage
+from kinetype.shards.writer import ShardWriter, remove_temporaries
 CHUNK_SAMPLES = 8  # samples per worker task: small enough for a smooth progress bar
 
 RenderFn = Callable[..., Any]  # (template, word, seed, size=, num_frames=, fps=) -> Clip
@@ -187,25 +189,25 @@ def fingerprint_of(described: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def check_or_write_config(storage: Storage, job: Job, command: str) -> dict[str, Any]:
+def check_or_write_config(storage: Storage, job: Job, command: str) -> RenderRecord:
+    """Sets ``job.fingerprint``; refuses a folder rendered with another configuration."""
     described = describe_config(job)
     job.fingerprint = fingerprint_of(described)
     if storage.exists(CONFIG_FILE):
         try:
-            old = json.loads(storage.read_bytes(CONFIG_FILE))
-        except (OSError, ValueError):
+            old = read_render_record(storage)
+        except (OSError, KinetypeError):
             raise KinetypeError(f"{storage.url(CONFIG_FILE)} is unreadable: remove it or use another --out") from None
-        if old.get("fingerprint") != job.fingerprint:
-            before = old.get("content", {})
-            changed = [f"{k} {before.get(k)!r} -> {v!r}" for k, v in described.items() if before.get(k) != v]
+        if old.fingerprint != job.fingerprint:
+            changed = [f"{k} {old.content.get(k)!r} -> {v!r}" for k, v in described.items() if old.content.get(k) != v]
             raise KinetypeError(
                 f"{storage.url('')} holds a dataset rendered with another configuration "
                 f"({'; '.join(changed) or 'fingerprint differs'}): use a new --out folder, or the original options"
             )
         return old
-    record = {"fingerprint": job.fingerprint, "content": described, "config": job.config.as_json(),
-              "template_ids": sorted(t.id for t in job.templates), "command": command, "created": time.time()}
-    storage.write_bytes(CONFIG_FILE, json.dumps(record, indent=1).encode())
+    record = RenderRecord(job.config, job.fingerprint, described, tuple(sorted(t.id for t in job.templates)),
+                          command, time.time())
+    write_render_record(storage, record)
     return record
 
 
@@ -302,10 +304,8 @@ def render_dataset(
                       f"{summary.clips_per_s:.1f} clips/s")
 
     if all(_complete(storage, k, job.fingerprint) for k in range(config.num_shards)):
-        from kinetype.shards.manifest import write_manifest_and_card
-
         summary.dataset_complete = True
-        if summary.shards_done or not storage.exists("manifest.parquet"):
+        if summary.shards_done or not storage.exists(MANIFEST):
             write_manifest_and_card(storage, command=command)
             console.print(f"dataset complete: {config.n} samples in {config.num_shards} shard(s); "
                           f"manifest.parquet and README.md written in {out}")
@@ -317,7 +317,7 @@ def render_dataset(
 
 def _complete(storage: Storage, shard: int, fingerprint: str) -> bool:
     stats = read_stats(storage, shard)
-    return stats is not None and stats.get("fingerprint") == fingerprint and storage.exists(shard_name(shard) + ".tar")
+    return stats is not None and stats.get("fingerprint") == fingerprint and storage.exists(tar_name(shard))
 
 
 def shard_info(job: Job, shard: int) -> dict[str, Any]:

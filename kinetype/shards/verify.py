@@ -19,7 +19,6 @@ import hashlib
 import io
 import json
 import os
-import tarfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,12 +27,13 @@ import av
 import pyarrow as pa
 
 from kinetype.errors import KinetypeError
-from kinetype.shards.manifest import (CARD_JSON, MANIFEST, manifest_checksums, read_parquet, read_render_config,
-                                      shard_table)
-from kinetype.shards.run import die_with_parent
+from kinetype.shards.layout import (CARD_JSON, MANIFEST, ShardReader, ShardReadError, parquet_name, read_parquet,
+                                    read_render_record, read_stats, shard_name, shard_table, tar_name)
+from kinetype.shards.manifest import manifest_checksums
 from kinetype.shards.plan import sample_key
+from kinetype.shards.run import die_with_parent
 from kinetype.shards.sample import INSTANCE_EXT, TEXT_FIELDS, SampleError, check_members, decode_instance, parse_meta
-from kinetype.shards.writer import LocalStorage, read_stats, shard_name
+from kinetype.shards.storage import LocalStorage
 from kinetype.words import word_caption
 
 EXIT_OK, EXIT_CORRUPT, EXIT_MISSING, EXIT_BOTH = 0, 1, 3, 4
@@ -103,35 +103,34 @@ def check_sample(members: dict[str, bytes], key: str) -> None:
         raise SampleError("empty caption")
 
 
-def check_shard(root: str, shard: int, expected_range: tuple[int, int]) -> ShardCheck:
+def check_shard(root: str, shard: int, planned_range: range) -> ShardCheck:
     storage = LocalStorage(root)
     result = ShardCheck(shard)
     stats = read_stats(storage, shard)
     name = shard_name(shard)
-    planned = [sample_key(i) for i in range(*expected_range)]
-    if stats is None or not storage.exists(name + ".tar"):
+    planned = [sample_key(i) for i in planned_range]
+    if stats is None or not storage.exists(tar_name(shard)):
         result.missing = [f"{name} (not complete)"]
         return result
     result.complete = True
     failed = {f["key"] for f in stats.get("failures", [])}
     result.recorded_failures = len(failed)
     expected = [k for k in planned if k not in failed]
-    data = storage.read_bytes(name + ".tar")
+    reader = ShardReader(storage, shard)
     recorded = stats.get("tar_sha256")
     if recorded is None:
-        result.notes.append(f"{name}.tar: no checksum recorded (older dataset): checked by content only")
-    elif hashlib.sha256(data).hexdigest() != recorded:
-        result.corrupt.append((name + ".tar", "checksum differs from its stats (file changed after writing)"))
-    parquet_keys = _check_shard_parquet(storage, name, stats, result)
+        result.notes.append(f"{tar_name(shard)}: no checksum recorded (older dataset): checked by content only")
+    elif hashlib.sha256(reader.data).hexdigest() != recorded:
+        result.corrupt.append((tar_name(shard), "checksum differs from its stats (file changed after writing)"))
+    parquet_keys = _check_shard_parquet(storage, shard, stats, result)
     samples: dict[str, dict[str, bytes]] = {}
     try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
-            for member in tar:
-                key, _, ext = member.name.partition(".")
-                f = tar.extractfile(member)
-                samples.setdefault(key, {})[ext] = f.read() if f else b""
-    except (tarfile.TarError, OSError, EOFError) as e:
-        result.corrupt.append((name + ".tar", f"tar does not read to the end: {e}"))
+        for key, members in reader:
+            samples.setdefault(key, {}).update(members)
+    except ShardReadError as e:
+        if e.partial is not None:  # the sample the tar broke in is checked (and reported) as far as it goes
+            samples.setdefault(e.partial[0], {}).update(e.partial[1])
+        result.corrupt.append((tar_name(shard), f"tar does not read to the end: {e.cause}"))
     expected_set = set(expected)
     for key, members in samples.items():
         if key not in expected_set:
@@ -145,40 +144,39 @@ def check_shard(root: str, shard: int, expected_range: tuple[int, int]) -> Shard
     result.missing = [k for k in expected if k not in samples]
     if parquet_keys is not None and sorted(parquet_keys) != sorted(samples):
         only_parquet, only_tar = set(parquet_keys) - set(samples), set(samples) - set(parquet_keys)
-        result.corrupt.append((name + ".parquet", f"lists {len(parquet_keys)} samples, the tar holds {len(samples)} "
+        result.corrupt.append((parquet_name(shard), f"lists {len(parquet_keys)} samples, the tar holds {len(samples)} "
                                f"({len(only_parquet)} only in the parquet, {len(only_tar)} only in the tar)"))
     return result
 
 
-def _check_shard_parquet(storage: LocalStorage, name: str, stats: dict, result: ShardCheck) -> list[str] | None:
+def _check_shard_parquet(storage: LocalStorage, shard: int, stats: dict, result: ShardCheck) -> list[str] | None:
     """Checksum and readability of the shard's parquet; its keys, or None when it cannot be used."""
-    if not storage.exists(name + ".parquet"):
-        result.corrupt.append((name + ".parquet", "missing"))
+    if not storage.exists(parquet_name(shard)):
+        result.corrupt.append((parquet_name(shard), "missing"))
         return None
-    raw = storage.read_bytes(name + ".parquet")
+    raw = storage.read_bytes(parquet_name(shard))
     result.parquet_sha256 = hashlib.sha256(raw).hexdigest()
     recorded = stats.get("parquet_sha256")
     if recorded is None:
-        result.notes.append(f"{name}.parquet: no checksum recorded (older dataset): checked by content only")
+        result.notes.append(f"{parquet_name(shard)}: no checksum recorded (older dataset): checked by content only")
     elif result.parquet_sha256 != recorded:
-        result.corrupt.append((name + ".parquet", "checksum differs from its stats (file changed after writing)"))
+        result.corrupt.append((parquet_name(shard), "checksum differs from its stats (file changed after writing)"))
     try:
-        table = read_parquet(storage, name + ".parquet")
+        table = read_parquet(storage, parquet_name(shard))
         return table.column("key").to_pylist() if table.num_rows else []
     except KinetypeError as e:
-        result.corrupt.append((name + ".parquet", str(e).split(": ", 1)[-1]))
+        result.corrupt.append((parquet_name(shard), str(e).split(": ", 1)[-1]))
     except KeyError:
-        result.corrupt.append((name + ".parquet", "has no 'key' column"))
+        result.corrupt.append((parquet_name(shard), "has no 'key' column"))
     return None
 
 
 def verify_dataset(folder: str | Path, workers: int = 1) -> VerifyReport:
     storage = LocalStorage(folder)
-    config = read_render_config(storage)["config"]
-    n, shard_size = config["n"], config["shard_size"]
-    num_shards = -(-n // shard_size)
-    report = VerifyReport(shards=num_shards, planned=n)
-    ranges = [(k * shard_size, min((k + 1) * shard_size, n)) for k in range(num_shards)]
+    config = read_render_record(storage).config
+    num_shards = config.num_shards
+    report = VerifyReport(shards=num_shards, planned=config.n)
+    ranges = [config.shard_range(k) for k in range(num_shards)]
     if workers > 1:
         with ProcessPoolExecutor(workers, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
             checks = list(pool.map(check_shard, [str(folder)] * num_shards, range(num_shards), ranges))
@@ -203,7 +201,7 @@ def verify_dataset(folder: str | Path, workers: int = 1) -> VerifyReport:
     return report
 
 
-def check_manifest(storage: LocalStorage, checks: list[ShardCheck], ranges: list[tuple[int, int]],
+def check_manifest(storage: LocalStorage, checks: list[ShardCheck], ranges: list[range],
                    valid_keys: set[str], report: VerifyReport) -> None:
     """The manifest against the card's checksum, the shards' checksums, and the shard parquets' rows."""
     raw = storage.read_bytes(MANIFEST)
@@ -229,7 +227,7 @@ def check_manifest(storage: LocalStorage, checks: list[ShardCheck], ranges: list
     listed = manifest.column("key").to_pylist()
     if len(listed) != len(set(listed)):
         report.manifest_problems.append("manifest lists some samples twice")
-    not_complete = {sample_key(i) for c in checks if not c.complete for i in range(*ranges[c.shard])}
+    not_complete = {sample_key(i) for c in checks if not c.complete for i in ranges[c.shard]}
     absent = set(listed) - valid_keys - {k for k, _ in report.corrupt} - not_complete
     if absent:
         report.manifest_problems.append(f"{len(absent)} manifest samples are not in the shards")
@@ -245,8 +243,8 @@ def check_manifest(storage: LocalStorage, checks: list[ShardCheck], ranges: list
             name = shard_name(c.shard)
             want = sums.get(name, {}).get("parquet_sha256") if isinstance(sums.get(name), dict) else None
             if c.parquet_sha256 is not None and want != c.parquet_sha256:
-                report.manifest_problems.append(f"manifest.parquet: the checksum it records for {name}.parquet differs "
-                                                "from the file")
+                report.manifest_problems.append(f"manifest.parquet: the checksum it records for {parquet_name(c.shard)} "
+                                                "differs from the file")
     # Its rows: exactly the shard parquets' rows, in order.
     if all(c.complete for c in checks):
         try:

@@ -1,4 +1,5 @@
-"""Writing shards: a small storage interface, and the writer of one shard's three files.
+"""Writing shards: the writer of one shard's three files (read back by
+:class:`~kinetype.shards.layout.ShardReader`).
 
 Per shard ``k`` three files, written in this order, each under a temporary name and renamed when
 complete:
@@ -9,8 +10,7 @@ complete:
                                  and of the parquet —
                                  written last: its presence is the "shard complete" marker.
 
-Everything goes through :class:`Storage`, so an object store (S3, GCS...) can be added by writing
-one more class: the render code never touches paths.
+Everything goes through :class:`~kinetype.shards.storage.Storage`: the render code never touches paths.
 """
 
 from __future__ import annotations
@@ -18,91 +18,17 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import tarfile
 import time
-import uuid
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Any, BinaryIO, Iterator, Protocol
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-TMP_MARK = ".tmp-"  # temporary names: <name>.tmp-<random>
+from kinetype.shards.layout import parquet_name, shard_name, stats_name, tar_name
+from kinetype.shards.storage import TMP_MARK, Storage
+
 TAR_MTIME = 0  # fixed, so the same samples give byte-identical tars
-
-
-def shard_name(shard: int) -> str:
-    return f"shard-{shard:06d}"
-
-
-class Storage(Protocol):
-    """Where a dataset lives. Names are relative, '/'-separated, flat (no folders needed)."""
-
-    def exists(self, name: str) -> bool: ...
-
-    def read_bytes(self, name: str) -> bytes: ...
-
-    def write_bytes(self, name: str, data: bytes) -> None:
-        """Atomic: readers see the old file or the new one, never a part."""
-
-    def open_write(self, name: str):
-        """Context manager giving a binary file; the file appears under ``name`` only when the
-        block ends without an exception."""
-
-    def list(self, prefix: str = "") -> list[str]: ...
-
-    def remove(self, name: str) -> None: ...
-
-    def url(self, name: str) -> str:
-        """What a reader (webdataset, pyarrow) opens."""
-
-
-class LocalStorage:
-    """A local (or network-mounted) folder; atomicity by write-to-temporary + fsync + rename."""
-
-    def __init__(self, root: str | Path):
-        self.root = Path(root)
-
-    def _path(self, name: str) -> Path:
-        return self.root / name
-
-    def exists(self, name: str) -> bool:
-        return self._path(name).exists()
-
-    def read_bytes(self, name: str) -> bytes:
-        return self._path(name).read_bytes()
-
-    def write_bytes(self, name: str, data: bytes) -> None:
-        with self.open_write(name) as f:
-            f.write(data)
-
-    @contextmanager
-    def open_write(self, name: str) -> Iterator[BinaryIO]:
-        self.root.mkdir(parents=True, exist_ok=True)
-        final = self._path(name)
-        tmp = final.with_name(f"{final.name}{TMP_MARK}{uuid.uuid4().hex[:8]}")
-        try:
-            with open(tmp, "wb") as f:
-                yield f
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, final)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-
-    def list(self, prefix: str = "") -> list[str]:
-        if not self.root.is_dir():
-            return []
-        return sorted(p.name for p in self.root.iterdir() if p.name.startswith(prefix))
-
-    def remove(self, name: str) -> None:
-        self._path(name).unlink(missing_ok=True)
-
-    def url(self, name: str) -> str:
-        return str(self._path(name))
 
 
 def remove_temporaries(storage: Storage, shard: int) -> int:
@@ -138,7 +64,7 @@ class ShardWriter:
         self.rows: list[dict[str, Any]] = []
         self.failures: list[dict[str, Any]] = []
         self.started = time.time()
-        self._ctx = storage.open_write(self.name + ".tar")
+        self._ctx = storage.open_write(tar_name(shard))
         self._file = self._ctx.__enter__()
         self._hashing = _HashingFile(self._file)
         self._tar = tarfile.open(fileobj=self._hashing, mode="w", format=tarfile.USTAR_FORMAT)
@@ -161,7 +87,7 @@ class ShardWriter:
         buf = io.BytesIO()
         pq.write_table(table, buf, compression="zstd")
         parquet = buf.getvalue()
-        self.storage.write_bytes(self.name + ".parquet", parquet)
+        self.storage.write_bytes(parquet_name(self.shard), parquet)
         seconds = time.time() - self.started
         stats = {
             **self.info,
@@ -176,7 +102,7 @@ class ShardWriter:
             "started": self.started,
             "seconds": round(seconds, 3),
         }
-        self.storage.write_bytes(self.name + ".stats.json", json.dumps(stats, indent=1).encode())
+        self.storage.write_bytes(stats_name(self.shard), json.dumps(stats, indent=1).encode())
         return stats
 
     def abort(self) -> None:
@@ -189,14 +115,3 @@ class ShardWriter:
         except RuntimeError:
             pass
 
-
-def read_stats(storage: Storage, shard: int) -> dict[str, Any] | None:
-    """The shard's stats, or None when the shard is not complete."""
-    name = shard_name(shard) + ".stats.json"
-    if not storage.exists(name):
-        return None
-    try:
-        stats = json.loads(storage.read_bytes(name))
-    except (OSError, ValueError):
-        return None
-    return stats if isinstance(stats, dict) else None

@@ -1,0 +1,225 @@
+"""The dataset folder: what its files are called, the render configuration read back typed, and
+the reading side of a shard (the mirror of :class:`~kinetype.shards.writer.ShardWriter`).
+
+A dataset folder holds:
+
+==============================  ==================================================================
+``render_config.json``          the resolved :class:`RenderConfig`, its fingerprint, the template
+                                ids and the command (:class:`RenderRecord`)
+``shard-{k:06d}.tar``           the samples of shard ``k``: sample indices ``config.shard_range(k)``,
+                                ``config.num_shards`` shards in all (:mod:`kinetype.shards.plan`)
+``shard-{k:06d}.parquet``       one row of metadata per sample of the shard
+``shard-{k:06d}.stats.json``    counts, failures, checksums: written last, the "complete" marker
+``manifest.parquet``            every sample's row, with the shard checksums in its schema metadata
+``dataset_card.json``,          the dataset card (:mod:`kinetype.shards.manifest`)
+``README.md``
+==============================  ==================================================================
+
+Every file is read through :class:`~kinetype.shards.storage.Storage`; every damaged file is a
+one-line :class:`~kinetype.errors.KinetypeError` naming it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from dataclasses import MISSING, dataclass, field, fields
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Iterator
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from kinetype.errors import KinetypeError
+from kinetype.shards.plan import RenderConfig
+from kinetype.shards.storage import Storage
+
+CONFIG_FILE = "render_config.json"
+MANIFEST = "manifest.parquet"
+CARD_JSON = "dataset_card.json"
+CARD_MD = "README.md"
+
+
+def shard_name(shard: int) -> str:
+    """The stem of shard ``shard``'s three files."""
+    return f"shard-{shard:06d}"
+
+
+def tar_name(shard: int) -> str:
+    return shard_name(shard) + ".tar"
+
+
+def parquet_name(shard: int) -> str:
+    return shard_name(shard) + ".parquet"
+
+
+def stats_name(shard: int) -> str:
+    return shard_name(shard) + ".stats.json"
+
+
+# --- render_config.json ---------------------------------------------------------------------------
+
+PATH_FIELDS = {"templates": False, "words": True}  # RenderConfig path field -> may be null
+
+
+@dataclass(frozen=True)
+class RenderRecord:
+    """``render_config.json``: the configuration a dataset was rendered with, and how to recognise it."""
+
+    config: RenderConfig
+    fingerprint: str  # of `content`: a run with another fingerprint refuses the folder
+    content: dict[str, Any] = field(default_factory=dict)  # what decides the samples (run.describe_config)
+    template_ids: tuple[str, ...] = ()  # sorted; export numbers the templates in this order
+    command: str = ""
+    created: float | None = None  # time.time() of the first run
+
+    def as_json(self) -> dict[str, Any]:
+        return {"fingerprint": self.fingerprint, "content": self.content, "config": self.config.as_json(),
+                "template_ids": list(self.template_ids), "command": self.command, "created": self.created}
+
+
+def write_render_record(storage: Storage, record: RenderRecord) -> None:
+    storage.write_bytes(CONFIG_FILE, json.dumps(record.as_json(), indent=1).encode())
+
+
+def read_render_record(storage: Storage) -> RenderRecord:
+    """The folder's ``render_config.json``; a missing, unparsable or damaged one is a one-line
+    KinetypeError naming the file (and the field)."""
+    root = storage.url("")
+    if not storage.exists(CONFIG_FILE):
+        if Path(root).exists() and not Path(root).is_dir():
+            raise KinetypeError(f"{root} is a file, not a dataset folder")
+        raise KinetypeError(f"{root} is not a kinetype dataset folder (no {CONFIG_FILE})")
+    url = storage.url(CONFIG_FILE)
+    try:
+        raw = json.loads(storage.read_bytes(CONFIG_FILE))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise KinetypeError(f"{url} does not parse: {e}") from None
+
+    def damaged(what: str) -> KinetypeError:
+        return KinetypeError(f"{url} is damaged: {what} (re-render, or restore it from a copy)")
+
+    record = raw if isinstance(raw, dict) else {}
+    if not isinstance(record.get("config"), dict):
+        raise damaged("no valid config")
+    config = config_from_json(record["config"], damaged)
+    template_ids = record.get("template_ids", [])
+    if not isinstance(template_ids, list) or not all(isinstance(t, str) for t in template_ids):
+        raise damaged("no valid template_ids")
+    # Datasets of older versions may lack the other fields: they are only shown or compared.
+    content = record.get("content")
+    created = record.get("created")
+    return RenderRecord(config, str(record.get("fingerprint", "")), content if isinstance(content, dict) else {},
+                        tuple(template_ids), str(record.get("command", "")),
+                        created if isinstance(created, (int, float)) else None)
+
+
+def config_from_json(values: dict[str, Any], damaged) -> RenderConfig:
+    """:meth:`RenderConfig.as_json` read back. Fields missing in an older file take their defaults;
+    ``damaged(what)`` makes the error for a field of the wrong type or out of range."""
+    kwargs: dict[str, Any] = {}
+    bad = []
+    for f in fields(RenderConfig):
+        if f.name not in values:
+            if f.default is MISSING:
+                bad.append(f.name)
+            continue
+        value = values[f.name]
+        if f.name in PATH_FIELDS:
+            ok = isinstance(value, str) or (value is None and PATH_FIELDS[f.name])
+            value = Path(value) if isinstance(value, str) else None
+        elif isinstance(f.default, float):
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        else:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        if not ok:
+            bad.append(f.name)
+        kwargs[f.name] = value
+    if bad:
+        raise damaged(f"no valid {', '.join(bad)}")
+    try:
+        return RenderConfig(**kwargs)
+    except KinetypeError as e:  # a value the render options refuse (names the option)
+        raise damaged(str(e)) from None
+
+
+# --- shard stats and tables --------------------------------------------------------------------------
+
+
+def read_stats(storage: Storage, shard: int) -> dict[str, Any] | None:
+    """The shard's stats, or None when the shard is not complete."""
+    name = stats_name(shard)
+    if not storage.exists(name):
+        return None
+    try:
+        stats = json.loads(storage.read_bytes(name))
+    except (OSError, ValueError):
+        return None
+    return stats if isinstance(stats, dict) else None
+
+
+def read_parquet(storage: Storage, name: str) -> pa.Table:
+    """A parquet file of the dataset; a missing or unreadable one is a one-line KinetypeError."""
+    if not storage.exists(name):
+        raise KinetypeError(f"{storage.url(name)} is missing")
+    try:
+        return pq.read_table(io.BytesIO(storage.read_bytes(name)))
+    except (pa.ArrowException, ValueError) as e:
+        raise KinetypeError(f"{storage.url(name)} is not a readable parquet file ({' '.join(str(e).split())})") from None
+
+
+def shard_table(storage: Storage, shard: int) -> pa.Table:
+    return read_parquet(storage, parquet_name(shard))
+
+
+# --- reading a shard's samples ------------------------------------------------------------------------
+
+
+class ShardReadError(KinetypeError):
+    """A shard's tar that is not a tar or ends early. ``cause`` is tarfile's error; ``partial`` the
+    (key, members) read of the sample the tar broke in, if any."""
+
+    def __init__(self, url: str, cause: Exception, partial: tuple[str, dict[str, bytes]] | None):
+        super().__init__(f"{url}: damaged ({cause}); run `kinetype shards verify`")
+        self.cause, self.partial = cause, partial
+
+
+class ShardReader:
+    """Reads one shard back: ``for key, members in ShardReader(storage, k)`` gives its samples in
+    the order :meth:`ShardWriter.add <kinetype.shards.writer.ShardWriter.add>` wrote them, each
+    ``members`` a dict of bytes keyed by extension (``mp4``, ``json``, ...) as ``add`` took it.
+
+    A missing tar raises the storage's error (FileNotFoundError) before the first sample; a damaged
+    one raises :class:`ShardReadError` after the samples read whole.
+    """
+
+    def __init__(self, storage: Storage, shard: int):
+        self.storage, self.shard = storage, shard
+        self.name = shard_name(shard)
+        self.url = storage.url(tar_name(shard))
+
+    @cached_property
+    def data(self) -> bytes:
+        """The tar's bytes, read once (verify hashes them, then reads the samples from them)."""
+        return self.storage.read_bytes(tar_name(self.shard))
+
+    def __iter__(self) -> Iterator[tuple[str, dict[str, bytes]]]:
+        data = self.data
+        key, members = "", {}
+        try:
+            with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
+                for member in tar:
+                    # Members of one sample are consecutive; a sample is complete at the next key.
+                    member_key, _, ext = member.name.partition(".")
+                    if member_key != key and members:
+                        yield key, members
+                        members = {}
+                    key = member_key
+                    f = tar.extractfile(member)
+                    members[ext] = f.read() if f else b""
+        except (tarfile.TarError, OSError, EOFError) as e:
+            raise ShardReadError(self.url, e, (key, members) if members else None) from None
+        if members:
+            yield key, members

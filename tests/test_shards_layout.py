@@ -1,0 +1,122 @@
+"""The dataset folder (kinetype.shards.layout): file names, the typed render_config.json round trip
+and its one-line errors, and ShardReader reading back what ShardWriter wrote."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kinetype.errors import KinetypeError
+from kinetype.shards.layout import (CONFIG_FILE, RenderRecord, ShardReader, ShardReadError, parquet_name,
+                                    read_render_record, read_stats, shard_table, stats_name, tar_name,
+                                    write_render_record)
+from kinetype.shards.plan import RenderConfig
+from kinetype.shards.storage import LocalStorage
+from kinetype.shards.writer import ShardWriter
+
+SAMPLES = {
+    "s000000004": {"mp4": b"\x00video" * 100, "instance.u4x.zlib": b"masks", "word.txt": b"H^|i", "json": b"{}"},
+    "s000000005": {"mp4": b"", "instance.u4x.zlib": b"m" * 1000, "word.txt": "Ü".encode(), "json": b"[1]"},
+    "s000000007": {"mp4": b"x" * 513, "instance.u4x.zlib": b"", "word.txt": b"a", "json": b"{\"a\": 1}"},
+}
+
+
+def write_shard(root: Path, shard: int = 1) -> dict:
+    writer = ShardWriter(LocalStorage(root), shard, {"fingerprint": "f"})
+    for key, members in SAMPLES.items():
+        writer.add(key, members, {"key": key, "bytes": sum(map(len, members.values()))})
+    writer.fail({"index": 6, "key": "s000000006", "reason": "RuntimeError: no"})
+    return writer.close()
+
+
+def test_file_names():
+    assert (tar_name(3), parquet_name(3), stats_name(3)) == ("shard-000003.tar", "shard-000003.parquet",
+                                                             "shard-000003.stats.json")
+
+
+def test_reader_reads_back_what_the_writer_wrote(tmp_path):
+    stats = write_shard(tmp_path)
+    storage = LocalStorage(tmp_path)
+    reader = ShardReader(storage, 1)
+    assert list(reader) == list(SAMPLES.items())  # order, keys, extensions and bytes
+    assert reader.url == str(tmp_path / "shard-000001.tar") and len(reader.data) == stats["tar_bytes"]
+    assert read_stats(storage, 1)["failures"][0]["key"] == "s000000006" and read_stats(storage, 0) is None
+    assert shard_table(storage, 1).column("key").to_pylist() == list(SAMPLES)
+
+
+def test_damaged_tar_is_one_error_after_the_whole_samples(tmp_path):
+    write_shard(tmp_path)
+    tar = tmp_path / "shard-000001.tar"
+    raw = tar.read_bytes()
+    cut = raw.index(b"x" * 513) + 100  # inside the last sample's first member
+    tar.write_bytes(raw[:cut])
+    got = []
+    with pytest.raises(ShardReadError) as caught:
+        for key, members in ShardReader(LocalStorage(tmp_path), 1):
+            got.append(key)
+    assert got == ["s000000004", "s000000005"]
+    message = str(caught.value)
+    assert len(message.splitlines()) == 1 and str(tar) in message and "damaged" in message
+    tar.write_bytes(raw[:raw.index(b"masks") + 1])  # inside a member of the first sample
+    with pytest.raises(ShardReadError) as caught:
+        list(ShardReader(LocalStorage(tmp_path), 1))
+    assert caught.value.partial == ("s000000004", {"mp4": SAMPLES["s000000004"]["mp4"]})
+    tar.write_bytes(b"")
+    with pytest.raises(ShardReadError, match="shard-000001.tar: damaged"):
+        list(ShardReader(LocalStorage(tmp_path), 1))
+    tar.unlink()
+    with pytest.raises(FileNotFoundError):
+        list(ShardReader(LocalStorage(tmp_path), 1))
+
+
+def record(**config) -> RenderRecord:
+    cfg = RenderConfig(templates=Path("templates"), n=10, shard_size=4, size=64, num_frames=8, words=Path("w.txt"),
+                       **config)
+    return RenderRecord(cfg, "abc123", {"seed": cfg.seed, "num_templates": 2}, ("a", "b"), "kinetype render", 12.5)
+
+
+def test_render_record_round_trip(tmp_path):
+    storage = LocalStorage(tmp_path)
+    rec = record(seed=3, english_share=0.25)
+    write_render_record(storage, rec)
+    back = read_render_record(storage)
+    assert back == rec and isinstance(back.config, RenderConfig)
+    assert back.config.num_shards == 3 and list(back.config.shard_range(2)) == [8, 9] and back.config.shard_of(7) == 1
+    assert json.loads((tmp_path / CONFIG_FILE).read_text())["config"] == rec.config.as_json()
+
+
+def test_older_render_config_without_new_fields_reads_with_defaults(tmp_path):
+    (tmp_path / CONFIG_FILE).write_text(json.dumps({"fingerprint": "f", "config": {"templates": "t", "n": 5,
+                                                                                   "shard_size": 2}}))
+    rec = read_render_record(LocalStorage(tmp_path))
+    assert rec.config == RenderConfig(templates=Path("t"), n=5, shard_size=2)
+    assert (rec.template_ids, rec.content, rec.command, rec.created) == ((), {}, "", None)
+
+
+@pytest.mark.parametrize("text,field", [
+    ("{ not json", "does not parse"),
+    ("[1, 2]", "no valid config"),
+    ('{"config": {"templates": "t", "n": "ten", "shard_size": 0.5}}', "no valid n, shard_size"),
+    ('{"config": {"n": 3}}', "no valid templates"),
+    ('{"config": {"templates": "t", "n": 3, "words": 7}}', "no valid words"),
+    ('{"config": {"templates": "t", "n": 3, "size": 65}}', "--size must be even"),
+    ('{"config": {"templates": "t", "n": 0}}', "--n must be at least 1"),
+    ('{"config": {"templates": "t", "n": 3}, "template_ids": "ab"}', "no valid template_ids"),
+])
+def test_bad_render_config_is_one_line_naming_file_and_field(tmp_path, text, field):
+    (tmp_path / CONFIG_FILE).write_text(text)
+    with pytest.raises(KinetypeError) as caught:
+        read_render_record(LocalStorage(tmp_path))
+    message = str(caught.value)
+    assert len(message.splitlines()) == 1 and str(tmp_path / CONFIG_FILE) in message and field in message
+
+
+def test_not_a_dataset_folder(tmp_path):
+    with pytest.raises(KinetypeError, match="not a kinetype dataset folder"):
+        read_render_record(LocalStorage(tmp_path))
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(KinetypeError, match="is a file, not a dataset folder"):
+        read_render_record(LocalStorage(tmp_path / "file"))
+
