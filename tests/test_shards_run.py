@@ -191,3 +191,19 @@ def test_ray_one_task_per_shard(tmp_path):
     assert summary.rendered == 5 and sorted(summary.shards_done) == [0, 1, 2] and summary.dataset_complete
     inline, _ = render_fake(tmp_path, out=tmp_path / "inline", n=5, shard_size=2, size=BYTES_PX)
     assert (inline / "shard-000001.tar").read_bytes() == (tmp_path / "ray" / "shard-000001.tar").read_bytes()
+
+
+def test_workers_return_typed_results(tmp_path):
+    from kinetype.shards.worker import FailedSample, Job, RenderedSample
+
+    config = fake_config(tmp_path, n=6, shard_size=4, retries=1)
+    job = Job(config, (*FAKE_TEMPLATES, FakeTemplate("fail_always")), fake_render, encode_mp4)
+    results = [job.make_sample(i) for i in range(6)]
+    made = [r for r in results if isinstance(r, RenderedSample)]
+    failed = [r for r in results if isinstance(r, FailedSample)]
+    assert len(made) == 4 and len(failed) == 2
+    assert made[-1].row["shard"] == config.shard_of(made[-1].index) and made[-1].key == f"s{made[-1].index:09d}"
+    assert {"mp4", "json"} <= set(made[0].members)
+    assert all(f.attempts == 2 and f.template == "fail_always" and "always fails" in f.reason for f in failed)
+    crashed = job.crashed([4, 5])
+    assert [c.index for c in crashed] == [4, 5] and all(c.attempts == 3 and "died" in c.reason for c in crashed)

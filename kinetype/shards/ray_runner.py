@@ -3,7 +3,7 @@
 Each task renders its shard's samples in order and writes the shard itself through the same
 :class:`~kinetype.shards.writer.ShardWriter`, so the output (and resuming) is identical to a local
 run. The output folder must be reachable from every Ray node (a shared filesystem, or an object
-store behind another :class:`~kinetype.shards.writer.Storage`).
+store behind another :class:`~kinetype.shards.storage.Storage`).
 """
 
 from __future__ import annotations
@@ -11,30 +11,27 @@ from __future__ import annotations
 from typing import Callable
 
 from kinetype.errors import KinetypeError
+from kinetype.shards.storage import Storage
+from kinetype.shards.worker import Job
+from kinetype.shards.writer import ShardWriter, remove_temporaries
 
 
-def _render_shard(job, storage, shard: int) -> dict:
-    from kinetype.shards.run import shard_info
-    from kinetype.shards.writer import ShardWriter, remove_temporaries
-
+def _render_shard(job: Job, storage: Storage, shard: int) -> dict:
     remove_temporaries(storage, shard)
-    writer = ShardWriter(storage, shard, shard_info(job, shard))
+    writer = ShardWriter(storage, shard, job.shard_info(shard))
     try:
         for index in job.config.shard_range(shard):
-            result = job.make_sample(index)
-            if result[0] == "ok":
-                writer.add(result[2], result[3], result[4])
-            else:
-                writer.fail(result[2])
+            job.make_sample(index).write_to(writer)
     except BaseException:
         writer.abort()
         raise
     return writer.close()
 
 
-def render_with_ray(job, storage, shards: list[int], address: str | None, advance: Callable, summary) -> None:
+def render_with_ray(job: Job, storage: Storage, shards: list[int], address: str | None, advance: Callable,
+                    summary) -> None:
     try:
-        import ray
+        import ray  # optional: only `--ray` needs it
     except ImportError:
         raise KinetypeError("--ray needs Ray: pip install 'ray[default]'") from None
     started_here = not ray.is_initialized()

@@ -4,8 +4,8 @@ The run:
 1. loads the templates, builds the sample plan and the configuration fingerprint;
 2. refuses an output folder that holds a dataset of another configuration (``render_config.json``);
 3. picks this job's shards (``shard % num_shards == shard_index``) that have no stats marker yet;
-4. renders their samples in worker processes (or Ray tasks, one per shard) and writes each shard
-   atomically (:mod:`kinetype.shards.writer`);
+4. renders their samples (:mod:`kinetype.shards.worker`) in worker processes (or Ray tasks, one
+   per shard) and writes each shard atomically (:mod:`kinetype.shards.writer`);
 5. when every shard of the dataset is complete, writes the manifest and the dataset card.
 
 Killing a run at any moment loses only the shards in progress; the same command resumes.
@@ -35,80 +35,24 @@ from kinetype.errors import KinetypeError
 from kinetype.shards.layout import (CONFIG_FILE, MANIFEST, RenderRecord, read_render_record, read_stats, tar_name,
                                     write_render_record)
 from kinetype.shards.manifest import write_manifest_and_card
-from kinetype.shards.plan import FORMAT_VERSION, RenderConfig, SamplePlan, make_plan, templates_fingerprint
-from kinetype.shards.sample import encode_sample
+from kinetype.shards.plan import FORMAT_VERSION, RenderConfig, templates_fingerprint
+from kinetype.shards.ray_runner import render_with_ray
 from kinetype.shards.storage import LocalStorage, Storage
+from kinetype.shards.worker import (CRASHES, FailedSample, Job, RenderFn, SampleResult, default_encode_fn,
+                                    default_render_fn, init_worker, work_chunk)
 from kinetype.shards.writer import ShardWriter, remove_temporaries
+
 CHUNK_SAMPLES = 8  # samples per worker task: small enough for a smooth progress bar
-
-RenderFn = Callable[..., Any]  # (template, word, seed, size=, num_frames=, fps=) -> Clip
-
-
-def default_render_fn(template, word, seed, size, num_frames, fps):
-    from kinetype.render import render_clip
-
-    return render_clip(template, word, seed, size=size, num_frames=num_frames, fps=fps)
-
-
-def default_encode_fn(frames, fps, crf):
-    from kinetype.media import encode_mp4
-
-    return encode_mp4(frames, fps, crf=crf)
+MAX_WORKERS = 256
 
 
 def load_engine_templates(folder: Path) -> list:
-    from kinetype.templates import load_templates
+    from kinetype.templates import load_templates  # the engine's templates: loaded only when rendering
 
     return list(load_templates(Path(folder)))
 
 
-# --- the job: everything a worker needs (picklable) --------------------------------------------
-
-
-@dataclass
-class Job:
-    config: RenderConfig
-    templates: Sequence  # engine Template objects
-    render_fn: RenderFn = default_render_fn
-    encode_fn: Callable = default_encode_fn
-    fingerprint: str = ""
-    _plan: SamplePlan | None = field(default=None, repr=False)
-    _by_id: dict | None = field(default=None, repr=False)
-
-    @property
-    def plan(self) -> SamplePlan:
-        if self._plan is None:
-            self._plan = make_plan(self.config, [t.id for t in self.templates])
-            self._by_id = {t.id: t for t in self.templates}
-        return self._plan
-
-    def __getstate__(self):
-        return {**self.__dict__, "_plan": None, "_by_id": None}
-
-    def make_sample(self, index: int) -> tuple:
-        """Render + encode sample ``index``, retrying; ("ok", index, key, members, row) or
-        ("fail", index, failure record)."""
-        spec = self.plan.spec(index)
-        template = self._by_id[spec.template_id]
-        cfg = self.config
-        reason = ""
-        for attempt in range(1, cfg.retries + 2):
-            try:
-                clip = self.render_fn(template, spec.word, spec.seed, size=cfg.size, num_frames=cfg.num_frames, fps=cfg.fps)
-                mp4 = self.encode_fn(clip.frames, clip.fps, cfg.crf)
-                members, row = encode_sample(clip, spec, template, mp4)
-                row["shard"] = index // cfg.shard_size
-                return ("ok", index, spec.key, members, row)
-            except Exception as e:  # noqa: BLE001 - any engine error is recorded, never fatal
-                reason = f"{type(e).__name__}: {e}".strip()[:500]
-        record = {"index": index, "key": spec.key, "template": spec.template_id, "word": spec.word,
-                  "seed": spec.seed, "attempts": cfg.retries + 1, "reason": reason}
-        return ("fail", index, record)
-
-
-_WORKER_JOB: Job | None = None
-MAX_WORKERS = 256
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
+# --- options ---------------------------------------------------------------------------------------
 
 
 def check_workers(workers: int | None, option: str = "--workers") -> int | None:
@@ -125,47 +69,6 @@ def check_job_args(workers: int | None, num_shards: int, shard_index: int) -> No
         raise KinetypeError(f"--num-shards must be at least 1, got {num_shards}")
     if not 0 <= shard_index < num_shards:
         raise KinetypeError(f"--shard-index must be 0 to {num_shards - 1} (--num-shards {num_shards}), got {shard_index}")
-
-
-def die_with_parent(parent_pid: int) -> None:
-    """Make this worker process end when ``parent_pid`` dies, even by kill -9 (no clean-up runs then).
-
-    On Linux the kernel sends SIGKILL at the parent's death (``prctl(PR_SET_PDEATHSIG)``); everywhere a
-    daemon thread also polls the parent pid once a second (re-parenting changes ``os.getppid()``).
-    """
-    import signal
-    import threading
-
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        except (OSError, AttributeError):
-            pass
-
-    def watch() -> None:
-        while True:
-            if os.getppid() != parent_pid:
-                os._exit(1)
-            time.sleep(1.0)
-
-    if os.getppid() != parent_pid:  # the parent died before the signal was armed
-        os._exit(1)
-    threading.Thread(target=watch, name="kinetype-parent-watchdog", daemon=True).start()
-
-
-def _init_worker(job: Job, parent_pid: int | None = None) -> None:
-    global _WORKER_JOB
-    if parent_pid is not None:
-        die_with_parent(parent_pid)
-    _WORKER_JOB = job
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-
-
-def _work_chunk(indices: list[int]) -> list[tuple]:
-    return [_WORKER_JOB.make_sample(i) for i in indices]
 
 
 # --- configuration fingerprint -------------------------------------------------------------------
@@ -292,8 +195,6 @@ def render_dataset(
                            rate=(summary.rendered + summary.failed) / elapsed)
 
             if ray:
-                from kinetype.shards.ray_runner import render_with_ray
-
                 render_with_ray(job, storage, pending, ray_address, advance, summary)
             elif workers == 1:
                 _render_inline(job, storage, pending, advance, summary)
@@ -320,12 +221,6 @@ def _complete(storage: Storage, shard: int, fingerprint: str) -> bool:
     return stats is not None and stats.get("fingerprint") == fingerprint and storage.exists(tar_name(shard))
 
 
-def shard_info(job: Job, shard: int) -> dict[str, Any]:
-    r = job.config.shard_range(shard)
-    return {"fingerprint": job.fingerprint, "first_index": r.start, "end_index": r.stop,
-            "expected": len(r), "host": os.uname().nodename, "pid": os.getpid()}
-
-
 class _ShardSink:
     """Receives sample results in index order and writes them shard after shard."""
 
@@ -333,20 +228,16 @@ class _ShardSink:
         self.job, self.storage, self.advance, self.summary = job, storage, advance, summary
         self.writer: ShardWriter | None = None
 
-    def put(self, result: tuple) -> None:
-        index = result[1]
-        shard = index // self.job.config.shard_size
+    def put(self, result: SampleResult) -> None:
+        config = self.job.config
+        shard = config.shard_of(result.index)
         if self.writer is None:
-            self.writer = ShardWriter(self.storage, shard, shard_info(self.job, shard))
+            self.writer = ShardWriter(self.storage, shard, self.job.shard_info(shard))
         assert self.writer.shard == shard, "results must arrive shard by shard"
-        if result[0] == "ok":
-            _, _, key, members, row = result
-            self.writer.add(key, members, row)
-            self.advance(1, 0)
-        else:
-            self.writer.fail(result[2])
-            self.advance(0, 1)
-        if index == self.job.config.shard_range(shard).stop - 1:
+        result.write_to(self.writer)
+        failed = isinstance(result, FailedSample)
+        self.advance(int(not failed), int(failed))
+        if result.index == config.shard_range(shard).stop - 1:
             self.writer.close()
             self.writer = None
             self.summary.shards_done.append(shard)
@@ -386,20 +277,20 @@ def _render_pool(job: Job, storage: Storage, shards: list[int], workers: int, ad
     todo = deque((chunk, 0) for chunk in _chunks(job, shards))
     window = workers * 4
     sink = _ShardSink(job, storage, advance, summary)
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(job, os.getpid()))
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker, initargs=(job, os.getpid()))
     inflight: deque = deque()
     try:
         while todo or inflight:
             while todo and len(inflight) < window:
                 chunk, crashes = todo.popleft()
-                work = _crashed(job, chunk) if crashes >= 3 else pool.submit(_work_chunk, chunk)
+                work = job.crashed(chunk) if crashes >= CRASHES else pool.submit(work_chunk, chunk)
                 inflight.append((chunk, crashes, work))
             chunk, crashes, work = inflight[0]
             try:
                 results = work if isinstance(work, list) else work.result()
             except BrokenProcessPool:
                 pool.shutdown(wait=False, cancel_futures=True)
-                pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(job, os.getpid()))
+                pool = ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker, initargs=(job, os.getpid()))
                 todo.extendleft(reversed([(c, n + 1) for c, n, _ in inflight]))
                 inflight.clear()
                 continue
@@ -412,12 +303,3 @@ def _render_pool(job: Job, storage: Storage, shards: list[int], workers: int, ad
         raise
     pool.shutdown(wait=True)
 
-
-def _crashed(job: Job, chunk: list[int]) -> list[tuple]:
-    out = []
-    for i in chunk:
-        spec = job.plan.spec(i)
-        out.append(("fail", i, {"index": i, "key": spec.key, "template": spec.template_id, "word": spec.word,
-                                "seed": spec.seed, "attempts": 3,
-                                "reason": "the worker process died while rendering this chunk (3 times)"}))
-    return out

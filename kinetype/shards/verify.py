@@ -31,9 +31,9 @@ from kinetype.shards.layout import (CARD_JSON, MANIFEST, ShardReader, ShardReadE
                                     read_render_record, read_stats, shard_name, shard_table, tar_name)
 from kinetype.shards.manifest import manifest_checksums
 from kinetype.shards.plan import sample_key
-from kinetype.shards.run import die_with_parent
 from kinetype.shards.sample import INSTANCE_EXT, TEXT_FIELDS, SampleError, check_members, decode_instance, parse_meta
 from kinetype.shards.storage import LocalStorage
+from kinetype.shards.worker import die_with_parent
 from kinetype.words import word_caption
 
 EXIT_OK, EXIT_CORRUPT, EXIT_MISSING, EXIT_BOTH = 0, 1, 3, 4
