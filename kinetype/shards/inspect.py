@@ -3,22 +3,20 @@ random samples with their captions."""
 
 from __future__ import annotations
 
-import io
 import json
 import random
-import textwrap
 from collections import Counter
 from pathlib import Path
 
-import av
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from kinetype.errors import KinetypeError
-from kinetype.fsutil import atomic_path, check_output_file
+from kinetype.fsutil import check_output_file
+from kinetype.media import atomic_write_bytes, contact_sheet, decode_mp4, encode_png
 from kinetype.shards.layout import ShardReader, parquet_name, read_render_record, read_stats, tar_name
 from kinetype.shards.manifest import read_manifest
 from kinetype.shards.storage import LocalStorage
@@ -89,15 +87,23 @@ def _read_samples(storage: LocalStorage, shard: int, keys: set[str]) -> dict[str
     return {key: members for key, members in ShardReader(storage, shard) if key in keys}
 
 
-def _frames(mp4: bytes) -> np.ndarray:
-    with av.open(io.BytesIO(mp4)) as container:
-        return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+def sample_sheet(members: dict[str, bytes], key: str, frames_per_row: int, thumb_px: int) -> np.ndarray:
+    """One sample as a row of ``frames_per_row`` evenly spaced frames with its key, template, word
+    and captions beneath (:func:`kinetype.media.contact_sheet`)."""
+    meta = json.loads(members["json"])
+    frames = decode_mp4(members["mp4"])
+    picks = np.linspace(0, len(frames) - 1, frames_per_row).round().astype(int)
+    thumbs = np.stack([np.asarray(Image.fromarray(frames[t]).resize((thumb_px, thumb_px), Image.BILINEAR))
+                       for t in picks])
+    caps = meta["captions"]
+    caption = [f"{key}  {meta['template']}  '{meta['word']}'  [{caps['motion']}]",
+               f"static: {caps['static']}", f"dynamic: {caps['dynamic']}"]
+    return contact_sheet(thumbs, columns=frames_per_row, caption=caption)
 
 
-def contact_sheet(folder: str | Path, out: str | Path, samples: int = 6, frames_per_row: int = 8, seed: int = 0,
-                  thumb_px: int = 96) -> list[str]:
-    """Writes a PNG: one row per random sample, ``frames_per_row`` evenly spaced frames, its key,
-    template, word and captions beneath. Returns the keys shown."""
+def write_contact_sheet(folder: str | Path, out: str | Path, samples: int = 6, frames_per_row: int = 8, seed: int = 0,
+                        thumb_px: int = 96) -> list[str]:
+    """Writes a PNG: one row per random sample (:func:`sample_sheet`). Returns the keys shown."""
     storage = LocalStorage(folder)
     manifest = read_manifest(storage)
     if not {"key", "shard"} <= set(manifest.column_names):
@@ -112,32 +118,14 @@ def contact_sheet(folder: str | Path, out: str | Path, samples: int = 6, frames_
     data = {}
     for shard, keys in by_shard.items():
         data.update(_read_samples(storage, shard, keys))
-    font = ImageFont.load_default()
-    text_h = 52
-    width = frames_per_row * thumb_px
-    sheet = Image.new("RGB", (width, len(chosen) * (thumb_px + text_h)), "white")
-    draw = ImageDraw.Draw(sheet)
-    for row, r in enumerate(sorted(chosen, key=lambda r: r["key"])):
-        members = data.get(r["key"], {})
+    sheets = []
+    for r in sorted(chosen, key=lambda r: r["key"]):
         try:
-            meta = json.loads(members["json"])
-            frames = _frames(members["mp4"])
-        except (KeyError, ValueError, av.error.FFmpegError) as e:
+            sheets.append(sample_sheet(data.get(r["key"], {}), r["key"], frames_per_row, thumb_px))
+        except (KeyError, ValueError, TypeError) as e:  # decode_mp4 reports a bad video as ValueError
             raise KinetypeError(f"{folder}: sample {r['key']} is damaged ({type(e).__name__}: {e}); "
                                 "run `kinetype shards verify`") from None
-        picks = np.linspace(0, len(frames) - 1, frames_per_row).round().astype(int)
-        y = row * (thumb_px + text_h)
-        for col, t in enumerate(picks):
-            thumb = Image.fromarray(frames[t]).resize((thumb_px, thumb_px), Image.BILINEAR)
-            sheet.paste(thumb, (col * thumb_px, y))
-        caps = meta["captions"]
-        lines = [f"{r['key']}  {meta['template']}  '{meta['word']}'  [{caps['motion']}]",
-                 *textwrap.wrap(f"static: {caps['static']}", width // 6)[:1],
-                 *textwrap.wrap(f"dynamic: {caps['dynamic']}", width // 6)[:2]]
-        for i, line in enumerate(lines[:4]):
-            draw.text((4, y + thumb_px + 2 + 12 * i), line, fill="black", font=font)
-    with atomic_path(out) as tmp:
-        sheet.save(tmp, format="PNG")
+    atomic_write_bytes(out, encode_png(np.concatenate(sheets, axis=0)))
     return [r["key"] for r in chosen]
 
 
@@ -153,6 +141,6 @@ def inspect_dataset(folder: str | Path, sheet: str | Path | None = None, samples
     info = summary(folder)
     print_summary(info, console)
     if sheet:
-        keys = contact_sheet(folder, sheet, samples=samples, seed=seed)
+        keys = write_contact_sheet(folder, sheet, samples=samples, seed=seed)
         console.print(f"contact sheet of {len(keys)} samples written to {sheet}", markup=False, highlight=False)
     return info
