@@ -16,6 +16,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Sequence, Union
 
+from kinetype.media import encode_mp4
 from kinetype.shards.plan import RenderConfig, SamplePlan, SampleSpec, make_plan
 from kinetype.shards.sample import encode_sample
 from kinetype.shards.writer import ShardWriter
@@ -32,8 +33,6 @@ def default_render_fn(template, word, seed, size, num_frames, fps):
 
 
 def default_encode_fn(frames, fps, crf):
-    from kinetype.media import encode_mp4
-
     return encode_mp4(frames, fps, crf=crf)
 
 
