@@ -76,7 +76,7 @@ def test_caps_only_fonts_never_draw_lowercase_words(templates, fonts):
     used_caps_for_upper = False
     for i in range(300):
         t = display[i % len(display)]
-        from kinetype.render.engine import plan_clip
+        from kinetype.render.plan import plan_clip
         lower = plan_clip(t, "hello", i, 64, 8, 8, fonts)
         assert lower.font_id not in caps
         used_caps_for_upper |= plan_clip(t, "HELLO", i, 64, 8, 8, fonts).font_id in caps
@@ -149,7 +149,7 @@ def test_held_letters_drawn_once_look_the_same(fonts, monkeypatch, background, b
 def test_font_switch_without_params_still_gets_its_default_fonts(fonts):
     from pathlib import Path
 
-    from kinetype.render.engine import plan_clip
+    from kinetype.render.plan import plan_clip
     from kinetype.render.motions import MOTIONS
     from kinetype.templates.schema import parse_template
 

@@ -1,125 +1,33 @@
 """``render_clip``: template + word + seed → :class:`Clip`. Pure: touches no files but the fonts it reads.
 
-Pipeline: sample a concrete :class:`ClipPlan` from the template's ranges (font, palette, fill,
-effect, background, camera, phase timings, easings, stagger, motion parameters) → shape and fit
-the word → per-letter tracks → draw frames and masks → captions from the plan.
-
-Determinism: every random choice comes from numpy generators seeded by a stable hash of
-(template id, word, seed), split into independent streams for the plan, the animation and the
-captions, so changing caption phrasing never changes a pixel.
+Pipeline: sample a concrete :class:`~kinetype.render.plan.ClipPlan` from the template's ranges
+(:mod:`kinetype.render.plan`) → shape and fit the word → per-letter tracks → draw frames and masks
+→ captions from the plan. Every random choice comes from seeded streams (see the plan module).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-from dataclasses import dataclass
 
 import numpy as np
 
 from kinetype.captions import make_captions
-from kinetype.errors import FontError, KinetypeError
-from kinetype.render.animation import PhasePlan, animate, at_rest, frame_times
+from kinetype.errors import KinetypeError
+from kinetype.render.animation import animate, at_rest, frame_times
 from kinetype.render.canvas import FramePainter, Glyphs
 from kinetype.render.clip import Clip
-from kinetype.render.fonts import FontInfo, FontLibrary
+from kinetype.render.fonts import FontLibrary
 from kinetype.render.layout import layout_word, substitute_path
-from kinetype.render.motions import MOTIONS
-from kinetype.render.palettes import COLOURS, sample_palette
-from kinetype.render.scene import Background, BackgroundPlan, CameraPlan
-from kinetype.render.style import StylePlan
-from kinetype.templates.schema import PhaseSpec, Template
+from kinetype.render.palettes import COLOURS
+from kinetype.render.plan import ClipPlan, plan_clip, stable_seed
+from kinetype.render.scene import Background, CameraPlan
+from kinetype.templates.schema import Template
 from kinetype.words import LETTERS, validate_word
 
 MIN_SIZE, MAX_SIZE = 16, 4096  # pixels; below 16 a letter is a couple of pixels
 MAX_FRAMES, MAX_FPS = 1000, 120
 MOTION_BLUR_SAMPLES = 3  # sub-frames averaged per frame when a template asks for motion blur
 SHUTTER = 0.5  # fraction of a frame interval the virtual shutter stays open (180° shutter)
-
-
-@dataclass(frozen=True)
-class ClipPlan:
-    """Every concrete choice of one clip; saved as the clip's metadata."""
-
-    template_id: str
-    word: str
-    seed: int
-    size: int
-    num_frames: int
-    fps: int
-    font_id: str
-    phases: tuple[PhasePlan, ...]
-    style: StylePlan
-    background: BackgroundPlan
-    camera: CameraPlan
-
-
-def stable_seed(*parts: object) -> int:
-    """A 64-bit seed from values, identical across processes and Python versions (unlike hash())."""
-    h = hashlib.blake2b(repr(parts).encode(), digest_size=8)
-    return int.from_bytes(h.digest(), "little")
-
-
-def _phase_windows(t: Template, rng: np.random.Generator) -> dict[str, tuple[float, float, float]]:
-    """Sampled (start, end, duration) of each phase, as fractions of the clip."""
-    d_in = float(t.enter.duration.sample(rng)) if t.enter else 0.0
-    d_out = float(t.exit.duration.sample(rng)) if t.exit else 0.0
-    out = {}
-    if t.enter:
-        out["enter"] = (0.0, d_in)
-    if t.exit:
-        out["exit"] = (1.0 - d_out, 1.0)
-    if t.emphasis:
-        # Emphasis takes `duration` of the hold between entrance and exit, centred in it.
-        lo, hi = d_in, 1.0 - d_out
-        span = (hi - lo) * float(t.emphasis.duration.sample(rng))
-        mid = (lo + hi) / 2
-        out["emphasis"] = (mid - span / 2, mid + span / 2)
-    return out
-
-
-def _phase_plan(name: str, spec: PhaseSpec, window: tuple[float, float], rng: np.random.Generator) -> PhasePlan:
-    return PhasePlan(phase=name, motion=spec.motion, start=window[0], end=window[1],
-                     easing=spec.easing.sample(rng), order=spec.order.sample(rng), unit=spec.unit.sample(rng),
-                     overlap=float(spec.overlap.sample(rng)),
-                     # Omitted parameters take the motion's defaults, so captions and metadata see them too.
-                     params={k: float(d.default) for k, d in MOTIONS[spec.motion].params.items()}
-                     | {k: float(v.sample(rng)) for k, v in spec.params})
-
-
-def pick_font(lib: FontLibrary, classes: list[str], word: str, rng: np.random.Generator) -> FontInfo:
-    """A font of one of ``classes``. Caps-only fonts are skipped for words with lowercase letters,
-    so what is on screen always matches the word caption."""
-    usable = [f for f in lib.fonts if not (f.caps_only and word != word.upper())]
-    cls = classes[int(rng.integers(len(classes)))]
-    pool = [f for f in usable if cls in f.classes] or [f for f in usable if set(classes) & set(f.classes)] or usable
-    if not pool:
-        raise FontError(f"no usable font for {word!r} in the font library")
-    return pool[int(rng.integers(len(pool)))]
-
-
-def plan_clip(template: Template, word: str, seed: int, size: int, num_frames: int, fps: int,
-              lib: FontLibrary) -> ClipPlan:
-    """Sample the concrete plan of one clip from the template's ranges."""
-    rng = np.random.default_rng(stable_seed("plan", template.id, word, seed))
-    s = template.style
-    classes = list(s.fonts.all_values())
-    font = pick_font(lib, classes, word, rng)
-    windows = _phase_windows(template, rng)
-    phases = tuple(_phase_plan(name, spec, windows[name], rng) for name, spec in template.phases())
-    # Font-switching motions declare a "fonts" parameter: how many other typefaces they cycle through.
-    n_alt = max((int(round(p.params.get("fonts", MOTIONS[p.motion].params["fonts"].default)))
-                 for p in phases if "fonts" in MOTIONS[p.motion].params), default=0)
-    others = [f for f in lib.fonts if f.family != font.family and not (f.caps_only and word != word.upper())]
-    alts = tuple(others[int(i)].id for i in rng.choice(len(others), size=min(n_alt, len(others)), replace=False)) if n_alt else ()
-    style = StylePlan(font_id=font.id, alt_font_ids=alts, palette=sample_palette(s.palette.sample(rng), rng),
-                      fill=s.fill.sample(rng), effect=s.effect.sample(rng), motion_blur=bool(s.motion_blur.sample(rng)))
-    background = BackgroundPlan(kind=s.background.sample(rng), colour=COLOURS[style.palette.background],
-                                speed=float(s.background_speed.sample(rng)), angle=float(rng.choice([0, 30, 45, 90, 135, 150, 180, 270])),
-                                seed=int(rng.integers(2**31)))
-    camera = CameraPlan(kind=s.camera.sample(rng), amount=float(s.camera_amount.sample(rng)), seed=int(rng.integers(2**31)))
-    return ClipPlan(template_id=template.id, word=word, seed=seed, size=size, num_frames=num_frames, fps=fps,
-                    font_id=font.id, phases=phases, style=style, background=background, camera=camera)
 
 
 def _glyphs(lib: FontLibrary, plan: ClipPlan, layout) -> Glyphs:
