@@ -78,8 +78,8 @@ def test_caps_only_fonts_never_draw_lowercase_words(templates, fonts):
         t = display[i % len(display)]
         from kinetype.render.plan import plan_clip
         lower = plan_clip(t, "hello", i, 64, 8, 8, fonts)
-        assert lower.font_id not in caps
-        used_caps_for_upper |= plan_clip(t, "HELLO", i, 64, 8, 8, fonts).font_id in caps
+        assert lower.style.font_id not in caps
+        used_caps_for_upper |= plan_clip(t, "HELLO", i, 64, 8, 8, fonts).style.font_id in caps
     assert used_caps_for_upper  # all-capital words may still use it
 
 

@@ -33,7 +33,7 @@ SHUTTER = 0.5  # fraction of a frame interval the virtual shutter stays open (18
 def _glyphs(lib: FontLibrary, plan: ClipPlan, layout) -> Glyphs:
     """The word's outlines plus substitutes: four random other letters per letter (shown while the
     scramble channel is on, whichever motion sets it) and the word in each alternative font."""
-    font = lib.get(plan.font_id)
+    font = lib.get(plan.style.font_id)
     rng = np.random.default_rng(stable_seed("scramble", plan.template_id, plan.word, plan.seed))
     scramble = [[substitute_path(lib, font, LETTERS[int(k)], layout.em_px) for k in rng.choice(52, 4, replace=False)]
                 for _ in plan.word]
@@ -68,7 +68,7 @@ def render_clip(template: Template, word: str, seed: int, size: int = 256, num_f
     check_render_args(size, num_frames, fps)
     lib = fonts or FontLibrary.load()
     plan = plan_clip(template, word, seed, size, num_frames, fps, lib)
-    font = lib.get(plan.font_id)
+    font = lib.get(plan.style.font_id)
     layout = layout_word(lib, font, word, size)
     em = layout.em_px / size
     anim_rng = np.random.default_rng(stable_seed("animate", template.id, word, seed))
@@ -122,16 +122,9 @@ def render_clip(template: Template, word: str, seed: int, size: int = 256, num_f
         else:
             painter.paint_mask(main, f, times[f], instance[f], boxes[f], cam_noise[f * k])
 
-    # -- captions and metadata --------------------------------------------------------------------
+    # -- at-rest frames and captions ----------------------------------------------------------------
     rest = at_rest(main, em) & (plan.camera.kind != "shake" or plan.camera.amount < 0.01)
     captions = make_captions(word, font, plan.style, list(plan.phases), plan.background, plan.camera,
                              template.motion_tag, np.random.default_rng(stable_seed("captions", template.id, word, seed)))
-    meta = {
-        "template": template.id, "tags": list(template.tags), "word": word, "seed": seed, "size": size,
-        "num_frames": num_frames, "fps": fps,
-        "font": {"id": font.id, "family": font.family, "style": font.style, "licence": font.licence},
-        "plan": dataclasses.asdict(plan),
-        "at_rest_frames": [int(i) for i in np.flatnonzero(rest)],
-    }
-    return Clip(frames=rgba[..., :3], instance_map=instance, boxes=boxes, at_rest=rest, captions=captions, fps=fps, word=word,
-                metadata=meta)
+    return Clip(frames=rgba[..., :3], instance_map=instance, boxes=boxes, at_rest=rest, captions=captions, plan=plan,
+                font=font, tags=template.tags)

@@ -12,6 +12,7 @@ captions, so changing caption phrasing never changes a pixel.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -32,7 +33,7 @@ Pick = Callable[[Spec], Any]  # chooses one value of a Spec: a seeded sample, or
 
 @dataclass(frozen=True)
 class ClipPlan:
-    """Every concrete choice of one clip; saved as the clip's metadata."""
+    """Every concrete choice of one clip; the clip carries it, and its metadata is :meth:`to_json`."""
 
     template_id: str
     word: str
@@ -40,11 +41,17 @@ class ClipPlan:
     size: int
     num_frames: int
     fps: int
-    font_id: str
     phases: tuple[PhasePlan, ...]
-    style: StylePlan
+    style: StylePlan  # holds the font (style.font_id)
     background: BackgroundPlan
     camera: CameraPlan
+
+    def to_json(self) -> dict[str, Any]:
+        """The plan as the ``plan`` entry of a clip's metadata: the same keys, order and values as in
+        datasets already written, where ``font_id`` followed ``fps``."""
+        fields = dataclasses.asdict(self)
+        head = {k: fields.pop(k) for k in ("template_id", "word", "seed", "size", "num_frames", "fps")}
+        return head | {"font_id": self.style.font_id} | fields
 
 
 def stable_seed(*parts: object) -> int:
@@ -105,4 +112,4 @@ def plan_clip(template: Template, word: str, seed: int, size: int, num_frames: i
                                 seed=int(rng.integers(2**31)))
     camera = CameraPlan(kind=s.camera.sample(rng), amount=float(s.camera_amount.sample(rng)), seed=int(rng.integers(2**31)))
     return ClipPlan(template_id=template.id, word=word, seed=seed, size=size, num_frames=num_frames, fps=fps,
-                    font_id=font.id, phases=phases, style=style, background=background, camera=camera)
+                    phases=phases, style=style, background=background, camera=camera)
