@@ -166,8 +166,9 @@ def generate(
 
     frames = num_frames or pipe.num_frames
     fps = fps or pipe.fps
-    # The engine's render of the same template, word and seed gives the prompt and the glyph layout.
-    reference = render_clip(template, word, seed, size=pipe.size_px, num_frames=frames, fps=fps)
+    # The engine's render of the same template, word and seed gives the prompt and the glyph layout;
+    # its pixels are not needed.
+    reference = render_clip(template, word, seed, size=pipe.size_px, num_frames=frames, fps=fps, pixels=False)
     caps = reference.captions
     static = style if style else caps.static
     echo(f"static: {static}")

@@ -184,8 +184,9 @@ def evaluate_model(pipe_or_dir, *, n: int, seed: int = 0, glyph: bool = True, st
             from kinetype.render import render_clip
 
             for it in items:
+                # Captions and glyph masks only: the worker scoring the clip renders the full reference.
                 reference = render_clip(get_template(all_templates, it.template_id), it.word, it.seed,
-                                        size=size, num_frames=num_frames, fps=fps)
+                                        size=size, num_frames=num_frames, fps=fps, pixels=False)
                 caps = reference.captions
                 masks = reference.text_mask[None].astype(np.float32) if glyph else None  # (1, T, H, W)
                 t0 = time.perf_counter()

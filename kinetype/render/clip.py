@@ -37,7 +37,7 @@ class Clip:
     Shapes use T = frames, H = W = size in pixels, N = letters in the word.
     """
 
-    frames: np.ndarray  # (T, H, W, 3) uint8 RGB
+    frames: np.ndarray | None  # (T, H, W, 3) uint8 RGB; None when rendered with pixels=False
     instance_map: np.ndarray  # (T, H, W) uint8: 0 background, k = letter k (1-based, word order)
     boxes: np.ndarray  # (T, N, 4) float32 pixel boxes x0, y0, x1, y1; NaN where the letter is hidden
     at_rest: np.ndarray  # (T,) bool: the whole word is visible and still (legible) in this frame
@@ -73,8 +73,8 @@ class Clip:
 
     @property
     def num_frames(self) -> int:
-        return int(self.frames.shape[0])
+        return int(self.instance_map.shape[0])
 
     @property
     def size(self) -> int:
-        return int(self.frames.shape[1])
+        return int(self.instance_map.shape[1])

@@ -14,7 +14,7 @@ import numpy as np
 from kinetype.captions import make_captions
 from kinetype.errors import KinetypeError
 from kinetype.render.animation import animate, at_rest, frame_times
-from kinetype.render.canvas import FramePainter, Glyphs
+from kinetype.render.canvas import FramePainter, Glyphs, MaskPainter
 from kinetype.render.clip import Clip
 from kinetype.render.fonts import FontLibrary
 from kinetype.render.layout import layout_word, substitute_path
@@ -62,8 +62,12 @@ def check_render_args(size: int, num_frames: int, fps: int) -> None:
 
 
 def render_clip(template: Template, word: str, seed: int, size: int = 256, num_frames: int = 24, fps: int = 8,
-                *, fonts: FontLibrary | None = None) -> Clip:
-    """Render one clip: frames ``(T, H, W, 3)``, instance masks, letter boxes, at-rest frames, captions, metadata."""
+                *, fonts: FontLibrary | None = None, pixels: bool = True) -> Clip:
+    """Render one clip: frames ``(T, H, W, 3)``, instance masks, letter boxes, at-rest frames, captions, plan.
+
+    ``pixels=False`` paints no frame (``frames`` is None) for callers that need only the captions,
+    masks, boxes and at-rest frames: those are the same bytes as in the full render.
+    """
     validate_word(word)
     check_render_args(size, num_frames, fps)
     lib = fonts or FontLibrary.load()
@@ -80,17 +84,50 @@ def render_clip(template: Template, word: str, seed: int, size: int = 256, num_f
     sub_times = (times[:, None] - dt * np.arange(k)[None, :]).reshape(-1)  # (T*k,) frame f's sub-frames f*k .. f*k+k-1
     tracks = animate(list(plan.phases), len(word), sub_times, em, layout.offsets, anim_rng)
     main = dataclasses.replace(tracks, channels={c: v[::k] for c, v in tracks.channels.items()}, moving=tracks.moving[::k])
-    cam_noise = anim_rng.random((len(sub_times), 2))
+    cam_noise = anim_rng.random((len(sub_times), 2))  # (T*k, 2)
 
     # -- draw ------------------------------------------------------------------------------------
-    painter = FramePainter(layout, _glyphs(lib, plan, layout), plan.style, Background(plan.background, size, COLOURS[plan.style.palette.text]),
-                           plan.camera, stable_seed("texture", template.id, seed) % (2**31))
-    still = still_frames(main, plan.camera)
-    # Sub-frame s shows the same letters as s - 1: held letters are drawn once per hold, not per frame.
-    same_text = still_frames(tracks, plan.camera)
-    rgba = np.empty((num_frames, size, size, 4), np.uint8)
+    glyphs = _glyphs(lib, plan, layout)
+    texture_seed = stable_seed("texture", template.id, seed) % (2**31)
+    instance, boxes = _paint_masks(MaskPainter(layout, glyphs, plan.camera, texture_seed), main, times, cam_noise[::k])
+    frames = None
+    if pixels:
+        painter = FramePainter(layout, glyphs, plan.style, Background(plan.background, size, COLOURS[plan.style.palette.text]),
+                               plan.camera, texture_seed)
+        frames = _paint_frames(painter, tracks, k, times, sub_times, cam_noise)[..., :3]
+
+    # -- at-rest frames and captions --------------------------------------------------------------
+    rest = at_rest(main, em) & (plan.camera.kind != "shake" or plan.camera.amount < 0.01)
+    captions = make_captions(word, font, plan.style, list(plan.phases), plan.background, plan.camera,
+                             template.motion_tag, np.random.default_rng(stable_seed("captions", template.id, word, seed)))
+    return Clip(frames=frames, instance_map=instance, boxes=boxes, at_rest=rest, captions=captions, plan=plan,
+                font=font, tags=template.tags)
+
+
+def _paint_masks(painter: MaskPainter, main, times: np.ndarray, cam_noise: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Instance maps ``(T, H, W)`` uint8 and letter boxes ``(T, N, 4)`` of every frame (``main``: one
+    track sample per frame; ``cam_noise`` ``(T, 2)``)."""
+    num_frames, n = main.moving.shape
+    size = painter.size
+    still = still_frames(main, painter.camera)
     instance = np.empty((num_frames, size, size), np.uint8)
-    boxes = np.empty((num_frames, len(word), 4), np.float32)
+    boxes = np.empty((num_frames, n, 4), np.float32)
+    for f in range(num_frames):
+        if f > 0 and still[f]:  # nothing that shapes the mask changed: same mask, same boxes
+            instance[f] = instance[f - 1]
+            boxes[f] = boxes[f - 1]
+        else:
+            painter.paint_mask(main, f, times[f], instance[f], boxes[f], cam_noise[f])
+    return instance, boxes
+
+
+def _paint_frames(painter: FramePainter, tracks, k: int, times: np.ndarray, sub_times: np.ndarray,
+                  cam_noise: np.ndarray) -> np.ndarray:
+    """RGBA frames ``(T, H, W, 4)``; ``tracks`` has ``k`` samples per frame (motion blur when k > 1)."""
+    num_frames, size = len(times), painter.size
+    # Sub-frame s shows the same letters as s - 1: held letters are drawn once per hold, not per frame.
+    same_text = still_frames(tracks, painter.camera)
+    rgba = np.empty((num_frames, size, size, 4), np.uint8)
     text_layer = None  # (H, W, 4) premultiplied letters of the current hold, over a moving background
     if k > 1:
         subs = np.empty((k, size, size, 4), np.uint8)
@@ -116,15 +153,4 @@ def render_clip(template: Template, word: str, seed: int, size: int = 256, num_f
             np.take(mean_of_k, acc, out=rgba[f])
         if not held:
             text_layer = None
-        if f > 0 and still[f]:  # nothing that shapes the mask changed: same mask, same boxes
-            instance[f] = instance[f - 1]
-            boxes[f] = boxes[f - 1]
-        else:
-            painter.paint_mask(main, f, times[f], instance[f], boxes[f], cam_noise[f * k])
-
-    # -- at-rest frames and captions ----------------------------------------------------------------
-    rest = at_rest(main, em) & (plan.camera.kind != "shake" or plan.camera.amount < 0.01)
-    captions = make_captions(word, font, plan.style, list(plan.phases), plan.background, plan.camera,
-                             template.motion_tag, np.random.default_rng(stable_seed("captions", template.id, word, seed)))
-    return Clip(frames=rgba[..., :3], instance_map=instance, boxes=boxes, at_rest=rest, captions=captions, plan=plan,
-                font=font, tags=template.tags)
+    return rgba
