@@ -63,7 +63,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from kinetype.render import render_clip
-from kinetype.render.fonts import FontLibrary
 from kinetype.render.palettes import contrast
 from kinetype.templates import load_templates
 from kinetype.words import LETTERS
@@ -162,13 +161,12 @@ def one(job: tuple[int, int, str]) -> dict:
     k, seed, word = job
     t = load_templates()[k]
     clip = render_clip(t, word, seed)
-    plan = clip.metadata["plan"]
-    style, pal = plan["style"], plan["style"]["palette"]
-    font = FontLibrary.load().get(clip.metadata["font"]["id"])
+    plan, font = clip.plan, clip.font
+    style, pal = plan.style, plan.style.palette
     row = {"template": t.id, "tags": list(t.tags), "word": word, "font": font.id, "rest": bool(clip.at_rest.any()),
-           "class": list(font.classes), "effect": style["effect"], "fill": style["fill"],
-           "background": plan["background"]["kind"], "camera": plan["camera"]["kind"], "palette": pal["mood"],
-           "contrast": bucket(contrast(pal["text"], pal["background"]), (7, 12), ":1"),
+           "class": list(font.classes), "effect": style.effect, "fill": style.fill,
+           "background": plan.background.kind, "camera": plan.camera.kind, "palette": pal.mood,
+           "contrast": bucket(contrast(pal.text, pal.background), (7, 12), ":1"),
            "length": bucket(len(word), (4, 7, 10), " letters"),
            "word type": "English" if word in ENGLISH else "random letters"}
     if row["rest"]:

@@ -13,6 +13,10 @@ implementations run side by side in this one process (one core):
   written with ``write_videofile``.
 
 Usage: ``python benchmarks/render_speed.py [--seconds 20]``. Prints a table with the ratios.
+
+``--references`` prints only the last table: the reference render that ``generate`` and ``eval``
+make for a prompt and its glyph masks, with frames painted (``render_clip``, the old path) and
+without (``render_clip(..., pixels=False)``), taken in turn on the same clips.
 """
 
 from __future__ import annotations
@@ -223,13 +227,48 @@ def encoder_settings(templates, fonts, clips: int = 16) -> list[tuple[str, float
     return rows
 
 
+def reference_renders(templates, fonts, clips: int = 48) -> list[tuple[str, float, float]]:
+    """(clip size, ms per clip with pixels, ms without) of reference renders over ``templates`` in
+    turn, at the bundled model's clip size and the paper's, in steady state (font caches filled by an
+    untimed pass). The two paths alternate clip by clip, each going first every other clip."""
+    from kinetype.render.scene import NOISE_TILES, pattern_weight
+
+    rows = []
+    for size, frames in ((128, 12), (256, 24)):
+        for s in range(NOISE_TILES):  # steady state, as in main(): grain tiles are computed once per process
+            pattern_weight("noise", 0, 0, size, s)
+        rng = np.random.default_rng(3)
+        jobs = [(templates[(k * 7919) % len(templates)], random_word(rng)) for k in range(clips)]
+        for k, (t, word) in enumerate(jobs):  # untimed pass: per-font stem widths and outlines are measured once
+            render_clip(t, word, k, size=size, num_frames=frames, fps=FPS, fonts=fonts, pixels=False)
+        spent = {True: 0.0, False: 0.0}
+        for k, (t, word) in enumerate(jobs):
+            for pixels in ((True, False) if k % 2 else (False, True)):
+                t0 = time.process_time()
+                render_clip(t, word, k, size=size, num_frames=frames, fps=FPS, fonts=fonts, pixels=pixels)
+                spent[pixels] += time.process_time() - t0
+        rows.append((f"{size}x{size}x{frames}", 1000 * spent[True] / clips, 1000 * spent[False] / clips))
+    return rows
+
+
+def print_reference_renders(templates, fonts) -> None:
+    print("\nreference render for generate/eval: captions, glyph masks, boxes, at-rest frames (ms per clip, one core)")
+    print(f"{'clip':12s} {'with frames (old)':>18s} {'pixels=False (new)':>19s} {'new is':>8s}")
+    for name, old_ms, new_ms in reference_renders(templates, fonts):
+        print(f"{name:12s} {old_ms:18.1f} {new_ms:19.1f} {old_ms / new_ms:7.1f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=20.0, help="CPU seconds per implementation")
     ap.add_argument("--skip-moviepy", action="store_true")
+    ap.add_argument("--references", action="store_true", help="only time the reference renders of generate and eval")
     args = ap.parse_args()
     fonts = FontLibrary.load()
     templates = load_templates()
+    if args.references:
+        print_reference_renders(templates, fonts)
+        return
     font_path = str(next(f for f in fonts.fonts if f.family == "Lato" and f.style == "Bold").path)
     from kinetype.templates.schema import parse_template
 
@@ -261,6 +300,7 @@ def main() -> None:
     print(f"{'setting':44s} {'ms/clip':>8s} {'KiB':>6s} {'PSNR dB':>8s}")
     for name, ms, kib, psnr in encoder_settings(templates, fonts):
         print(f"{name:44s} {ms:8.1f} {kib:6.1f} {psnr:8.2f}")
+    print_reference_renders(templates, fonts)
 
 
 if __name__ == "__main__":

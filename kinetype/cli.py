@@ -35,11 +35,11 @@ err_console = Console(stderr=True)
 
 
 def default_templates() -> Path:
-    """``./templates`` when the current folder has one, else the templates bundled with kinetype."""
-    from kinetype.templates import DEFAULT_TEMPLATES as BUNDLED
+    """:func:`kinetype.templates.loader.default_templates`, imported only when a command runs (the
+    engine's imports would slow down ``--help``)."""
+    from kinetype.templates.loader import default_templates as folder
 
-    here = Path("templates")
-    return here if here.is_dir() else BUNDLED
+    return folder()
 
 
 # Shared option aliases (defined once, used by several commands).

@@ -14,20 +14,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from kinetype.errors import KinetypeError
 from kinetype.fsutil import atomic_path, check_output_dir, check_output_file
-from kinetype.media import contact_sheet, write_video
+from kinetype.media import VIDEO_SUFFIXES, contact_sheet, write_video
 from kinetype.render.engine import check_render_args, render_clip
 from kinetype.render.fonts import FontLibrary
 from kinetype.templates import Template
-
-SUFFIXES = (".mp4", ".gif", ".png")
-
 
 def check_preview_args(out: Path, *, size: int, num_frames: int, fps: int, masks: bool) -> Path:
     """Every check of a preview's output, before anything is rendered or written."""
     out = Path(out)
     check_render_args(size, num_frames, fps)
     suffix = out.suffix.lower()
-    if suffix not in SUFFIXES:
+    if suffix not in VIDEO_SUFFIXES:
         raise KinetypeError(f"--out {out}: unknown suffix {out.suffix!r} (use .mp4, .gif or .png)")
     if masks and suffix != ".png":
         raise KinetypeError(f"--masks draws the glyph masks on a .png contact sheet; --out {out} is a {suffix} video")

@@ -134,7 +134,7 @@ def generate(
     """Generate one clip and write it to ``out`` (default: ``WORD-motion.mp4`` here, never overwriting)."""
     from kinetype.errors import KinetypeError
     from kinetype.fsutil import check_output_file
-    from kinetype.templates import DEFAULT_TEMPLATES, get_template, load_templates
+    from kinetype.templates import get_template, load_templates
     from kinetype.words import validate_word
 
     started = time.perf_counter()
@@ -147,7 +147,7 @@ def generate(
     if out.suffix.lower() not in VIDEO_SUFFIXES:
         raise KinetypeError(f"--out {out}: unknown output type {out.suffix or '(none)'!r}: use .mp4, .gif or .png")
     check_output_file(out, "--out")
-    templates = load_templates(templates_dir or DEFAULT_TEMPLATES)
+    templates = load_templates(templates_dir)
     if template_id:
         template = get_template(templates, template_id)
         match = f"template: {template.id} ({template.motion_tag})"
@@ -166,8 +166,9 @@ def generate(
 
     frames = num_frames or pipe.num_frames
     fps = fps or pipe.fps
-    # The engine's render of the same template, word and seed gives the prompt and the glyph layout.
-    reference = render_clip(template, word, seed, size=pipe.size_px, num_frames=frames, fps=fps)
+    # The engine's render of the same template, word and seed gives the prompt and the glyph layout;
+    # its pixels are not needed.
+    reference = render_clip(template, word, seed, size=pipe.size_px, num_frames=frames, fps=fps, pixels=False)
     caps = reference.captions
     static = style if style else caps.static
     echo(f"static: {static}")

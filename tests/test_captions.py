@@ -1,7 +1,7 @@
 """Captions are true to the plan and varied in phrasing."""
 
 from kinetype.render import render_clip
-from kinetype.render.engine import plan_clip
+from kinetype.render.plan import plan_clip
 from kinetype.render.palettes import contrast
 
 

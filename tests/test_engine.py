@@ -76,10 +76,10 @@ def test_caps_only_fonts_never_draw_lowercase_words(templates, fonts):
     used_caps_for_upper = False
     for i in range(300):
         t = display[i % len(display)]
-        from kinetype.render.engine import plan_clip
+        from kinetype.render.plan import plan_clip
         lower = plan_clip(t, "hello", i, 64, 8, 8, fonts)
-        assert lower.font_id not in caps
-        used_caps_for_upper |= plan_clip(t, "HELLO", i, 64, 8, 8, fonts).font_id in caps
+        assert lower.style.font_id not in caps
+        used_caps_for_upper |= plan_clip(t, "HELLO", i, 64, 8, 8, fonts).style.font_id in caps
     assert used_caps_for_upper  # all-capital words may still use it
 
 
@@ -149,7 +149,7 @@ def test_held_letters_drawn_once_look_the_same(fonts, monkeypatch, background, b
 def test_font_switch_without_params_still_gets_its_default_fonts(fonts):
     from pathlib import Path
 
-    from kinetype.render.engine import plan_clip
+    from kinetype.render.plan import plan_clip
     from kinetype.render.motions import MOTIONS
     from kinetype.templates.schema import parse_template
 
@@ -176,3 +176,18 @@ def test_thin_fonts_are_emboldened_to_the_minimum_stem_only_when_small(fonts):
     plain = transformed(glyph_path(fonts, thin, "K"), m).computeTightBounds()
     drawn = long_thin.paths[0].computeTightBounds()
     assert abs(drawn.width() - (plain.width() + extra)) < 0.05 * plain.width() + 0.5
+
+
+def test_no_pixels_gives_the_full_renders_masks_boxes_and_captions(templates, fonts):
+    """pixels=False (generate's and eval's reference renders) paints no frame but draws the same bytes."""
+    blur = [t for t in templates if True in t.style.motion_blur.all_values()][:2]
+    camera = [t for t in templates if "shake" in t.style.camera.all_values()][:2]
+    picks = templates[::150] + blur + camera + [t for t in templates if t.id.startswith(("font-switch", "decode"))][:2]
+    for i, t in enumerate(picks):
+        full = render_clip(t, "Masks", i, size=64, num_frames=12, fonts=fonts)
+        bare = render_clip(t, "Masks", i, size=64, num_frames=12, fonts=fonts, pixels=False)
+        assert bare.frames is None and full.frames is not None
+        assert np.array_equal(bare.instance_map, full.instance_map), t.id
+        assert np.array_equal(bare.boxes, full.boxes, equal_nan=True), t.id
+        assert np.array_equal(bare.at_rest, full.at_rest) and bare.captions == full.captions, t.id
+        assert bare.metadata == full.metadata and bare.num_frames == 12 and bare.size == 64

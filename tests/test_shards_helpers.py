@@ -11,7 +11,13 @@ from pathlib import Path
 import av
 import numpy as np
 
+from kinetype.render.animation import PhasePlan
 from kinetype.render.clip import Captions, Clip
+from kinetype.render.fonts import FontInfo
+from kinetype.render.palettes import Palette
+from kinetype.render.plan import ClipPlan
+from kinetype.render.scene import BackgroundPlan, CameraPlan
+from kinetype.render.style import StylePlan
 from kinetype.words import word_caption
 
 REPO = Path(__file__).resolve().parents[1]
@@ -59,9 +65,15 @@ def fake_render(template, word, seed, size=64, num_frames=8, fps=8) -> Clip:
     captions = Captions(static=f"gold letters on a flat background ({template.id})",
                         dynamic="the letters slide in from the left one by one", word=word_caption(word),
                         motion_tag=template.motion_tag)
-    return Clip(frames, instance, boxes, at_rest, captions, fps, word,
-                {"template_id": template.id, "font": {"family": "Fake Sans", "style": "Bold"},
-                 "palette": "gold on grey", "seed": seed, "params": {"shift": np.float32(0.5)}})
+    font = FontInfo(family="Fake Sans", style="Bold", weight=700, italic=False, classes=("sans",), path=Path("fake.ttf"),
+                    licence="OFL-1.1", licence_file=Path("OFL.txt"), package="fake", caps_only=False)
+    phase = PhasePlan(phase="enter", motion="fly", start=0.0, end=0.5, easing="linear", order="left-to-right", unit="letter",
+                      overlap=0.5, params={"angle": np.float32(0.5)})
+    plan = ClipPlan(template_id=template.id, word=word, seed=seed, size=size, num_frames=num_frames, fps=fps, phases=(phase,),
+                    style=StylePlan(font_id=font.id, alt_font_ids=(), palette=Palette("warm", "gold", "grey", "white"),
+                                    fill="solid", effect="none", motion_blur=False),
+                    background=BackgroundPlan("solid", (128, 128, 128), 0.0, 0.0, 0), camera=CameraPlan("none", 0.0, 0))
+    return Clip(frames, instance, boxes, at_rest, captions, plan, font, template.tags)
 
 
 def encode_mp4(frames: np.ndarray, fps: int, crf: int = 23) -> bytes:

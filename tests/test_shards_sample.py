@@ -39,7 +39,7 @@ def test_encode_sample_members_and_row():
     meta = json.loads(members["json"])
     assert meta["key"] == "s000000004" and meta["word"] == "Hey" and meta["at_rest"] == [6, 7]
     assert meta["boxes"][0][2] is None  # the third letter is hidden in the first frame
-    assert meta["engine"]["params"]["shift"] == 0.5  # numpy scalars become JSON numbers
+    assert meta["engine"]["plan"]["phases"][0]["params"]["angle"] == 0.5  # numpy scalars become JSON numbers
     assert members["word.txt"] == b"H^|e|y" and members["motion.txt"] == b"slide in"
     assert np.array_equal(decode_instance(members[INSTANCE_EXT], 8, 64, 64), clip.instance_map)
     assert row["font"] == "Fake Sans Bold" and row["tags"] == ["position", "enter"] and row["bytes"] > 0

@@ -121,3 +121,12 @@ def test_scan_collects_every_error(tmp_path):
     write(tmp_path, "not toml [", "bad2.toml")
     found, errors = scan_templates(tmp_path)
     assert [t.id for t in found] == ["my-drop"] and len(errors) == 2
+
+
+def test_default_templates_folder_is_the_working_folders_else_the_bundled(tmp_path, monkeypatch):
+    from kinetype.templates import BUNDLED_TEMPLATES, default_templates
+
+    monkeypatch.chdir(tmp_path)
+    assert default_templates() == BUNDLED_TEMPLATES
+    (tmp_path / "templates").mkdir()
+    assert default_templates().resolve() == (tmp_path / "templates").resolve()

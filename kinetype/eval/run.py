@@ -138,10 +138,10 @@ def evaluate_renders(*, n: int, seed: int = 0, templates: Path | None = None, re
                      out: Path | None = None, progress: bool = True) -> EvalReport:
     """Score ``n`` engine renders of the eval set against themselves: legibility (what OCR reads on
     the at-rest frames), the region finders' IoU against the true glyph masks, colour ΔE."""
-    from kinetype.templates import DEFAULT_TEMPLATES, load_templates
+    from kinetype.templates import default_templates, load_templates
 
     names = _check_args(n, out, readers)
-    templates = Path(templates or DEFAULT_TEMPLATES)
+    templates = Path(templates or default_templates())
     items = eval_items(load_templates(templates), n, seed)
     config = _config("renders", n, seed, names, templates, size=size, num_frames=num_frames, fps=fps)
     workers = min(workers or os.cpu_count() or 1, n)
@@ -166,11 +166,11 @@ def evaluate_model(pipe_or_dir, *, n: int, seed: int = 0, glyph: bool = True, st
     against the engine's reference render of the same (template, word, seed): legibility on the
     reference's at-rest frames, text-region IoU with its glyph masks, colour ΔE, flicker, and the
     generation time. ``glyph``: give the model the reference's glyph masks."""
-    from kinetype.templates import DEFAULT_TEMPLATES, get_template, load_templates
+    from kinetype.templates import default_templates, get_template, load_templates
 
     names = _check_args(n, out, readers)
     pipe = _load_pipeline(pipe_or_dir)
-    templates = Path(templates or DEFAULT_TEMPLATES)
+    templates = Path(templates or default_templates())
     all_templates = load_templates(templates)
     items = eval_items(all_templates, n, seed)
     size, num_frames, fps = pipe.size_px, pipe.num_frames, pipe.fps
@@ -184,8 +184,9 @@ def evaluate_model(pipe_or_dir, *, n: int, seed: int = 0, glyph: bool = True, st
             from kinetype.render import render_clip
 
             for it in items:
+                # Captions and glyph masks only: the worker scoring the clip renders the full reference.
                 reference = render_clip(get_template(all_templates, it.template_id), it.word, it.seed,
-                                        size=size, num_frames=num_frames, fps=fps)
+                                        size=size, num_frames=num_frames, fps=fps, pixels=False)
                 caps = reference.captions
                 masks = reference.text_mask[None].astype(np.float32) if glyph else None  # (1, T, H, W)
                 t0 = time.perf_counter()

@@ -34,17 +34,13 @@ def read_frames(at_rest: np.ndarray) -> list[int]:
 
 def clip_labels(item: EvalItem, reference: Clip) -> dict[str, Any]:
     """What the breakdowns group by: the clip's font class, look and motion."""
-    from kinetype.render.fonts import FontLibrary
-
-    plan = reference.metadata["plan"]
-    style = plan["style"]
-    font = FontLibrary.load().get(reference.metadata["font"]["id"])
+    plan, font = reference.plan, reference.font
     return {
         "index": item.index, "template": item.template_id, "word": item.word, "seed": item.seed,
         "word type": item.word_type, "motion": item.motion, "font": font.id, "font class": list(font.classes),
-        "effect": style["effect"], "fill": style["fill"], "background": plan["background"]["kind"],
-        "camera": plan["camera"]["kind"], "palette": style["palette"]["mood"],
-        "motion category": [t for t in reference.metadata["tags"] if t in ("position", "size", "glyph")],
+        "effect": plan.style.effect, "fill": plan.style.fill, "background": plan.background.kind,
+        "camera": plan.camera.kind, "palette": plan.style.palette.mood,
+        "motion category": [t for t in reference.tags if t in ("position", "size", "glyph")],
     }
 
 
@@ -64,10 +60,8 @@ def score_clip(item: EvalItem, frames: np.ndarray, reference: Clip, readers: Map
     motion and flicker measures. ``compare_finders``: also the IoU of every region finder on the
     read frames (``iou.<finder>``), for choosing one on renders."""
     row = clip_labels(item, reference)
-    pal = reference.metadata["plan"]["style"]["palette"]
-    from kinetype.render.palettes import COLOURS
-
-    text_rgb, bg_rgb = COLOURS[pal["text"]], COLOURS[pal["background"]]
+    pal = reference.plan.style.palette
+    text_rgb, bg_rgb = pal.rgb("text"), pal.rgb("background")
     truth = reference.text_mask  # (T, H, W)
     picks = read_frames(reference.at_rest)
     row["rest"] = bool(picks)

@@ -1,7 +1,7 @@
 """The procedural animation engine (skia + HarfBuzz). Never imports torch.
 
-``render_clip`` and ``plan_clip`` are imported lazily so that ``kinetype.render.clip`` (the Clip
-dataclass, read by writers and loaders) stays cheap to import.
+``render_clip``, ``plan_clip`` and ``ClipPlan`` are imported lazily so that
+``kinetype.render.clip`` (the Clip dataclass, read by writers and loaders) stays cheap to import.
 """
 
 from kinetype.render.clip import Captions, Clip
@@ -10,8 +10,12 @@ __all__ = ["Captions", "Clip", "ClipPlan", "plan_clip", "render_clip"]
 
 
 def __getattr__(name: str):
-    if name in ("ClipPlan", "plan_clip", "render_clip"):
+    if name in ("ClipPlan", "plan_clip"):
+        from kinetype.render import plan
+
+        return getattr(plan, name)
+    if name == "render_clip":
         from kinetype.render import engine
 
-        return getattr(engine, name)
+        return engine.render_clip
     raise AttributeError(name)

@@ -33,7 +33,13 @@ class PhasePlan:
     order: str
     unit: str
     overlap: float  # 0: strictly one unit after another, 1: all units together
-    params: dict[str, float] = field(default_factory=dict)
+    params: dict[str, float] = field(default_factory=dict)  # every parameter of the motion
+
+    def __post_init__(self):
+        # The one place motion defaults are merged: omitted parameters take the motion's defaults,
+        # so the tracks, the captions and the clip's metadata all see the same values.
+        defaults = {k: float(d.default) for k, d in MOTIONS[self.motion].params.items()}
+        object.__setattr__(self, "params", defaults | dict(self.params))
 
 
 @dataclass
@@ -133,7 +139,6 @@ def animate(plans: list[PhasePlan], n: int, times: np.ndarray, em: float, offset
 
     for plan in plans:
         m = MOTIONS[plan.motion]
-        params = {k: spec.default for k, spec in m.params.items()} | dict(plan.params)
         ranks = order_ranks(plan.order, n, rng) if plan.unit == "letter" else np.zeros(n)
         u = unit_progress(t, plan, ranks)
         eased = get_easing(plan.easing)(u)
@@ -145,7 +150,7 @@ def animate(plans: list[PhasePlan], n: int, times: np.ndarray, em: float, offset
             moving |= u > 0.0
         else:
             a = eased
-        deltas = {k: np.broadcast_to(np.asarray(v, dtype=float), a.shape).copy() for k, v in m.fn(a, params, ctx).items()}
+        deltas = {k: np.broadcast_to(np.asarray(v, dtype=float), a.shape).copy() for k, v in m.fn(a, plan.params, ctx).items()}
         if plan.unit == "word":
             _word_pivot(deltas, offsets)
         for name, d in deltas.items():

@@ -83,6 +83,11 @@ def _draw_shape(canvas: skia.Canvas, path: skia.Path, paint: skia.Paint, warp: f
             canvas.restore()
 
 
+def letter_phases(seed: int, n: int) -> np.ndarray:
+    """(N,) per-letter phase of the warp bands, shared by the colour and the mask pass."""
+    return np.random.default_rng(seed).random(n)
+
+
 class FramePainter:
     """Draws frames of one clip. Holds the per-clip paints and shaders (built once)."""
 
@@ -98,11 +103,8 @@ class FramePainter:
         self.bg_rgb = COLOURS[pal.background]
         em = layout.em_px
         self.shader = fill_shader(style, em, seed)
-        # Surfaces draw straight into numpy buffers: no read-back copies.
-        self.mask = np.zeros((size, size), np.uint8)
-        self.mask_surface = skia.Surface(self.mask, colorType=skia.kAlpha_8_ColorType, alphaType=skia.kPremul_AlphaType)
         self.outline_w = max(1.0, 0.035 * em)
-        self.letter_phase = np.random.default_rng(seed).random(len(layout.paths))
+        self.letter_phase = letter_phases(seed, len(layout.paths))
 
     # -- colour pass ------------------------------------------------------------------------
 
@@ -240,7 +242,18 @@ class FramePainter:
             self._letter(canvas, path, m, c, f, i, opacity)
         canvas.restore()
 
-    # -- mask pass --------------------------------------------------------------------------
+
+class MaskPainter:
+    """Draws the instance map and letter boxes of one clip's frames; needs no colours or background,
+    so masks can be made without painting pixels."""
+
+    def __init__(self, layout: Layout, glyphs: Glyphs, camera: CameraPlan, seed: int):
+        self.layout, self.glyphs, self.camera = layout, glyphs, camera
+        self.size = layout.size
+        # The surface draws straight into a numpy buffer: no read-back copies.
+        self.mask = np.zeros((self.size, self.size), np.uint8)
+        self.mask_surface = skia.Surface(self.mask, colorType=skia.kAlpha_8_ColorType, alphaType=skia.kPremul_AlphaType)
+        self.letter_phase = letter_phases(seed, len(layout.paths))
 
     def hairline_for(self, i: int) -> skia.Paint:
         p = skia.Paint(AntiAlias=False, Style=skia.Paint.kStroke_Style, StrokeWidth=0.0)

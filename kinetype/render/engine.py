@@ -1,34 +1,27 @@
 """``render_clip``: template + word + seed → :class:`Clip`. Pure: touches no files but the fonts it reads.
 
-Pipeline: sample a concrete :class:`ClipPlan` from the template's ranges (font, palette, fill,
-effect, background, camera, phase timings, easings, stagger, motion parameters) → shape and fit
-the word → per-letter tracks → draw frames and masks → captions from the plan.
-
-Determinism: every random choice comes from numpy generators seeded by a stable hash of
-(template id, word, seed), split into independent streams for the plan, the animation and the
-captions, so changing caption phrasing never changes a pixel.
+Pipeline: sample a concrete :class:`~kinetype.render.plan.ClipPlan` from the template's ranges
+(:mod:`kinetype.render.plan`) → shape and fit the word → per-letter tracks → draw frames and masks
+→ captions from the plan. Every random choice comes from seeded streams (see the plan module).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-from dataclasses import dataclass
 
 import numpy as np
 
 from kinetype.captions import make_captions
-from kinetype.errors import FontError, KinetypeError
-from kinetype.render.animation import PhasePlan, animate, at_rest, frame_times
-from kinetype.render.canvas import FramePainter, Glyphs
+from kinetype.errors import KinetypeError
+from kinetype.render.animation import animate, at_rest, frame_times
+from kinetype.render.canvas import FramePainter, Glyphs, MaskPainter
 from kinetype.render.clip import Clip
-from kinetype.render.fonts import FontInfo, FontLibrary
+from kinetype.render.fonts import FontLibrary
 from kinetype.render.layout import layout_word, substitute_path
-from kinetype.render.motions import MOTIONS
-from kinetype.render.palettes import COLOURS, sample_palette
-from kinetype.render.scene import Background, BackgroundPlan, CameraPlan
-from kinetype.render.style import StylePlan
-from kinetype.templates.schema import PhaseSpec, Template
+from kinetype.render.palettes import COLOURS
+from kinetype.render.plan import ClipPlan, plan_clip, stable_seed
+from kinetype.render.scene import Background, CameraPlan
+from kinetype.templates.schema import Template
 from kinetype.words import LETTERS, validate_word
 
 MIN_SIZE, MAX_SIZE = 16, 4096  # pixels; below 16 a letter is a couple of pixels
@@ -37,95 +30,10 @@ MOTION_BLUR_SAMPLES = 3  # sub-frames averaged per frame when a template asks fo
 SHUTTER = 0.5  # fraction of a frame interval the virtual shutter stays open (180° shutter)
 
 
-@dataclass(frozen=True)
-class ClipPlan:
-    """Every concrete choice of one clip; saved as the clip's metadata."""
-
-    template_id: str
-    word: str
-    seed: int
-    size: int
-    num_frames: int
-    fps: int
-    font_id: str
-    phases: tuple[PhasePlan, ...]
-    style: StylePlan
-    background: BackgroundPlan
-    camera: CameraPlan
-
-
-def stable_seed(*parts: object) -> int:
-    """A 64-bit seed from values, identical across processes and Python versions (unlike hash())."""
-    h = hashlib.blake2b(repr(parts).encode(), digest_size=8)
-    return int.from_bytes(h.digest(), "little")
-
-
-def _phase_windows(t: Template, rng: np.random.Generator) -> dict[str, tuple[float, float, float]]:
-    """Sampled (start, end, duration) of each phase, as fractions of the clip."""
-    d_in = float(t.enter.duration.sample(rng)) if t.enter else 0.0
-    d_out = float(t.exit.duration.sample(rng)) if t.exit else 0.0
-    out = {}
-    if t.enter:
-        out["enter"] = (0.0, d_in)
-    if t.exit:
-        out["exit"] = (1.0 - d_out, 1.0)
-    if t.emphasis:
-        # Emphasis takes `duration` of the hold between entrance and exit, centred in it.
-        lo, hi = d_in, 1.0 - d_out
-        span = (hi - lo) * float(t.emphasis.duration.sample(rng))
-        mid = (lo + hi) / 2
-        out["emphasis"] = (mid - span / 2, mid + span / 2)
-    return out
-
-
-def _phase_plan(name: str, spec: PhaseSpec, window: tuple[float, float], rng: np.random.Generator) -> PhasePlan:
-    return PhasePlan(phase=name, motion=spec.motion, start=window[0], end=window[1],
-                     easing=spec.easing.sample(rng), order=spec.order.sample(rng), unit=spec.unit.sample(rng),
-                     overlap=float(spec.overlap.sample(rng)),
-                     # Omitted parameters take the motion's defaults, so captions and metadata see them too.
-                     params={k: float(d.default) for k, d in MOTIONS[spec.motion].params.items()}
-                     | {k: float(v.sample(rng)) for k, v in spec.params})
-
-
-def pick_font(lib: FontLibrary, classes: list[str], word: str, rng: np.random.Generator) -> FontInfo:
-    """A font of one of ``classes``. Caps-only fonts are skipped for words with lowercase letters,
-    so what is on screen always matches the word caption."""
-    usable = [f for f in lib.fonts if not (f.caps_only and word != word.upper())]
-    cls = classes[int(rng.integers(len(classes)))]
-    pool = [f for f in usable if cls in f.classes] or [f for f in usable if set(classes) & set(f.classes)] or usable
-    if not pool:
-        raise FontError(f"no usable font for {word!r} in the font library")
-    return pool[int(rng.integers(len(pool)))]
-
-
-def plan_clip(template: Template, word: str, seed: int, size: int, num_frames: int, fps: int,
-              lib: FontLibrary) -> ClipPlan:
-    """Sample the concrete plan of one clip from the template's ranges."""
-    rng = np.random.default_rng(stable_seed("plan", template.id, word, seed))
-    s = template.style
-    classes = list(s.fonts.all_values())
-    font = pick_font(lib, classes, word, rng)
-    windows = _phase_windows(template, rng)
-    phases = tuple(_phase_plan(name, spec, windows[name], rng) for name, spec in template.phases())
-    # Font-switching motions declare a "fonts" parameter: how many other typefaces they cycle through.
-    n_alt = max((int(round(p.params.get("fonts", MOTIONS[p.motion].params["fonts"].default)))
-                 for p in phases if "fonts" in MOTIONS[p.motion].params), default=0)
-    others = [f for f in lib.fonts if f.family != font.family and not (f.caps_only and word != word.upper())]
-    alts = tuple(others[int(i)].id for i in rng.choice(len(others), size=min(n_alt, len(others)), replace=False)) if n_alt else ()
-    style = StylePlan(font_id=font.id, alt_font_ids=alts, palette=sample_palette(s.palette.sample(rng), rng),
-                      fill=s.fill.sample(rng), effect=s.effect.sample(rng), motion_blur=bool(s.motion_blur.sample(rng)))
-    background = BackgroundPlan(kind=s.background.sample(rng), colour=COLOURS[style.palette.background],
-                                speed=float(s.background_speed.sample(rng)), angle=float(rng.choice([0, 30, 45, 90, 135, 150, 180, 270])),
-                                seed=int(rng.integers(2**31)))
-    camera = CameraPlan(kind=s.camera.sample(rng), amount=float(s.camera_amount.sample(rng)), seed=int(rng.integers(2**31)))
-    return ClipPlan(template_id=template.id, word=word, seed=seed, size=size, num_frames=num_frames, fps=fps,
-                    font_id=font.id, phases=phases, style=style, background=background, camera=camera)
-
-
 def _glyphs(lib: FontLibrary, plan: ClipPlan, layout) -> Glyphs:
     """The word's outlines plus substitutes: four random other letters per letter (shown while the
     scramble channel is on, whichever motion sets it) and the word in each alternative font."""
-    font = lib.get(plan.font_id)
+    font = lib.get(plan.style.font_id)
     rng = np.random.default_rng(stable_seed("scramble", plan.template_id, plan.word, plan.seed))
     scramble = [[substitute_path(lib, font, LETTERS[int(k)], layout.em_px) for k in rng.choice(52, 4, replace=False)]
                 for _ in plan.word]
@@ -154,13 +62,17 @@ def check_render_args(size: int, num_frames: int, fps: int) -> None:
 
 
 def render_clip(template: Template, word: str, seed: int, size: int = 256, num_frames: int = 24, fps: int = 8,
-                *, fonts: FontLibrary | None = None) -> Clip:
-    """Render one clip: frames ``(T, H, W, 3)``, instance masks, letter boxes, at-rest frames, captions, metadata."""
+                *, fonts: FontLibrary | None = None, pixels: bool = True) -> Clip:
+    """Render one clip: frames ``(T, H, W, 3)``, instance masks, letter boxes, at-rest frames, captions, plan.
+
+    ``pixels=False`` paints no frame (``frames`` is None) for callers that need only the captions,
+    masks, boxes and at-rest frames: those are the same bytes as in the full render.
+    """
     validate_word(word)
     check_render_args(size, num_frames, fps)
     lib = fonts or FontLibrary.load()
     plan = plan_clip(template, word, seed, size, num_frames, fps, lib)
-    font = lib.get(plan.font_id)
+    font = lib.get(plan.style.font_id)
     layout = layout_word(lib, font, word, size)
     em = layout.em_px / size
     anim_rng = np.random.default_rng(stable_seed("animate", template.id, word, seed))
@@ -172,17 +84,50 @@ def render_clip(template: Template, word: str, seed: int, size: int = 256, num_f
     sub_times = (times[:, None] - dt * np.arange(k)[None, :]).reshape(-1)  # (T*k,) frame f's sub-frames f*k .. f*k+k-1
     tracks = animate(list(plan.phases), len(word), sub_times, em, layout.offsets, anim_rng)
     main = dataclasses.replace(tracks, channels={c: v[::k] for c, v in tracks.channels.items()}, moving=tracks.moving[::k])
-    cam_noise = anim_rng.random((len(sub_times), 2))
+    cam_noise = anim_rng.random((len(sub_times), 2))  # (T*k, 2)
 
     # -- draw ------------------------------------------------------------------------------------
-    painter = FramePainter(layout, _glyphs(lib, plan, layout), plan.style, Background(plan.background, size, COLOURS[plan.style.palette.text]),
-                           plan.camera, stable_seed("texture", template.id, seed) % (2**31))
-    still = still_frames(main, plan.camera)
-    # Sub-frame s shows the same letters as s - 1: held letters are drawn once per hold, not per frame.
-    same_text = still_frames(tracks, plan.camera)
-    rgba = np.empty((num_frames, size, size, 4), np.uint8)
+    glyphs = _glyphs(lib, plan, layout)
+    texture_seed = stable_seed("texture", template.id, seed) % (2**31)
+    instance, boxes = _paint_masks(MaskPainter(layout, glyphs, plan.camera, texture_seed), main, times, cam_noise[::k])
+    frames = None
+    if pixels:
+        painter = FramePainter(layout, glyphs, plan.style, Background(plan.background, size, COLOURS[plan.style.palette.text]),
+                               plan.camera, texture_seed)
+        frames = _paint_frames(painter, tracks, k, times, sub_times, cam_noise)[..., :3]
+
+    # -- at-rest frames and captions --------------------------------------------------------------
+    rest = at_rest(main, em) & (plan.camera.kind != "shake" or plan.camera.amount < 0.01)
+    captions = make_captions(word, font, plan.style, list(plan.phases), plan.background, plan.camera,
+                             template.motion_tag, np.random.default_rng(stable_seed("captions", template.id, word, seed)))
+    return Clip(frames=frames, instance_map=instance, boxes=boxes, at_rest=rest, captions=captions, plan=plan,
+                font=font, tags=template.tags)
+
+
+def _paint_masks(painter: MaskPainter, main, times: np.ndarray, cam_noise: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Instance maps ``(T, H, W)`` uint8 and letter boxes ``(T, N, 4)`` of every frame (``main``: one
+    track sample per frame; ``cam_noise`` ``(T, 2)``)."""
+    num_frames, n = main.moving.shape
+    size = painter.size
+    still = still_frames(main, painter.camera)
     instance = np.empty((num_frames, size, size), np.uint8)
-    boxes = np.empty((num_frames, len(word), 4), np.float32)
+    boxes = np.empty((num_frames, n, 4), np.float32)
+    for f in range(num_frames):
+        if f > 0 and still[f]:  # nothing that shapes the mask changed: same mask, same boxes
+            instance[f] = instance[f - 1]
+            boxes[f] = boxes[f - 1]
+        else:
+            painter.paint_mask(main, f, times[f], instance[f], boxes[f], cam_noise[f])
+    return instance, boxes
+
+
+def _paint_frames(painter: FramePainter, tracks, k: int, times: np.ndarray, sub_times: np.ndarray,
+                  cam_noise: np.ndarray) -> np.ndarray:
+    """RGBA frames ``(T, H, W, 4)``; ``tracks`` has ``k`` samples per frame (motion blur when k > 1)."""
+    num_frames, size = len(times), painter.size
+    # Sub-frame s shows the same letters as s - 1: held letters are drawn once per hold, not per frame.
+    same_text = still_frames(tracks, painter.camera)
+    rgba = np.empty((num_frames, size, size, 4), np.uint8)
     text_layer = None  # (H, W, 4) premultiplied letters of the current hold, over a moving background
     if k > 1:
         subs = np.empty((k, size, size, 4), np.uint8)
@@ -208,22 +153,4 @@ def render_clip(template: Template, word: str, seed: int, size: int = 256, num_f
             np.take(mean_of_k, acc, out=rgba[f])
         if not held:
             text_layer = None
-        if f > 0 and still[f]:  # nothing that shapes the mask changed: same mask, same boxes
-            instance[f] = instance[f - 1]
-            boxes[f] = boxes[f - 1]
-        else:
-            painter.paint_mask(main, f, times[f], instance[f], boxes[f], cam_noise[f * k])
-
-    # -- captions and metadata --------------------------------------------------------------------
-    rest = at_rest(main, em) & (plan.camera.kind != "shake" or plan.camera.amount < 0.01)
-    captions = make_captions(word, font, plan.style, list(plan.phases), plan.background, plan.camera,
-                             template.motion_tag, np.random.default_rng(stable_seed("captions", template.id, word, seed)))
-    meta = {
-        "template": template.id, "tags": list(template.tags), "word": word, "seed": seed, "size": size,
-        "num_frames": num_frames, "fps": fps,
-        "font": {"id": font.id, "family": font.family, "style": font.style, "licence": font.licence},
-        "plan": dataclasses.asdict(plan),
-        "at_rest_frames": [int(i) for i in np.flatnonzero(rest)],
-    }
-    return Clip(frames=rgba[..., :3], instance_map=instance, boxes=boxes, at_rest=rest, captions=captions, fps=fps, word=word,
-                metadata=meta)
+    return rgba

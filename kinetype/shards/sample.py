@@ -125,34 +125,19 @@ def boxes_from_json(boxes: list, num_letters: int) -> np.ndarray:
     return out
 
 
-def flat_name(value: Any) -> str:
-    """A short name for a metadata value that may be a string or a dict (font, palette)."""
-    if value is None:
-        return ""
-    if isinstance(value, dict):
-        if "text" in value and "background" in value:  # a palette: "gold on deep red"
-            return f"{value['text']} on {value['background']}"
-        for key in ("name", "family", "id"):
-            if key in value:
-                name = str(value[key])
-                style = value.get("style")
-                return f"{name} {style}" if style and key == "family" else name
-        return json.dumps(value, sort_keys=True)
-    return str(value)
-
-
 # --- whole samples --------------------------------------------------------------------------------
 
 
 def encode_sample(clip, spec, template, mp4: bytes) -> tuple[dict[str, bytes], dict[str, Any]]:
-    """A rendered clip -> (tar members by extension, one manifest row).
+    """A rendered clip (a :class:`~kinetype.render.clip.Clip`) -> (tar members by extension, one manifest row).
 
     ``spec`` is the :class:`~kinetype.shards.plan.SampleSpec`, ``template`` the engine template
     (for its tags), ``mp4`` the encoded frames.
     """
     captions = clip.captions.as_dict()
     num_frames, height, width = clip.instance_map.shape
-    engine_meta = _jsonable(dict(clip.metadata))
+    engine_meta = _jsonable(clip.metadata)
+    font, palette = clip.font, clip.plan.style.palette
     meta = {
         "key": spec.key,
         "index": spec.index,
@@ -187,8 +172,8 @@ def encode_sample(clip, spec, template, mp4: bytes) -> tuple[dict[str, bytes], d
         "dynamic": captions["dynamic"],
         "word_caption": captions["word"],
         "motion": captions["motion"],
-        "font": flat_name(engine_meta.get("font")),
-        "palette": flat_name(engine_meta.get("palette") or engine_meta.get("plan", {}).get("style", {}).get("palette")),
+        "font": f"{font.family} {font.style}" if font.style else font.family,
+        "palette": f"{palette.text} on {palette.background}",  # e.g. "gold on deep red"
         "num_frames": int(num_frames),
         "size": int(width),
         "fps": int(clip.fps),

@@ -12,7 +12,14 @@ from pathlib import Path
 from kinetype.errors import TemplateError
 from kinetype.templates.schema import Template, check_template
 
-DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+BUNDLED_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+
+
+def default_templates() -> Path:
+    """The templates used when none are named: ``./templates`` when the current folder has one,
+    else the templates bundled with kinetype."""
+    here = Path("templates")
+    return here if here.is_dir() else BUNDLED_TEMPLATES
 
 
 def _read_file(path: Path) -> tuple[list[Template], list[TemplateError]]:
@@ -69,12 +76,13 @@ def _load_cached(folder: Path, stamp: tuple) -> tuple[Template, ...]:
     return tuple(templates)
 
 
-def load_templates(folder: Path | str = DEFAULT_TEMPLATES) -> list[Template]:
-    """Every template of ``folder`` sorted by id; the first error found raises TemplateError.
+def load_templates(folder: Path | str | None = None) -> list[Template]:
+    """Every template of ``folder`` (default: :func:`default_templates`) sorted by id; the first
+    error found raises TemplateError.
 
     Cached per process, keyed by the files' names, sizes and modification times.
     """
-    folder = Path(folder).resolve()
+    folder = Path(folder or default_templates()).resolve()
     if folder.is_file():
         raise TemplateError(folder, "", "is a file: --templates takes a folder of template files")
     if not folder.is_dir():
