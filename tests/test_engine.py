@@ -83,6 +83,25 @@ def test_caps_only_fonts_never_draw_lowercase_words(templates, fonts):
     assert used_caps_for_upper  # all-capital words may still use it
 
 
+def test_line_backgrounds_never_sit_behind_hairlines_striped_fills_or_extrusions(templates, fonts):
+    from kinetype.render.engine import plan_clip
+    from kinetype.render.scene import DEPTH_EFFECTS, HAIRLINE_WEIGHT, LINE_BACKGROUNDS
+
+    weight = {f.id: f.weight for f in fonts.fonts}
+    lines_used = clashes_avoided = 0
+    for i, t in enumerate(templates):
+        if not set(LINE_BACKGROUNDS) & set(t.style.background.all_values()):
+            continue
+        for seed in range(3):
+            p = plan_clip(t, "Hello", seed + 10 * i, 64, 8, 8, fonts)
+            busy = weight[p.style.font_id] <= HAIRLINE_WEIGHT or p.style.fill == "stripes" or p.style.effect in DEPTH_EFFECTS
+            if p.background.kind in LINE_BACKGROUNDS:
+                assert not busy, f"{t.id} seed {seed}: {p.background.kind} behind {p.style.font_id}, {p.style.fill}, {p.style.effect}"
+                lines_used += 1
+            clashes_avoided += busy
+    assert lines_used > 100 and clashes_avoided > 20  # line backgrounds stay, with the other looks
+
+
 def test_most_clips_come_to_rest_and_rest_frames_are_still(templates, fonts):
     enter_only = [t for t in templates if t.enter and not t.exit and not t.emphasis
                   and "shake" not in t.style.camera.all_values()][:20]  # a shaking camera is never still

@@ -223,3 +223,20 @@ def test_tesseract_reads_a_crisp_render_of_a_known_word():
     template = get_template(load_templates(), "fade-in-ltr")
     c = render_clip(template, "Kinetic", 1)
     assert make_reader("tesseract").read(c.frames[np.flatnonzero(c.at_rest)[-1]]).text.lower() == "kinetic"
+
+
+def test_ppocr_decoding_is_told_the_alphabet():
+    """A digit the recogniser prefers is never the answer: the engine draws only letters."""
+    from kinetype.eval.readers import LettersOnly
+
+    class Greedy:  # the interface of rapidocr's CTCLabelDecode: greedy argmax over (B, T, C)
+        character = ["blank", "1", "l", "0", "O", "é", " "]
+
+        def __call__(self, preds, *args, **kwargs):
+            return ["".join(self.character[i] for i in row if i) for row in preds.argmax(-1)]
+
+    preds = np.array([[[0.0, 0.6, 0.3, 0.0, 0.0, 0.1, 0.0],   # "1" over "l"
+                       [0.9, 0.0, 0.0, 0.05, 0.05, 0.0, 0.0],  # blank stays
+                       [0.0, 0.0, 0.0, 0.7, 0.2, 0.1, 0.0]]], np.float32)  # "0" over "O"
+    assert Greedy()(preds) == ["10"]
+    assert LettersOnly(Greedy())(preds) == ["lO"]

@@ -24,7 +24,7 @@ from kinetype.render.animation import PhasePlan
 from kinetype.render.fonts import FontInfo, FontLibrary
 from kinetype.render.motions import MOTIONS
 from kinetype.render.palettes import COLOURS, sample_palette
-from kinetype.render.scene import BackgroundPlan, CameraPlan
+from kinetype.render.scene import BackgroundPlan, CameraPlan, legible_backgrounds
 from kinetype.render.style import StylePlan
 from kinetype.templates.schema import Spec, Template
 
@@ -107,7 +107,10 @@ def plan_clip(template: Template, word: str, seed: int, size: int, num_frames: i
     alts = tuple(others[int(i)].id for i in rng.choice(len(others), size=min(n_alt, len(others)), replace=False)) if n_alt else ()
     style = StylePlan(font_id=font.id, alt_font_ids=alts, palette=sample_palette(s.palette.sample(rng), rng),
                       fill=s.fill.sample(rng), effect=s.effect.sample(rng), motion_blur=bool(s.motion_blur.sample(rng)))
-    background = BackgroundPlan(kind=s.background.sample(rng), colour=COLOURS[style.palette.background],
+    # A choice among the legible backgrounds takes one draw, as the template's own choice would.
+    backgrounds = legible_backgrounds(s.background.all_values(), font_weight=font.weight, fill=style.fill,
+                                      effect=style.effect)
+    background = BackgroundPlan(kind=Spec(s.background.kind, backgrounds).sample(rng), colour=COLOURS[style.palette.background],
                                 speed=float(s.background_speed.sample(rng)), angle=float(rng.choice([0, 30, 45, 90, 135, 150, 180, 270])),
                                 seed=int(rng.integers(2**31)))
     camera = CameraPlan(kind=s.camera.sample(rng), amount=float(s.camera_amount.sample(rng)), seed=int(rng.integers(2**31)))

@@ -15,6 +15,27 @@ import skia
 from kinetype.render.palettes import MIN_CONTRAST, first_shade, shade
 
 BACKGROUNDS = ("solid", "gradient-drift", "stripes", "particles", "shapes", "noise", "grid")
+# Backgrounds drawn as lines: their strokes compete with the letters' own.
+LINE_BACKGROUNDS = ("stripes", "grid")
+HAIRLINE_WEIGHT = 300  # CSS weight of Light faces and thinner: strokes about as thin as a grid line
+DEPTH_EFFECTS = ("extrude", "long-shadow")  # drawn as bands from each letter across the frame
+
+
+def legible_backgrounds(choices: tuple[str, ...], *, font_weight: int, fill: str, effect: str) -> tuple[str, ...]:
+    """The template's background choices that leave the clip's letters readable.
+
+    One busy layer at a time: a line background is left out behind hairline faces (strokes as thin
+    as the grid's: the eye and the OCR join letter and line, ``kinetype eval renders`` misread
+    Cantarell Thin and Quicksand Light on grids), behind striped fills (the same pattern inside
+    and outside the letters) and behind extrusions and long shadows (bands that run into the lines:
+    a Yanone k read as R on stripes). Every template offers a background that is not a line
+    pattern, so the result is never empty; should one not, its choices are kept as they are.
+    """
+    if font_weight > HAIRLINE_WEIGHT and fill != "stripes" and effect not in DEPTH_EFFECTS:
+        return choices
+    return tuple(c for c in choices if c not in LINE_BACKGROUNDS) or choices
+
+
 CAMERAS = ("none", "zoom-in", "zoom-out", "pan-left", "pan-right", "pan-up", "pan-down", "shake", "tilt")
 
 

@@ -10,7 +10,6 @@ from kinetype.sample.ddim import ddim
 from kinetype.sample.dpm_solver import dpm_solver_2m
 from kinetype.sample.euler import euler
 from kinetype.sample.guidance import sample_latents
-
-SAMPLERS = {"ddim": ddim, "dpm++": dpm_solver_2m, "euler": euler}
+from kinetype.sample.solvers import SAMPLERS
 
 __all__ = ["SAMPLERS", "ddim", "dpm_solver_2m", "euler", "sample_latents"]

@@ -13,14 +13,13 @@ import math
 import torch
 
 from kinetype.model.objective import alpha_sigma
+from kinetype.sample.solvers import SAMPLERS
 
 DATA_STD = 0.5
 
 
 def gaussian_run(objective: str, sampler: str, steps: int, n: int = 20000) -> tuple[float, float]:
     """(std of the samples, exact std the ODE maps this noise to), float64 on the CPU."""
-    from kinetype.sample import SAMPLERS
-
     def denoise(x, t):
         a, s = alpha_sigma(torch.as_tensor(t, dtype=torch.float64), objective)
         x0 = a * DATA_STD**2 / (a**2 * DATA_STD**2 + s**2) * x  # E[x0 | x_t]

@@ -6,7 +6,9 @@ from typing import Callable
 
 import torch
 
+from kinetype.model.errors import ModelError
 from kinetype.model.objective import predict_x0_eps
+from kinetype.sample.solvers import SAMPLERS
 
 
 @torch.no_grad()
@@ -30,11 +32,7 @@ def sample_latents(
     The unconditional branch blanks all three captions (as in training's caption drop) and keeps
     the glyph layout, which is a structural input rather than a prompt.
     """
-    from kinetype.sample import SAMPLERS
-
     if sampler not in SAMPLERS:
-        from kinetype.model.errors import ModelError
-
         raise ModelError(f"unknown sampler {sampler!r}: choose from {', '.join(SAMPLERS)}")
     device = next(net.parameters()).device
     b = shape[0]

@@ -1,0 +1,11 @@
+"""The solver registry: a name for each solver, as ``kinetype generate --sampler`` and the trainer's
+validation samples choose them. Every solver has the signature
+``solver(denoise, x_T, times, objective) -> x_0`` (see :mod:`kinetype.sample`)."""
+
+from __future__ import annotations
+
+from kinetype.sample.ddim import ddim
+from kinetype.sample.dpm_solver import dpm_solver_2m
+from kinetype.sample.euler import euler
+
+SAMPLERS = {"ddim": ddim, "dpm++": dpm_solver_2m, "euler": euler}
