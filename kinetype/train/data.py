@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
+from kinetype.data import collate
 from kinetype.model.errors import TrainingError
 from kinetype.train.config import DataConfig
 
@@ -137,12 +138,6 @@ class DataStream:
         for _ in range(int(state["batches_seen"])):
             next(self._it)
             self.batches_seen += 1
-
-
-def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
-    """As the shard loader does: tensors stacked with a leading batch dimension, the rest as lists."""
-    return {k: torch.stack([s[k] for s in samples]) if torch.is_tensor(samples[0][k]) else [s[k] for s in samples]
-            for k in samples[0]}
 
 
 def prepare(batch: dict[str, Any], size_px: int, device: torch.device) -> dict[str, Any]:

@@ -290,7 +290,7 @@ def build_models(cfg: TrainConfig):
         return autoencoder, None
     if cfg.data.size_px % autoencoder.factor:
         raise TrainingError(f"data.size_px {cfg.data.size_px} is not a multiple of the autoencoder's factor {autoencoder.factor}")
-    net = KineTyNet(copy.deepcopy(cfg.model))
+    net = KineTyNet(cfg.model)
     if cfg.init and (Path(cfg.init) / "denoiser").is_dir():
         from kinetype.pipeline import Pipeline
 
@@ -354,7 +354,7 @@ def describe(cfg: TrainConfig) -> str:
     ae = Autoencoder(cfg.model.autoencoder)
     lines = [f"autoencoder: {_count(ae) / 1e6:.2f} M parameters, {ae.factor}x downsampling"]
     if cfg.stage != "autoencoder" and cfg.model.text.kind == "byte":
-        net = KineTyNet(copy.deepcopy(cfg.model))
+        net = KineTyNet(cfg.model)
         lines.append(f"text encoder: {_count(net.text_encoder) / 1e6:.2f} M parameters")
         lines.append(f"denoiser: {_count(net.unet) / 1e6:.2f} M parameters "
                      f"({sum(p.numel() for p in net.video_parameters()) / 1e6:.2f} M in the video layers)")
