@@ -127,8 +127,8 @@ def train(
         ckpt_io.load_optimizer(opt, ck["optimizer"], ck["state"]["optimizer"])
         st = ck["state"]
         step, seen_clips, nonfinite_total = st["step"], st["seen_clips"], st["nonfinite_total"]
-        stream.load_state_dict(st["data"])
         ckpt_io.set_rng_state(*ckpt_io.rank_rng(ck["rng"], st, d.rank))
+        stream.load_state_dict(st["data"][d.rank])  # each rank's readers stopped at their own positions
         if d.is_main:
             echo(f"resumed {run} at step {step} ({seen_clips} clips seen) from {last.name}")
         del ck
@@ -375,10 +375,11 @@ def _count(m) -> int:
 
 def save(run, step, cfg, module, ema, opt, stream, seen_clips, nonfinite_total, d) -> None:
     rng = distributed.gather_objects(ckpt_io.rng_state(), d)
+    data = distributed.gather_objects(stream.state_dict(), d)  # one per rank
     if d.is_main:
         ckpt_io.save_checkpoint(
             run, step, model=module.state_dict(), ema=ema.state_dict(), optimizer=opt, rng=rng,
-            state={"seen_clips": seen_clips, "nonfinite_total": nonfinite_total, "data": stream.state_dict(),
+            state={"seen_clips": seen_clips, "nonfinite_total": nonfinite_total, "data": data,
                    "world_size": d.world_size},
             keep=cfg.keep_checkpoints,
         )
