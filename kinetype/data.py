@@ -1,7 +1,15 @@
 """Streaming the rendered shards into training: ``ShardDataset`` and ``make_loader``.
 
 Layers (as in webdataset): shard URLs -> split over ranks and DataLoader workers -> tar members
-(``webdataset.tariterators``) -> raw samples -> shuffle buffer -> decoded tensors.
+(``webdataset.tariterators``) -> raw samples -> shuffle blocks -> decoded tensors.
+
+Order: each reader's samples are a pure function of (seed, epoch, reader): its n-th shard draw is
+fixed by the seed, whole shards are read into a block until it holds ``shuffle_buffer`` samples,
+and the block is permuted by a generator seeded with the draw of its first shard; a sample's random
+frame crop is seeded by its position. So a position (draw of the block's first shard, index in the
+block's order), which every sample carries as ``__pos__``, is enough to restart a reader exactly
+there: earlier shards are drawn but never opened, earlier samples of the block are never decoded
+(``ShardDataset.resume_from``, what a resumed training run uses).
 
 Splitting: in finite mode the (shuffled-per-epoch) shard list is dealt round-robin to the
 ``world_size × num_workers`` readers, so no sample is read twice; readers that get no shard simply
@@ -18,6 +26,7 @@ samples counts 5, read from the shard's stats file) (per process: the main proce
 from __future__ import annotations
 
 import glob
+import itertools
 import json
 import logging
 import os
@@ -35,6 +44,8 @@ from kinetype.errors import KinetypeError
 from kinetype.shards.sample import INSTANCE_EXT, TEXT_FIELDS, SampleError, check_members, decode_instance, parse_meta
 
 log = logging.getLogger("kinetype.data")
+
+Position = tuple[int, int]  # within one reader: (draw of its block's first shard, index in the block's order)
 
 
 def expand_shards(shards: str | Path | Sequence[str]) -> list[str]:
@@ -101,7 +112,8 @@ class ShardDataset(IterableDataset):
 
     Each sample: ``video`` (T, 3, H, W) float32 in [-1, 1]; ``mask`` (T, H, W) float32 in {0, 1};
     ``instance`` (T, H, W) uint8 (k = k-th letter); ``static``, ``dynamic``, ``word``, ``motion``
-    captions (str); ``meta`` (the sample's JSON metadata); ``__key__``.
+    captions (str); ``meta`` (the sample's JSON metadata); ``__key__``; ``__pos__`` (its :data:`Position`
+    in its reader's stream).
 
     ``dtype="uint8"``: ``video`` is RGB in [0, 255] and ``mask`` uint8 in {0, 1} instead — a quarter
     of the bytes through worker queues and onto the GPU, normalised there with
@@ -130,9 +142,14 @@ class ShardDataset(IterableDataset):
         self.shuffle_buffer, self.resampled, self.seed = shuffle_buffer, resampled, seed
         self.epoch = 0
         self.skipped = 0  # corrupt samples (and unreadable tar tails) skipped in this process
+        # Resuming (set before iterating): where each reader (DataLoader worker) starts, and which
+        # reader worker 0 plays (the loader takes batches from its workers in turn, so a stream
+        # stopped after b batches continues with reader b % num_workers).
+        self.resume_from: dict[int, Position] = {}
+        self.first_worker = 0
 
     def set_epoch(self, epoch: int) -> None:
-        """Reshuffle shard order and buffers differently per epoch (call before each epoch)."""
+        """Reshuffle shard order and blocks differently per epoch (call before each epoch)."""
         self.epoch = epoch
 
     # Layers, bottom up.
@@ -141,10 +158,13 @@ class ShardDataset(IterableDataset):
         rank, world = rank_world()
         info = get_worker_info()
         worker, workers = (info.id, info.num_workers) if info else (0, 1)
+        worker = (worker + self.first_worker) % workers
         return rank * workers + worker, world * workers, worker
 
-    def _shard_urls(self, slot: int, slots: int, rng: random.Random) -> Iterator[str]:
+    def _shard_draws(self, slot: int, slots: int) -> Iterator[str]:
+        """The reader's shards, draw after draw: a function of (seed, epoch, slot) only."""
         if self.resampled:
+            rng = random.Random(f"{self.seed}:{self.epoch}:{slot}")
             while True:
                 yield rng.choice(self.urls)
         urls = list(self.urls)
@@ -177,20 +197,32 @@ class ShardDataset(IterableDataset):
                 log.warning("%d sample(s) of %s could not be read; %d skipped so far in this process",
                             lost, url, self.skipped)
 
-    def _shuffled(self, samples: Iterator[dict], rng: random.Random) -> Iterator[dict]:
+    def _positioned(self, slot: int, slots: int, start: Position) -> Iterator[tuple[Position, dict]]:
+        """The reader's raw samples from ``start`` on, each with its position (module docstring).
+        Without shuffling a block is one shard in its own order, streamed rather than held."""
+        first_draw, skip = start
+        draws = enumerate(itertools.islice(self._shard_draws(slot, slots), first_draw, None), first_draw)
         if self.shuffle_buffer <= 1:
-            yield from samples
+            for draw, url in draws:
+                for i, raw in enumerate(self._raw_samples([url])):
+                    if draw > first_draw or i >= skip:
+                        yield (draw, i), raw
             return
-        buffer: list[dict] = []
-        for sample in samples:
-            if len(buffer) < self.shuffle_buffer:
-                buffer.append(sample)
+        block: list[dict] = []
+        block_draw = first_draw
+        for draw, url in draws:
+            block += self._raw_samples([url])
+            if len(block) < self.shuffle_buffer:
                 continue
-            j = rng.randrange(len(buffer))
-            yield buffer[j]
-            buffer[j] = sample
-        rng.shuffle(buffer)
-        yield from buffer
+            yield from self._block_order(slot, block_draw, block, skip if block_draw == first_draw else 0)
+            block, block_draw = [], draw + 1
+        yield from self._block_order(slot, block_draw, block, skip if block_draw == first_draw else 0)
+
+    def _block_order(self, slot: int, block_draw: int, block: list[dict], skip: int) -> Iterator[tuple[Position, dict]]:
+        order = list(range(len(block)))
+        random.Random(f"{self.seed}:{self.epoch}:{slot}:{block_draw}").shuffle(order)
+        for i in range(skip, len(order)):
+            yield (block_draw, i), block[order[i]]
 
     def decode(self, raw: dict[str, Any], rng: random.Random) -> dict[str, Any]:
         """Raw tar members of one sample -> tensors (raises on a corrupt sample)."""
@@ -217,11 +249,10 @@ class ShardDataset(IterableDataset):
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         slot, slots, worker = self._reader_slot()
-        rng = random.Random(f"{self.seed}:{self.epoch}:{slot}")
-        samples = self._shuffled(self._raw_samples(self._shard_urls(slot, slots, rng)), rng)
-        for raw in samples:
+        for pos, raw in self._positioned(slot, slots, self.resume_from.get(worker, (0, 0))):
+            rng = random.Random(f"{self.seed}:{self.epoch}:{slot}:{pos[0]}:{pos[1]}")  # its frame crop
             try:
-                yield self.decode(raw, rng)
+                yield {**self.decode(raw, rng), "__pos__": pos}
             except (FrameSelectionError, ColourError):  # the configuration, not the sample: never skipped
                 raise
             except (SampleError, ValueError, KeyError, OSError, EOFError, av.error.FFmpegError, RuntimeError,

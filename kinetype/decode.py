@@ -32,6 +32,7 @@ import av
 import numpy as np
 import torch
 
+from kinetype.colour import CHROMA_LEVELS, CHROMA_ZERO, LUMA_BLACK, LUMA_LEVELS, YUV_TO_RGB
 from kinetype.errors import KinetypeError
 from kinetype.shards.sample import SampleError
 
@@ -39,11 +40,8 @@ RGB_DTYPES = {"float32": torch.float32, "float16": torch.float16, "uint8": torch
 # The loader's video types: RGB as above, or "yuv420": the decoded planes, converted on the GPU.
 VIDEO_DTYPES = (*RGB_DTYPES, "yuv420")
 
-# YUV -> RGB, rows R, G, B; columns Y, U, V (ITU-R BT.601 / BT.709).
-_YUV2RGB = {
-    "bt601": torch.tensor([[1.0, 0.0, 1.402], [1.0, -0.344136, -0.714136], [1.0, 1.772, 0.0]]),
-    "bt709": torch.tensor([[1.0, 0.0, 1.5748], [1.0, -0.187324, -0.468124], [1.0, 1.8556, 0.0]]),
-}
+# YUV -> RGB, rows R, G, B; columns Y, U, V: the one table (kinetype.colour) as tensors.
+_YUV2RGB = {name: torch.tensor(matrix) for name, matrix in YUV_TO_RGB.items()}
 FIXED_BITS = 5  # fractional bits of the uint8 path: |Y, U, V terms| * 32 stays inside int16
 
 
@@ -196,7 +194,8 @@ def yuv420_to_rgb(yuv: YUV420, dtype: str | torch.dtype = "float32", out: torch.
     elif out.shape != (num, 3, height, width) or out.dtype != dtype or out.device != device:
         raise ValueError(f"out must be a {(num, 3, height, width)} {dtype} tensor on {device}, "
                          f"got {tuple(out.shape)} {out.dtype} on {out.device}")
-    y_off, y_scale, c_scale = (0.0, 1 / 255.0, 1 / 255.0) if yuv.full_range else (16.0, 1 / 219.0, 1 / 224.0)
+    y_off, y_scale, c_scale = ((0.0, 1 / 255.0, 1 / 255.0) if yuv.full_range
+                               else (float(LUMA_BLACK), 1 / LUMA_LEVELS, 1 / CHROMA_LEVELS))
     m = _YUV2RGB["bt709" if yuv.bt709 else "bt601"]
     if dtype == torch.uint8:
         unit, low, high = 255.0 * (1 << FIXED_BITS), 0.0, 255.0
@@ -206,7 +205,7 @@ def yuv420_to_rgb(yuv: YUV420, dtype: str | torch.dtype = "float32", out: torch.
         offset = -1.0
     luma = unit * y_scale  # output units per luma step
     chroma = m[:, 1:] * (unit * c_scale)  # (3, 2) weights of (U - 128, V - 128)
-    bias = offset - luma * y_off - 128.0 * chroma.sum(1)  # (3,)
+    bias = offset - luma * y_off - float(CHROMA_ZERO) * chroma.sum(1)  # (3,)
     # Chroma terms at half resolution (one matmul), then each column twice: (T, 3, H/2, W). Off
     # the CPU in float64: CUDA may run float32 matmuls in TF32 (the trainer allows it), which
     # keeps only ~3 digits of the weights; the matrix is 3x2, so float64 costs nothing there.

@@ -20,6 +20,7 @@ from av.video.reformatter import VideoReformatter
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from kinetype.colour import CHROMA_ZERO, LUMA_BLACK, fixed_point_weights
 from kinetype.errors import KinetypeError
 from kinetype.fsutil import atomic_write_bytes
 
@@ -80,15 +81,19 @@ def rgb_to_yuv420(frames: np.ndarray) -> np.ndarray:
     return np.stack([f.to_ndarray() for f in yuv420_frames(frames)])
 
 
+# 8-bit fixed point (x 256) BT.709 weights, from the one table in kinetype.colour.
+_LUMA, _R_CR, _G_CB, _G_CR, _B_CB = fixed_point_weights("bt709")
+
+
 def yuv420_to_rgb(planar: np.ndarray, h: int, w: int) -> np.ndarray:
     """(T, H*3/2, W) uint8 planar yuv420p (BT.709 limited range) → (T, H, W, 3) uint8 RGB."""
     t = planar.shape[0]
     flat = planar.reshape(t, -1)
     q = (h // 2) * (w // 2)
-    y = (flat[:, : h * w].reshape(t, h, w).astype(np.int32) - 16) * 298 + 128  # 1.164 · 256
-    cb = flat[:, h * w:h * w + q].reshape(t, h // 2, w // 2).astype(np.int32) - 128
-    cr = flat[:, h * w + q:].reshape(t, h // 2, w // 2).astype(np.int32) - 128
-    rc, gc, bc = 459 * cr, -55 * cb - 136 * cr, 541 * cb  # 1.793, −0.213, −0.533, 2.112 (· 256)
+    y = (flat[:, : h * w].reshape(t, h, w).astype(np.int32) - LUMA_BLACK) * _LUMA + 128  # + 128: round, not floor
+    cb = flat[:, h * w:h * w + q].reshape(t, h // 2, w // 2).astype(np.int32) - CHROMA_ZERO
+    cr = flat[:, h * w + q:].reshape(t, h // 2, w // 2).astype(np.int32) - CHROMA_ZERO
+    rc, gc, bc = _R_CR * cr, _G_CB * cb + _G_CR * cr, _B_CB * cb
     out = np.empty((t, h, w, 3), np.uint8)
     for dy in (0, 1):  # each of the four luma samples of a 2x2 block shares one chroma sample
         for dx in (0, 1):

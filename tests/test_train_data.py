@@ -47,3 +47,33 @@ def test_bad_video_dtype_names_the_setting(tmp_path):
     shards, _ = render_fake(tmp_path, n=2, shard_size=2)
     with pytest.raises(TrainingError, match="^data.video_dtype: dtype must be one of 'float32', 'float16', 'uint8', 'yuv420', got 'int8'$"):
         batches(shards, "int8", n=1)
+
+
+@pytest.mark.parametrize("num_workers", [0, 2])
+def test_resume_draws_the_uninterrupted_batches_without_decoding_the_seen_ones(tmp_path, monkeypatch, num_workers):
+    import json
+
+    from kinetype.data import ShardDataset
+
+    shards, _ = render_fake(tmp_path, n=12, shard_size=4)
+    cfg = DataConfig(shards=str(shards), size_px=64, num_frames=2, batch_size=2, shuffle_buffer=6,
+                     num_workers=num_workers)
+
+    def stream():
+        return DataStream(cfg, single_frame=False, seed=3, rank=0, world_size=1)
+
+    straight = stream()
+    want = [next(straight) for _ in range(9)]
+    stopped = stream()
+    for _ in range(5):  # an odd number: with 2 workers the next batch is the second worker's
+        next(stopped)
+    decoded = []
+    real_decode = ShardDataset.decode
+    monkeypatch.setattr(ShardDataset, "decode", lambda self, raw, rng: decoded.append(raw["__key__"]) or real_decode(self, raw, rng))
+    resumed = stream()
+    resumed.load_state_dict(json.loads(json.dumps(stopped.state_dict())))  # as a checkpoint's state.json holds it
+    for w in want[5:]:
+        got = next(resumed)
+        assert got["__key__"] == w["__key__"] and torch.equal(got["video"], w["video"])  # the same crops too
+    if num_workers == 0:  # (workers decode in their own processes, ahead of the loader)
+        assert len(decoded) == 4 * 2  # the 4 batches drawn after resuming, none of the 5 x 2 skipped clips

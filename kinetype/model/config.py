@@ -1,6 +1,6 @@
 """Typed configuration of the model's three parts and the objective.
 
-Presets (``tiny``, ``small``, ``base``, ``paper``) live in :mod:`kinetype.train.config`; these
+Named sizes (``tiny``, ``cpu``, ``small``, ``base``, ``paper``) live in :mod:`kinetype.model.presets`; these
 dataclasses are what a pipeline folder stores in its ``config.json`` files.
 """
 

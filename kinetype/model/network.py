@@ -6,6 +6,8 @@ samplers call :meth:`encode` once and :meth:`denoise` per step.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 from torch import nn
 
@@ -17,10 +19,11 @@ from kinetype.model.text import build_text_encoder
 class KineTyNet(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
-        self.cfg = cfg
         self.text_encoder = build_text_encoder(cfg.text)
-        cfg.denoiser.context_dim = self.text_encoder.dim
-        self.unet = SpaceTimeUNet(cfg.denoiser, cfg.autoencoder.latent_channels)
+        # Cross-attention width = the caption encoder's width: resolved into a new config (what the
+        # pipeline folder saves); the caller's ``cfg`` is left as it was given.
+        self.cfg = replace(cfg, denoiser=replace(cfg.denoiser, context_dim=self.text_encoder.dim))
+        self.unet = SpaceTimeUNet(self.cfg.denoiser, cfg.autoencoder.latent_channels)
 
     def encode(self, captions: list[str]) -> Caption:
         return self.text_encoder(captions)

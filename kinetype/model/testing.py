@@ -16,10 +16,10 @@ def tiny_autoencoder_folder(path: str | Path, seed: int = 0) -> Path:
     import torch
 
     from kinetype.model import Autoencoder
-    from kinetype.train.config import PRESETS
+    from kinetype.model.presets import model_preset
 
     torch.manual_seed(seed)
-    Autoencoder(PRESETS["tiny"].model.autoencoder).save(path)
+    Autoencoder(model_preset("tiny").autoencoder).save(path)
     return Path(path)
 
 
@@ -49,17 +49,15 @@ def tiny_pipeline_folder(path: str | Path, *, seed: int = 0, num_frames: int = 4
                          clip: Path | None = None) -> Path:
     """A random ``tiny`` pipeline; zero-initialised branches get small random weights so every
     input (all three captions, the glyph layout) changes the output."""
-    import copy
-
     import torch
 
     from kinetype.model import Autoencoder, KineTyNet
     from kinetype.model.config import TextConfig
+    from kinetype.model.presets import model_preset
     from kinetype.pipeline import Pipeline
-    from kinetype.train.config import PRESETS
 
     torch.manual_seed(seed)
-    cfg = copy.deepcopy(PRESETS["tiny"].model)
+    cfg = model_preset("tiny")
     cfg.objective = objective
     if clip is not None:
         cfg.text = TextConfig(kind="clip", clip_path=str(clip))

@@ -5,7 +5,7 @@
         ema.safetensors        EMA of the trainable parameters (float32)
         optimizer.safetensors  AdamW moments, flattened as "<param index>.<name>"
         rng.safetensors        per-rank torch CPU (and CUDA) generator states
-        state.json             step, counters, optimiser hyper-parameters, data-stream position,
+        state.json             step, counters, optimiser hyper-parameters, per-rank data-stream positions,
                                per-rank python/numpy RNG states
 
 A checkpoint is written to ``step_N.tmp/`` and renamed when complete, so a killed run never leaves

@@ -1,4 +1,5 @@
-"""Training configuration: typed dataclasses, named presets, TOML overrides.
+"""Training configuration: typed dataclasses, named presets (each a model preset from
+:mod:`kinetype.model.presets` with data and optimiser settings), TOML overrides.
 
 Resolution order: preset -> ``--config FILE.toml`` -> command-line flags.  The resolved config is
 saved as ``RUN/config.json``; ``kinetype train --dry-run`` prints it.
@@ -12,9 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from kinetype.model.config import AutoencoderConfig, DenoiserConfig, ModelConfig, TextConfig, from_dict, merge, to_dict
+from kinetype.model.config import ModelConfig, from_dict, merge, to_dict
 from kinetype.model.errors import TrainingError
 from kinetype.model.losses import LossConfig
+from kinetype.model.presets import model_preset
 
 Stage = Literal["autoencoder", "image", "video"]
 STAGES = ("autoencoder", "image", "video")
@@ -88,11 +90,7 @@ class TrainConfig:
 def _tiny() -> TrainConfig:
     return TrainConfig(
         preset="tiny",
-        model=ModelConfig(
-            autoencoder=AutoencoderConfig(block_out_channels=(16, 32, 32), norm_num_groups=8),
-            text=TextConfig(width=64, depth=2, heads=2, max_tokens=96),
-            denoiser=DenoiserConfig(channels=(32, 64), head_dim=16, norm_groups=8, max_frames=32),
-        ),
+        model=model_preset("tiny"),
         data=DataConfig(size_px=32, num_frames=8, batch_size=2),
         optim=OptimConfig(lr=1e-3, lr_warmup_steps=20, max_steps=300, ema_decay=0.99),
         log_every=10,
@@ -105,17 +103,10 @@ def _tiny() -> TrainConfig:
 def _cpu() -> TrainConfig:
     # A CPU (2 cores): the whole pipeline in <= 2.5 h (the bundled model, `make model`).
     # 128 px, 12 frames taken every other frame of the engine's 24 at 8 fps: the whole 3-second
-    # motion at 4 fps. The glyph autoencoder (decoder sees the glyph layout) at 8x gives 16x16x4
-    # latents: the denoiser's attention has 256 tokens a frame, and letter edges stay crisp.
+    # motion at 4 fps (the model: kinetype.model.presets).
     return TrainConfig(
         preset="cpu",
-        model=ModelConfig(
-            autoencoder=AutoencoderConfig(kind="glyph", block_out_channels=(16, 32, 64, 64), norm_num_groups=8,
-                                          latent_channels=4, mask_weight=4.0, kl_weight=1e-6),
-            text=TextConfig(width=128, depth=2, heads=4, max_tokens=256),  # captions run to ~170 bytes
-            denoiser=DenoiserConfig(channels=(64, 128, 128), layers_per_level=1, attention_levels=(True, True, True),
-                                    head_dim=32, norm_groups=16, max_frames=32),
-        ),
+        model=model_preset("cpu"),
         data=DataConfig(size_px=128, num_frames=12, frame_stride=2, batch_size=4, num_workers=1, shuffle_buffer=400,
                         video_dtype="yuv420"),
         optim=OptimConfig(lr=5e-4, lr_warmup_steps=100, max_steps=1800, ema_decay=0.998),
@@ -138,12 +129,7 @@ def _small() -> TrainConfig:
     # One GPU (<= 24 GB): 128 px, 16 frames, 16x16 latents; first readable results within an hour.
     return TrainConfig(
         preset="small",
-        model=ModelConfig(
-            autoencoder=AutoencoderConfig(kind="glyph", block_out_channels=(64, 128, 256, 256), norm_num_groups=32),
-            text=TextConfig(width=384, depth=4, heads=6, max_tokens=256),
-            denoiser=DenoiserConfig(channels=(128, 256, 384), layers_per_level=2, attention_levels=(True, True, True),
-                                    head_dim=64, norm_groups=32),
-        ),
+        model=model_preset("small"),
         data=DataConfig(size_px=128, num_frames=16, frame_stride=1, batch_size=8, num_workers=6, shuffle_buffer=1000),
         optim=OptimConfig(lr=2e-4, lr_warmup_steps=1000, max_steps=100_000, ema_decay=0.9995),
         gradient_checkpointing=False,
@@ -156,12 +142,7 @@ def _base() -> TrainConfig:
     # Several GPUs: the paper's 256 px x 24 frames (32x32 latents) with a mid-sized UNet.
     return TrainConfig(
         preset="base",
-        model=ModelConfig(
-            autoencoder=AutoencoderConfig(block_out_channels=(128, 256, 512, 512), norm_num_groups=32),
-            text=TextConfig(width=512, depth=6, heads=8, max_tokens=160),
-            denoiser=DenoiserConfig(channels=(192, 384, 576, 768), layers_per_level=2,
-                                    attention_levels=(False, True, True, True), head_dim=64, norm_groups=32),
-        ),
+        model=model_preset("base"),
         data=DataConfig(size_px=256, num_frames=24, batch_size=4, num_workers=8, shuffle_buffer=2000),
         optim=OptimConfig(lr=1e-4, lr_warmup_steps=2000, max_steps=300_000, ema_decay=0.9999),
         gradient_checkpointing=True,
@@ -171,17 +152,10 @@ def _base() -> TrainConfig:
 
 
 def _paper() -> TrainConfig:
-    # KineTy's scale: an SD-1.5-sized UNet (320/640/1280/1280, 2 layers, 8 heads of 40 -> here head
-    # dim 64), a frozen CLIP text encoder and SD's autoencoder from local folders (--clip, --autoencoder).
+    # KineTy's scale: an SD-1.5-sized UNet with CLIP and SD's autoencoder from local folders (--clip, --autoencoder).
     return TrainConfig(
         preset="paper",
-        model=ModelConfig(
-            autoencoder=AutoencoderConfig(block_out_channels=(128, 256, 512, 512), norm_num_groups=32, scaling_factor=0.18215),
-            text=TextConfig(kind="clip"),
-            denoiser=DenoiserConfig(channels=(320, 640, 1280, 1280), layers_per_level=2,
-                                    attention_levels=(True, True, True, False), head_dim=64, norm_groups=32),
-            objective="eps",
-        ),
+        model=model_preset("paper"),
         data=DataConfig(size_px=256, num_frames=24, batch_size=2, num_workers=8, shuffle_buffer=2000),
         optim=OptimConfig(lr=5e-5, lr_warmup_steps=1000, max_steps=200_000, ema_decay=0.9999),
         gradient_checkpointing=True,

@@ -1,10 +1,10 @@
 """The training data stream: shards (``kinetype.data``) or built-in synthetic clips, with a position
 that a checkpoint records and a resumed run restores.
 
-Resuming rebuilds the same deterministic stream (same seed, same rank split) and skips the batches
-already seen, so the resumed run draws exactly the batches the uninterrupted run would have drawn.
-Skipping re-reads (and decodes) those samples: at the loader's >= 120 clips/s per core that is about
-a minute per 10K clips per worker, which buys bit-exact continuation.
+Resuming rebuilds the same deterministic stream (same seed, same rank split) and restarts each
+reader at the position after the last sample the run consumed from it (every sample carries its
+``__pos__``; see :mod:`kinetype.data`), so the resumed run draws exactly the batches the
+uninterrupted run would have drawn, without reading or decoding the samples it already saw.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
+from kinetype.data import Position, collate
 from kinetype.model.errors import TrainingError
 from kinetype.train.config import DataConfig
 
@@ -34,6 +35,10 @@ class SyntheticClips(IterableDataset):
                  seed: int = 0, rank: int = 0, world_size: int = 1):
         self.size, self.frames, self.single = size_px, num_frames, single_frame
         self.num_clips, self.seed, self.rank, self.world = num_clips, seed, rank, world_size
+        # As ShardDataset's: each reader's start, and which reader worker 0 plays. A reader's
+        # stream is one endless "shard": its k-th clip is at position (0, k).
+        self.resume_from: dict[int, Position] = {}
+        self.first_worker = 0
 
     def clip(self, index: int) -> dict[str, Any]:
         rng = np.random.default_rng([self.seed, index])
@@ -75,20 +80,25 @@ class SyntheticClips(IterableDataset):
     def __iter__(self) -> Iterator[dict[str, Any]]:
         info = get_worker_info()
         wid, nw = (info.id, info.num_workers) if info else (0, 1)
-        stride, i = self.world * nw, self.rank * nw + wid
+        wid = (wid + self.first_worker) % nw
+        stride, k = self.world * nw, self.resume_from.get(wid, (0, 0))[1]
         while True:  # endless, like the resampled shard stream
-            yield self.clip(i % self.num_clips if self.num_clips else i)
-            i += stride
+            i = self.rank * nw + wid + k * stride
+            yield {**self.clip(i % self.num_clips if self.num_clips else i), "__pos__": (0, k)}
+            k += 1
 
 
 class DataStream:
-    """An endless iterator of batches that knows how many it has yielded (its resumable position)."""
+    """An endless iterator of batches that knows where it stands (its resumable position): the
+    batches it has yielded, and for each loader worker the position of its next sample."""
 
     def __init__(self, cfg: DataConfig, *, single_frame: bool, seed: int, rank: int, world_size: int,
                  num_clips: int | None = None):
         self.cfg, self.single, self.seed = cfg, single_frame, seed
         self.rank, self.world, self.num_clips = rank, world_size, num_clips
         self.batches_seen = 0
+        self.workers = max(1, cfg.num_workers)  # readers: the DataLoader's workers (or the main process)
+        self.next_sample: list[Position] = [(0, 0)] * self.workers  # per reader
         self._it: Iterator | None = None
 
     def _loader(self) -> DataLoader:
@@ -97,10 +107,19 @@ class DataStream:
             n = int(cfg.shards.split(":", 1)[1]) if ":" in cfg.shards else self.num_clips
             ds = SyntheticClips(size_px=cfg.size_px, num_frames=cfg.num_frames, single_frame=self.single,
                                 num_clips=n, seed=self.seed, rank=self.rank, world_size=self.world)
-            return DataLoader(ds, batch_size=cfg.batch_size, num_workers=cfg.num_workers, collate_fn=collate)
+            loader = DataLoader(ds, batch_size=cfg.batch_size, num_workers=cfg.num_workers, collate_fn=collate)
+        else:
+            loader = self._shard_loader()
+        # Start each reader where it stopped; the loader's worker 0 plays the reader whose turn is next.
+        loader.dataset.resume_from = dict(enumerate(self.next_sample))
+        loader.dataset.first_worker = self.batches_seen % self.workers
+        return loader
+
+    def _shard_loader(self) -> DataLoader:
         from kinetype.data import make_loader
         from kinetype.decode import video_dtype
 
+        cfg = self.cfg
         if not cfg.shards:
             raise TrainingError("no training data: pass --shards DIR (a folder of shards from `kinetype render`)")
         try:
@@ -124,25 +143,21 @@ class DataStream:
         if self._it is None:
             self._it = iter(self._loader())
         batch = next(self._it)
+        # The loader takes batches from its workers in turn: this one came from reader
+        # batches_seen % workers, which continues after its last sample.
+        draw, index = batch["__pos__"][-1]
+        self.next_sample[self.batches_seen % self.workers] = (draw, index + 1)
         self.batches_seen += 1
         return batch
 
-    def state_dict(self) -> dict[str, int]:
-        return {"batches_seen": self.batches_seen}
+    def state_dict(self) -> dict[str, Any]:
+        return {"batches_seen": self.batches_seen, "next_sample": [list(p) for p in self.next_sample]}
 
-    def load_state_dict(self, state: dict[str, int]) -> None:
-        """Rebuild the stream from its start and skip what was already consumed."""
-        self._it = iter(self._loader())
-        self.batches_seen = 0
-        for _ in range(int(state["batches_seen"])):
-            next(self._it)
-            self.batches_seen += 1
-
-
-def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
-    """As the shard loader does: tensors stacked with a leading batch dimension, the rest as lists."""
-    return {k: torch.stack([s[k] for s in samples]) if torch.is_tensor(samples[0][k]) else [s[k] for s in samples]
-            for k in samples[0]}
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue where ``state`` stopped: the stream is rebuilt lazily at the saved positions."""
+        self.batches_seen = int(state["batches_seen"])
+        self.next_sample = [(int(d), int(i)) for d, i in state["next_sample"]]
+        self._it = None
 
 
 def prepare(batch: dict[str, Any], size_px: int, device: torch.device) -> dict[str, Any]:

@@ -127,8 +127,8 @@ def train(
         ckpt_io.load_optimizer(opt, ck["optimizer"], ck["state"]["optimizer"])
         st = ck["state"]
         step, seen_clips, nonfinite_total = st["step"], st["seen_clips"], st["nonfinite_total"]
-        stream.load_state_dict(st["data"])
         ckpt_io.set_rng_state(*ckpt_io.rank_rng(ck["rng"], st, d.rank))
+        stream.load_state_dict(st["data"][d.rank])  # each rank's readers stopped at their own positions
         if d.is_main:
             echo(f"resumed {run} at step {step} ({seen_clips} clips seen) from {last.name}")
         del ck
@@ -144,8 +144,11 @@ def train(
             data_wait = 0.0
             gen = step_generator(cfg.seed, d.rank, step)
             opt.zero_grad(set_to_none=True)
-            sums: dict[str, float] = {}
-            finite = True
+            # Loss terms summed on the device, in float64 (as Python floats summed them): reading a
+            # value back (``.item()``, ``float(t)``, ``bool(t)``) waits for the GPU to finish every
+            # queued kernel, so the micro-batches queue up without a single read-back.
+            sums: dict[str, torch.Tensor] = {}
+            finite = torch.ones((), dtype=torch.bool, device=d.device)
 
             # Forward, loss and backward over the micro-batches (DDP syncs gradients on the last one).
             for micro in range(cfg.optim.grad_accum_steps):
@@ -157,14 +160,15 @@ def train(
                 with sync:
                     with autocast:
                         terms = loss_fn(forward, batch, gen)
-                    finite &= bool(torch.isfinite(terms["loss"]).item())
+                    finite &= torch.isfinite(terms["loss"].detach())
                     (terms["loss"] / cfg.optim.grad_accum_steps).backward()
                 for k, v in terms.items():
-                    sums[k] = sums.get(k, 0.0) + float(v.detach()) / cfg.optim.grad_accum_steps
+                    sums[k] = sums.get(k, 0.0) + v.detach().double() / cfg.optim.grad_accum_steps
 
-            # Step: clip, skip non-finite (on every rank alike), schedule, update.
+            # Step: clip, skip non-finite (on every rank alike), schedule, update. The one read-back
+            # of a step: whether to update at all has to be known here (skipping keeps the weights).
             grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.optim.grad_clip)
-            finite = distributed.all_true(finite and bool(torch.isfinite(grad_norm).item()), d)
+            finite = distributed.all_true(bool((finite & torch.isfinite(grad_norm)).item()), d)
             if not finite:
                 nonfinite_in_row += 1
                 nonfinite_total += 1
@@ -188,13 +192,14 @@ def train(
             # EMA.
             ema.update(module, step)
 
-            # Log.
+            # Log: the step's device values are kept and read back together every log_every steps.
             step_s = time.perf_counter() - t_start
-            logger.log(step, {**sums, "lr": lr, "grad_norm": float(grad_norm), "clips_per_s": clips_per_step / step_s,
+            logger.log(step, {**sums, "lr": lr, "grad_norm": grad_norm.detach(), "clips_per_s": clips_per_step / step_s,
                               "data_wait_share": data_wait / step_s, "step_s": step_s, "seen_clips": seen_clips,
                               "nonfinite_total": nonfinite_total,
-                              **({"gpu_mem_gb": torch.cuda.max_memory_allocated() / 2**30} if cuda else {})},
-                       echo_now=step % cfg.log_every == 0)
+                              **({"gpu_mem_gb": torch.cuda.max_memory_allocated() / 2**30} if cuda else {})})
+            if step % cfg.log_every == 0:
+                logger.flush()
 
             # Validate: EMA samples of fixed prompts.
             if val_batch is not None and step % cfg.sample_every == 0:
@@ -204,6 +209,7 @@ def train(
             out_of_time = cfg.optim.max_minutes > 0 and distributed.all_true(
                 time.perf_counter() - t_run > 60 * cfg.optim.max_minutes, d)
             if step % cfg.checkpoint_every == 0 or step == cfg.optim.max_steps or out_of_time:
+                logger.flush()  # the metrics of every checkpointed step are on disk with it
                 save(run, step, cfg, module, ema, opt, stream, seen_clips, nonfinite_total, d)
             if out_of_time:
                 if d.is_main:
@@ -290,7 +296,7 @@ def build_models(cfg: TrainConfig):
         return autoencoder, None
     if cfg.data.size_px % autoencoder.factor:
         raise TrainingError(f"data.size_px {cfg.data.size_px} is not a multiple of the autoencoder's factor {autoencoder.factor}")
-    net = KineTyNet(copy.deepcopy(cfg.model))
+    net = KineTyNet(cfg.model)
     if cfg.init and (Path(cfg.init) / "denoiser").is_dir():
         from kinetype.pipeline import Pipeline
 
@@ -354,7 +360,7 @@ def describe(cfg: TrainConfig) -> str:
     ae = Autoencoder(cfg.model.autoencoder)
     lines = [f"autoencoder: {_count(ae) / 1e6:.2f} M parameters, {ae.factor}x downsampling"]
     if cfg.stage != "autoencoder" and cfg.model.text.kind == "byte":
-        net = KineTyNet(copy.deepcopy(cfg.model))
+        net = KineTyNet(cfg.model)
         lines.append(f"text encoder: {_count(net.text_encoder) / 1e6:.2f} M parameters")
         lines.append(f"denoiser: {_count(net.unet) / 1e6:.2f} M parameters "
                      f"({sum(p.numel() for p in net.video_parameters()) / 1e6:.2f} M in the video layers)")
@@ -369,10 +375,11 @@ def _count(m) -> int:
 
 def save(run, step, cfg, module, ema, opt, stream, seen_clips, nonfinite_total, d) -> None:
     rng = distributed.gather_objects(ckpt_io.rng_state(), d)
+    data = distributed.gather_objects(stream.state_dict(), d)  # one per rank
     if d.is_main:
         ckpt_io.save_checkpoint(
             run, step, model=module.state_dict(), ema=ema.state_dict(), optimizer=opt, rng=rng,
-            state={"seen_clips": seen_clips, "nonfinite_total": nonfinite_total, "data": stream.state_dict(),
+            state={"seen_clips": seen_clips, "nonfinite_total": nonfinite_total, "data": data,
                    "world_size": d.world_size},
             keep=cfg.keep_checkpoints,
         )
@@ -455,11 +462,15 @@ def write_validation_samples(cfg, module, ema, autoencoder, batch, stem: Path) -
 
 
 class Logger:
-    """metrics.jsonl every step, TensorBoard scalars and a rich progress bar on rank 0."""
+    """metrics.jsonl (a line per step), TensorBoard scalars and a rich progress bar on rank 0.
+
+    Lines are written at logging steps, checkpoints and the end (``flush``), not per step: a
+    step's loss is a device tensor, and reading it back would make the host wait for the device."""
 
     def __init__(self, run: Path, *, enabled: bool, total_steps: int, start_step: int):
         self.enabled = enabled
         self.tb = self.progress = None
+        self.pending: list[tuple[int, dict[str, float | torch.Tensor]]] = []
         if not enabled:
             return
         metrics = run / "metrics.jsonl"
@@ -480,22 +491,34 @@ class Logger:
         self.task = self.progress.add_task("train", total=total_steps, completed=start_step, info="")
         self.progress.start()
 
-    def log(self, step: int, values: dict[str, float], echo_now: bool) -> None:
-        if not self.enabled:
+    def log(self, step: int, values: dict[str, float | torch.Tensor]) -> None:
+        """Keep one step's values; 0-d device tensors among them are read back at the next flush."""
+        if self.enabled:
+            self.pending.append((step, values))
+
+    def flush(self) -> None:
+        """Write the kept steps: one read-back from the device for all of them."""
+        if not self.enabled or not self.pending:
             return
-        self.file.write(json.dumps({"step": step, **values}) + "\n")
+        on_device = [v.double() for _, row in self.pending for v in row.values() if torch.is_tensor(v)]
+        read = iter(torch.stack(on_device).tolist() if on_device else [])  # the one sync
+        for step, row in self.pending:
+            values = {k: next(read) if torch.is_tensor(v) else v for k, v in row.items()}
+            self.file.write(json.dumps({"step": step, **values}) + "\n")
+            if self.tb is not None:
+                for k, v in values.items():
+                    self.tb.add_scalar(f"train/{k}", v, step)
         self.file.flush()
-        if self.tb is not None:
-            for k, v in values.items():
-                self.tb.add_scalar(f"train/{k}", v, step)
         info = f"loss {values['loss']:.4f}  lr {values['lr']:.2e}  {values['clips_per_s']:.1f} clips/s"
         self.progress.update(self.task, completed=step, info=info)
-        if echo_now and self.tb is not None:
+        if self.tb is not None:
             self.tb.flush()
+        self.pending.clear()
 
     def close(self) -> None:
         if not self.enabled:
             return
+        self.flush()
         self.progress.stop()
         self.file.close()
         if self.tb is not None:
