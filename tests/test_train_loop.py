@@ -140,3 +140,15 @@ def test_autoencoder_stage_exports_a_loadable_autoencoder(tmp_path):
     ae = Autoencoder.from_folder(out / "autoencoder")
     assert ae.cfg.scaling_factor != 1.0  # measured on real frames at export
     assert json.loads((out / "model_index.json").read_text())["components"] == ["autoencoder"]
+
+
+def test_a_checkpoint_from_before_resume_by_position_is_refused_in_one_line(tmp_path, ae_dir):
+    cfg = tiny(tmp_path / "run", ae_dir)
+    loop.train(cfg, stop_at_step=3, echo=lambda s: None)
+    state_file = sorted((tmp_path / "run" / "checkpoints").iterdir())[-1] / "state.json"
+    state = json.loads(state_file.read_text())
+    state["data"] = {"batches_seen": 2}  # what older versions wrote
+    state_file.write_text(json.dumps(state))
+    with pytest.raises(TrainingError, match=r"older kinetype .*\(remove .*checkpoints to start the stage again\)") as e:
+        loop.train(cfg, resume=True, echo=lambda s: None)
+    assert "\n" not in str(e.value)

@@ -126,6 +126,9 @@ def train(
         ema.load_state_dict(ck["ema"])
         ckpt_io.load_optimizer(opt, ck["optimizer"], ck["state"]["optimizer"])
         st = ck["state"]
+        if not isinstance(st.get("data"), list):  # before resume by position: a batch count, not positions
+            raise TrainingError(f"{last}: written by an older kinetype that recorded no data positions; this one "
+                                f"cannot continue it exactly (remove {ckpt_io.checkpoint_dir(run)} to start the stage again)")
         step, seen_clips, nonfinite_total = st["step"], st["seen_clips"], st["nonfinite_total"]
         ckpt_io.set_rng_state(*ckpt_io.rank_rng(ck["rng"], st, d.rank))
         stream.load_state_dict(st["data"][d.rank])  # each rank's readers stopped at their own positions
