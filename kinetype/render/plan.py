@@ -107,7 +107,7 @@ def plan_clip(template: Template, word: str, seed: int, size: int, num_frames: i
     alts = tuple(others[int(i)].id for i in rng.choice(len(others), size=min(n_alt, len(others)), replace=False)) if n_alt else ()
     style = StylePlan(font_id=font.id, alt_font_ids=alts, palette=sample_palette(s.palette.sample(rng), rng),
                       fill=s.fill.sample(rng), effect=s.effect.sample(rng), motion_blur=bool(s.motion_blur.sample(rng)))
-    # A choice among the legible backgrounds takes one draw, as the template's own choice would.
+    # Among the template's backgrounds, those that leave these letters legible (one busy layer at a time).
     backgrounds = legible_backgrounds(s.background.all_values(), font_weight=font.weight, fill=style.fill,
                                       effect=style.effect)
     background = BackgroundPlan(kind=Spec(s.background.kind, backgrounds).sample(rng), colour=COLOURS[style.palette.background],
