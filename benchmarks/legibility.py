@@ -52,6 +52,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+import time
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -230,6 +231,7 @@ def main() -> None:
     ap.add_argument("--by", choices=["template", "tag"], action="append", default=[],
                     help="extra breakdowns besides the standard ones (repeatable)")
     ap.add_argument("--dump", type=Path, help="write every misread frame and a contact sheet to this folder")
+    started = time.perf_counter()
     args = ap.parse_args()
     if not shutil.which("tesseract"):
         sys.exit("tesseract not found: apt-get install tesseract-ocr (or `make sysdeps`)")
@@ -262,7 +264,7 @@ def main() -> None:
     if args.dump:
         dump_failures(scored, args.dump)
     print("\nsome misreads:", "; ".join(f"{r['word']}->{r['read']!r}" for r in scored if not r["ok_ci"])[:600])
-    print(f"\nSCORE case-insensitive {ci:.1%}  exact {ex:.1%}")
+    print(f"\nSCORE case-insensitive {ci:.1%}  exact {ex:.1%}  ({(time.perf_counter() - started) / 60:.1f} min)")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ one line on stderr and exit status 2, Ctrl-C is 130; see the exit-code table in 
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -338,9 +339,10 @@ def eval_renders(
     from kinetype.render.engine import check_render_args
 
     check_render_args(size, frames, fps)
+    started = time.perf_counter()
     evaluate_renders(n=n, seed=seed, templates=templates or default_templates(), readers=reader, workers=workers,
                      out=out, progress=not quiet, size=size, num_frames=frames, fps=fps)
-    console.print(f"wrote {out}/report.json, report.md, contact_sheet.png", highlight=False)
+    wrote_report(out, started)
 
 
 @eval_app.command("model")
@@ -360,9 +362,16 @@ def eval_model(
     """Generate the eval set with a model and score the clips against the engine's reference renders."""
     from kinetype.eval import evaluate_model
 
+    started = time.perf_counter()
     evaluate_model(model, n=n, seed=seed, glyph=not no_glyph, steps=steps, guidance=guidance, readers=reader,
                    workers=workers, out=out, progress=not quiet)
-    console.print(f"wrote {out}/report.json, report.md, contact_sheet.png", highlight=False)
+    wrote_report(out, started)
+
+
+def wrote_report(out: Path, started: float) -> None:
+    """The last line of an evaluation: where the report is and how long the whole run took."""
+    minutes = (time.perf_counter() - started) / 60
+    console.print(f"wrote {out}/report.json, report.md, contact_sheet.png in {minutes:.1f} min", highlight=False)
 
 
 def main() -> None:

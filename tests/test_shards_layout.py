@@ -3,7 +3,6 @@ and its one-line errors, and ShardReader reading back what ShardWriter wrote."""
 
 from __future__ import annotations
 
-import ast
 import json
 from pathlib import Path
 
@@ -120,30 +119,3 @@ def test_not_a_dataset_folder(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(KinetypeError, match="is a file, not a dataset folder"):
         read_render_record(LocalStorage(tmp_path / "file"))
-
-
-def test_shards_modules_import_each_other_without_a_cycle():
-    """Every import between kinetype.shards modules, function-level ones included."""
-    folder = Path(__file__).resolve().parents[1] / "kinetype" / "shards"
-    graph: dict[str, set[str]] = {}
-    for path in folder.glob("*.py"):
-        name = f"kinetype.shards.{path.stem}" if path.stem != "__init__" else "kinetype.shards"
-        deps = set()
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module:
-                deps.add(node.module)
-            elif isinstance(node, ast.Import):
-                deps.update(a.name for a in node.names)
-        graph[name] = {d for d in deps if d.startswith("kinetype.shards.") and d != name}
-    done: set[str] = set()
-
-    def visit(node: str, path: tuple[str, ...]) -> None:
-        assert node not in path, f"import cycle: {' -> '.join(path[path.index(node):] + (node,))}"
-        if node in done:
-            return
-        for dep in graph.get(node, ()):
-            visit(dep, path + (node,))
-        done.add(node)
-
-    for module in graph:
-        visit(module, ())

@@ -65,10 +65,6 @@ class LettersOnly:
         keep = {"blank", " ", *LETTERS}
         self._mask = np.array([ch in keep for ch in decode.character], np.float32)  # (C,)
 
-    @property
-    def character(self) -> list[str]:
-        return self._decode.character
-
     def __call__(self, preds: np.ndarray, *args, **kwargs):
         return self._decode(preds * self._mask, *args, **kwargs)  # preds: (B, T, C) softmax outputs
 
