@@ -266,7 +266,8 @@ def train(
     preset: Annotated[Optional[str], typer.Option("--preset", help="cpu (this machine, the bundled model), tiny (tests), small (one GPU), base (several GPUs), paper. Default: small with CUDA, else cpu.")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Run folder of one --stage, or the root of the three stage folders. Default: runs/kinetype.")] = None,
     config: Annotated[Optional[Path], typer.Option("--config", help="TOML file overriding the preset ([data], [optim], [loss], [model.denoiser], [stages.video.optim]...).")] = None,
-    max_steps: Annotated[Optional[int], typer.Option("--max-steps", help="Optimiser steps of each stage.")] = None,
+    max_steps: Annotated[Optional[int], typer.Option("--max-steps", help="Optimiser steps of each stage (with --minutes: the most).")] = None,
+    minutes: Annotated[Optional[float], typer.Option("--minutes", help="Time budget of the training steps: the whole pipeline's, split 20/35/45% over the stages, or one --stage's. The schedule ends with it.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Insist on continuing --out from its last checkpoint (runs continue by themselves).")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config and model size; train nothing.")] = False,
     init: Annotated[Optional[Path], typer.Option("--init", help="Start from a pipeline folder (the previous stage's RUN/pipeline).")] = None,
@@ -278,7 +279,7 @@ def train(
     from kinetype.train import train_command
 
     train_command(shards=shards, stage=stage, preset=preset, out=out, config=config, max_steps=max_steps,
-                  resume=resume or None, dry_run=dry_run, init=init, autoencoder=autoencoder, clip=clip, seed=seed,
+                  minutes=minutes, resume=resume or None, dry_run=dry_run, init=init, autoencoder=autoencoder, clip=clip, seed=seed,
                   echo=lambda s: console.print(s, highlight=False, soft_wrap=True, markup=False))
 
 

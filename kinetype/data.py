@@ -284,8 +284,9 @@ def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def make_loader(shards, batch_size: int, num_workers: int = 0, **dataset_kwargs) -> DataLoader:
-    """A DataLoader over :class:`ShardDataset` with :func:`collate`."""
-    dataset = ShardDataset(shards, **dataset_kwargs)
-    return DataLoader(dataset, batch_size=batch_size, num_workers=num_workers, collate_fn=collate,
-                      persistent_workers=False, prefetch_factor=4 if num_workers > 0 else None)
+def make_loader(shards, batch_size: int, num_workers: int = 0, *, collate_fn=collate, pin_memory: bool = False,
+                dataset_cls: type | None = None, **dataset_kwargs) -> DataLoader:
+    """A DataLoader over :class:`ShardDataset` (or ``dataset_cls``, a subclass) with :func:`collate`."""
+    dataset = (dataset_cls or ShardDataset)(shards, **dataset_kwargs)
+    return DataLoader(dataset, batch_size=batch_size, num_workers=num_workers, collate_fn=collate_fn,
+                      pin_memory=pin_memory, persistent_workers=False, prefetch_factor=4 if num_workers > 0 else None)

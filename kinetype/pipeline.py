@@ -1,26 +1,30 @@
 """The model folder: a diffusers-like pipeline, one sub-folder per component (config JSON + safetensors).
 
     MODEL/
-        model_index.json          format, objective, stage, clip size/frames/fps, components
-        autoencoder/              diffusers AutoencoderKL (config.json, diffusion_pytorch_model.safetensors)
+        model_index.json          format, objective, stage, clip size/frames/fps, components, SHA-256s
+        autoencoder/              kinetype's glyph autoencoder, or a diffusers AutoencoderKL folder
         text_encoder/             byte encoder: config.json + model.safetensors;
                                   CLIP: transformers CLIPTextModel + tokenizer files
-        denoiser/                 config.json + model.safetensors (the space-time UNet)
+        denoiser/                 config.json + model.safetensors
 
-``model_index.json`` lists the SHA-256 of every weights file; loading checks them, and refuses
-non-finite weights, each with one line. ``kinetype train`` exports one (``RUN/pipeline``, with EMA
-weights); ``kinetype generate`` loads one, by default the bundled model next to the package.
+:func:`read_model_folder` is the one reader of a folder's configs (``kinetype generate``, ``eval``
+and ``train --init`` all go through it): it checks the index and every config whole, each problem
+one line naming the file and the field, before any weights are read. ``model_index.json`` lists the
+SHA-256 of every weights file, checked before loading; non-finite weights are refused too.
+``kinetype train`` exports a folder (``RUN/pipeline``, EMA weights); ``kinetype generate`` loads one,
+by default the bundled model next to the package.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
+from kinetype.errors import KinetypeError
 from kinetype.model.errors import ModelError
 
 FORMAT = "kinetype-pipeline"
@@ -31,6 +35,80 @@ HOW_TO_GET_ONE = (
     "train one with `kinetype train` (it exports runs/kinetype/video/pipeline) "
     f"and pass --model RUN/pipeline, or put a pipeline folder at {DEFAULT_MODEL_DIR}/"
 )
+STAGES = ("autoencoder", "image", "video")
+# Values a component config.json carries for readers but which are derived when the model is built
+# (from the autoencoder and the text encoder), not settings.
+DERIVED_DENOISER_FIELDS = ("latent_channels", "context_dim")
+
+
+@dataclass(frozen=True)
+class ModelFolder:
+    """What a pipeline folder says, checked: the model's config and the clips it makes."""
+
+    path: Path
+    model: Any  # kinetype.model.config.ModelConfig; its denoiser and text are defaults for an autoencoder-only folder
+    has_denoiser: bool
+    stage: str
+    size_px: int
+    num_frames: int
+    fps: int
+
+
+def read_model_folder(path: str | Path) -> ModelFolder:
+    """Read and check ``path/model_index.json`` and every component's config (no weights are loaded,
+    their SHA-256s are verified). Raises one-line :class:`ModelError`s naming the file and field."""
+    from kinetype.model.autoencoder import folder_config
+    from kinetype.model.config import DenoiserConfig, ModelConfig, TextConfig, check_types
+    from kinetype.model.objective import OBJECTIVES
+    from kinetype.model.weights import verify_digests
+
+    path = Path(path)
+    index_file = path / "model_index.json"
+    if not index_file.is_file():
+        raise ModelError(f"no model at {path}: {HOW_TO_GET_ONE}")
+    index = _read_json(index_file)
+    if index.get("format") != FORMAT:
+        raise ModelError(f"{index_file}: not a kinetype pipeline (format {index.get('format')!r})")
+
+    def field(name: str, ok: Callable[[Any], bool], rule: str) -> Any:
+        value = index.get(name)
+        if not ok(value):
+            raise ModelError(f"{index_file}: {name} must be {rule} (got {value!r})")
+        return value
+
+    def whole(lo: int, hi: int) -> Callable[[Any], bool]:
+        return lambda v: isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
+
+    objective = field("objective", lambda v: v in OBJECTIVES, f"one of {', '.join(OBJECTIVES)}")
+    stage = field("stage", lambda v: v in STAGES, f"one of {', '.join(STAGES)}") if "stage" in index else "video"
+    size_px = field("size_px", whole(8, 4096), "an integer between 8 and 4096")
+    num_frames = field("num_frames", whole(1, 1024), "an integer between 1 and 1024")
+    fps = field("fps", whole(1, 120), "an integer between 1 and 120")
+    components = field("components", lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v)
+                       and "autoencoder" in v, "a list of component names that includes 'autoencoder'")
+    if "sha256" in index:  # folders written before digests were recorded have none
+        digests = field("sha256", lambda v: isinstance(v, dict) and all(isinstance(k, str) and isinstance(d, str)
+                                                                         for k, d in v.items()),
+                        "a table of file -> SHA-256")
+        verify_digests(path, digests)
+
+    autoencoder = folder_config(path / "autoencoder")
+    has_denoiser = "denoiser" in components
+    text, denoiser = TextConfig(), DenoiserConfig()
+    if has_denoiser:
+        text_dir = path / "text_encoder"
+        if index.get("text_encoder") == "clip":
+            text = TextConfig(kind="clip", clip_path=str(text_dir))
+        else:
+            text = _config(TextConfig, text_dir / "config.json", drop=())
+            text.clip_path = None
+        denoiser = _config(DenoiserConfig, path / "denoiser" / "config.json", drop=DERIVED_DENOISER_FIELDS)
+    model = ModelConfig(autoencoder=autoencoder, text=text, denoiser=denoiser, objective=objective)
+    try:
+        check_types(model)
+    except KinetypeError as e:
+        raise ModelError(f"{path}: {e}") from None
+    return ModelFolder(path, model, has_denoiser, stage, size_px, num_frames, fps)
 
 
 class Pipeline:
@@ -40,6 +118,16 @@ class Pipeline:
         self.net, self.autoencoder = net, autoencoder
         self.objective, self.stage = objective, stage
         self.size_px, self.num_frames, self.fps = size_px, num_frames, fps
+        self.denoise_fn = None  # a compiled net.denoise (compile())
+
+    def compile(self, **options) -> Pipeline:
+        """Sample through ``torch.compile(net.denoise)``: every step of every clip of one size and
+        batch reuses one trace (captions arrive encoded, times as tensors). Pays when many clips
+        are sampled on a GPU; the first call traces and compiles."""
+        import torch
+
+        self.denoise_fn = torch.compile(self.net.denoise, dynamic=False, **options)
+        return self
 
     @property
     def device(self):
@@ -64,18 +152,18 @@ class Pipeline:
         self.autoencoder.save(path / "autoencoder", dtype)
         components = ["autoencoder"]
         if self.net is not None:
-            te = self.net.text_encoder
+            te, den = self.net.text_encoder, self.net.denoiser
             (path / "text_encoder").mkdir(exist_ok=True)
             if self.net.cfg.text.kind == "clip":
                 te.model.save_pretrained(str(path / "text_encoder"), safe_serialization=True)
-                te.tokenizer.save_pretrained(str(path / "text_encoder"))
+                te.hf_tokenizer.save_pretrained(str(path / "text_encoder"))
             else:
                 _write_json(path / "text_encoder" / "config.json", asdict(self.net.cfg.text) | {"clip_path": None})
                 save_weights(te.state_dict(), path / "text_encoder" / "model.safetensors", dtype)
             (path / "denoiser").mkdir(exist_ok=True)
             _write_json(path / "denoiser" / "config.json",
-                        asdict(self.net.cfg.denoiser) | {"latent_channels": self.net.unet.latent_channels})
-            save_weights(self.net.unet.state_dict(), path / "denoiser" / "model.safetensors", dtype)
+                        asdict(self.net.cfg.denoiser) | {"latent_channels": den.latent_channels, "context_dim": den.context_dim})
+            save_weights(den.state_dict(), path / "denoiser" / "model.safetensors", dtype)
             components += ["text_encoder", "denoiser"]
         _write_json(path / "model_index.json", {
             "format": FORMAT, "version": 1, "objective": self.objective, "stage": self.stage,
@@ -87,47 +175,16 @@ class Pipeline:
 
     @classmethod
     def from_pretrained(cls, path: str | Path, *, device: str = "cpu", need_denoiser: bool = True) -> Pipeline:
-        from kinetype.model import Autoencoder, KineTyNet
-        from kinetype.model.weights import load_weights
-        from kinetype.model.config import DenoiserConfig, ModelConfig, TextConfig, from_dict
+        from kinetype.model import Autoencoder
 
-        path = Path(path)
-        index_file = path / "model_index.json"
-        if not index_file.is_file():
-            raise ModelError(f"no model at {path}: {HOW_TO_GET_ONE}")
-        try:
-            index = json.loads(index_file.read_text())
-        except json.JSONDecodeError as e:
-            raise ModelError(f"{index_file}: not valid JSON ({e})") from None
-        if not isinstance(index, dict) or index.get("format") != FORMAT:
-            raise ModelError(f"{index_file}: not a kinetype pipeline (format {index.get('format') if isinstance(index, dict) else None!r})")
-        if "sha256" in index:  # older folders have none
-            from kinetype.model.weights import verify_digests
-
-            verify_digests(path, index["sha256"])
-        autoencoder = Autoencoder.from_folder(path / "autoencoder")
-        net = None
-        if "denoiser" in index["components"]:
-            text_dir = path / "text_encoder"
-            if index.get("text_encoder") == "clip":
-                text_cfg = TextConfig(kind="clip", clip_path=str(text_dir))
-            else:
-                text_cfg = from_dict(TextConfig, _read_json(text_dir / "config.json"), where=str(text_dir / "config.json"))
-            den = _read_json(path / "denoiser" / "config.json")
-            den.pop("latent_channels", None)
-            den_cfg = from_dict(DenoiserConfig, den, where=str(path / "denoiser" / "config.json"))
-            cfg = ModelConfig(autoencoder=autoencoder.cfg, text=text_cfg, denoiser=den_cfg, objective=index["objective"])
-            net = KineTyNet(cfg)
-            load_weights(net.unet, path / "denoiser" / "model.safetensors")
-            if text_cfg.kind == "byte":
-                load_weights(net.text_encoder, text_dir / "model.safetensors")
-            net.eval()
-        elif need_denoiser:
-            raise ModelError(f"{path} holds only an autoencoder (stage {index.get('stage')}): "
+        folder = read_model_folder(path)
+        if need_denoiser and not folder.has_denoiser:
+            raise ModelError(f"{folder.path} holds only an autoencoder (stage {folder.stage}): "
                              "train the image and video stages with --init pointing at it")
-        pipe = cls(net, autoencoder, objective=index["objective"], stage=index.get("stage", "video"),
-                   size_px=int(index["size_px"]), num_frames=int(index["num_frames"]), fps=int(index["fps"]))
-        autoencoder.eval()
+        autoencoder = Autoencoder.from_folder(folder.path / "autoencoder")
+        net = load_network(folder) if folder.has_denoiser else None
+        pipe = cls(net, autoencoder.eval(), objective=folder.model.objective, stage=folder.stage,
+                   size_px=folder.size_px, num_frames=folder.num_frames, fps=folder.fps)
         return pipe.to(device)
 
     # -- sampling --------------------------------------------------------------------------------
@@ -157,8 +214,7 @@ class Pipeline:
         if frames > self.net.cfg.denoiser.max_frames:
             raise ModelError(f"{frames} frames requested: this model handles at most {self.net.cfg.denoiser.max_frames}")
         b = len(static)
-        f = self.autoencoder.factor
-        lat = self.size_px // f
+        lat = self.size_px // self.autoencoder.factor
         shape = (b, frames, self.autoencoder.cfg.latent_channels, lat, lat)
         masks = None if glyph_masks is None else torch.as_tensor(np.asarray(glyph_masks), dtype=torch.float32)
         glyph = None
@@ -171,23 +227,34 @@ class Pipeline:
             latents = sample_latents(
                 self.net, shape, static, dynamic if video else None, word if video else None, glyph,
                 objective=self.objective, sampler=sampler, steps=steps, guidance=guidance, seed=seed, progress=progress,
+                denoise_fn=self.denoise_fn,
             )
             with torch.no_grad():
                 # A glyph-aware decoder draws the letter edges from the full-resolution layout.
-                x = self.autoencoder.decode(latents.to(self.device), None if masks is None else masks.to(self.device))
+                x = self.autoencoder.decode(latents, None if masks is None else masks.to(self.device))
         if not bool(torch.isfinite(x).all()):  # would be written as a black clip
             raise ModelError("the model produced non-finite values (NaN or inf): its weights or the guidance are broken")
         return to_uint8(x)
 
 
+def load_network(folder: ModelFolder):
+    """The caption encoder and denoiser of a checked folder, with its weights (float32)."""
+    from kinetype.model import KineTyNet
+    from kinetype.model.weights import load_weights
+
+    net = KineTyNet(folder.model)
+    load_weights(net.denoiser, folder.path / "denoiser" / "model.safetensors")
+    if folder.model.text.kind == "byte":
+        load_weights(net.text_encoder, folder.path / "text_encoder" / "model.safetensors")
+    return net.eval()
+
+
 def load_pipeline(model: str | Path | None = None) -> Pipeline:
     """The pipeline folder ``model`` (default: the bundled model) on the best device, or one line
     saying how to get one."""
-    path = Path(model) if model else DEFAULT_MODEL_DIR
-    if not (path / "model_index.json").is_file():
-        raise ModelError(f"no model at {path}: {HOW_TO_GET_ONE}")
     import torch
 
+    path = Path(model) if model else DEFAULT_MODEL_DIR
     return Pipeline.from_pretrained(path, device="cuda" if torch.cuda.is_available() else "cpu")
 
 
@@ -197,14 +264,35 @@ def to_uint8(x) -> np.ndarray:
     return x.permute(0, 1, 3, 4, 2).cpu().numpy()
 
 
+def _config(cls: type, file: Path, drop: tuple[str, ...]):
+    from kinetype.model.config import check_types, from_dict
+
+    raw = _read_json(file)
+    for key in drop:
+        raw.pop(key, None)
+    try:
+        return check_types(from_dict(cls, raw, where=str(file)))
+    except KinetypeError as e:
+        msg = str(e)
+        raise ModelError(msg if msg.startswith(str(file)) else f"{file}: {msg}") from None
+
+
 def _write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=2) + "\n")
 
 
 def _read_json(path: Path) -> dict:
     try:
-        return json.loads(path.read_text())
+        data = json.loads(path.read_text(), parse_constant=_no_constant)
     except FileNotFoundError:
         raise ModelError(f"{path}: missing") from None
-    except json.JSONDecodeError as e:
+    except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as e:
         raise ModelError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(data, dict):
+        raise ModelError(f"{path}: expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a number JSON allows")
+

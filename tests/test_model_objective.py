@@ -11,6 +11,7 @@ torch = pytest.importorskip("torch")
 from kinetype.model.objective import OBJECTIVES, add_noise, alpha_sigma, predict_x0_eps, target  # noqa: E402
 from kinetype.sample import SAMPLERS  # noqa: E402
 from kinetype.sample.gaussian import gaussian_run  # noqa: E402
+from kinetype.sample.schedule import sample_times  # noqa: E402
 
 
 @pytest.mark.parametrize("objective", OBJECTIVES)
@@ -61,8 +62,8 @@ def test_a_known_clean_sample_is_reproduced(sampler):
     x0 = torch.randn(3, 4)
 
     def denoise(x, t):
-        a, s = alpha_sigma(torch.as_tensor(t), "flow")
+        a, s = alpha_sigma(torch.as_tensor(t, dtype=torch.float32), "flow")
         return x0, (x - a * x0) / s
 
-    out = SAMPLERS[sampler](denoise, torch.randn(3, 4), torch.linspace(1.0, 0.0, 11), "flow")
+    out = SAMPLERS[sampler](denoise, torch.randn(3, 4), sample_times(10), "flow")
     torch.testing.assert_close(out, x0, atol=1e-5, rtol=1e-5)

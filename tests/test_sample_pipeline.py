@@ -67,7 +67,7 @@ def test_local_clip_text_encoder_is_frozen_and_saved_with_the_pipeline(tmp_path)
     assert (folder / "text_encoder" / "tokenizer_config.json").is_file()
     te = pipe.net.text_encoder
     assert not any(p.requires_grad for p in te.parameters())
-    emb, mask = te(["H^|e|l|l|o", "Ünïcode"])
+    emb, mask = te(te.tokenizer()(["H^|e|l|l|o", "Ünïcode"]))
     assert emb.shape == (2, 32, 32) and mask.all()
     a = pipe(*PROMPT, steps=2, seed=1)
     assert np.array_equal(a, Pipeline.from_pretrained(pipe.save_pretrained(tmp_path / "copy"))(*PROMPT, steps=2, seed=1))
@@ -115,3 +115,78 @@ def test_broken_model_folders_give_one_line_errors(pipe_dir, tmp_path):
     with pytest.raises(ModelError, match="cannot load the autoencoder") as e:
         Pipeline.from_pretrained(broken)
     assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("sampler", ["ddim", "dpm++", "euler"])
+def test_a_solver_step_copies_nothing_to_the_device_and_reads_nothing_back(sampler, monkeypatch):
+    """Sampling on the meta device (shapes only: a read-back there raises): the captions, the layout
+    and the initial noise cross before the first step, and no solver step copies or reads anything."""
+    from host_syncs import HostSyncs
+
+    from kinetype.model import KineTyNet
+    from kinetype.sample import guidance
+    from kinetype.train.config import PRESETS
+
+    with torch.device("meta"):
+        net = KineTyNet(PRESETS["tiny"].model).eval()
+    syncs, marks = HostSyncs(), []
+    denoise = net.denoise  # the first network call opens step 1
+    monkeypatch.setattr(net, "denoise", lambda *a, **k: (marks or marks.append(len(syncs.events)), denoise(*a, **k))[1])
+    with syncs:
+        guidance.sample_latents(net, (1, 4, 4, 8, 8), ["gold on navy"], ["letters drop in"], ["H^|i"], torch.rand(1, 4, 8, 8),
+                                objective="flow", sampler=sampler, steps=5, guidance=3.0,
+                                progress=lambda i: marks.append(len(syncs.events)))
+    assert len(marks) == 6 and len(set(marks)) == 1, syncs.events  # the same count before and after every step
+    assert marks[0] == len(syncs.events) > 0  # the copies made before the loop (captions, layout, noise)
+
+
+def test_a_compiled_pipeline_traces_once_for_every_step_and_prompt(pipe_dir):
+    graphs = []
+
+    def backend(gm, example_inputs):
+        graphs.append(gm)
+        return gm.forward
+
+    pipe = Pipeline.from_pretrained(pipe_dir)
+    plain = pipe(*PROMPT, steps=3, seed=0)
+    pipe.compile(backend=backend)
+    assert np.array_equal(pipe(*PROMPT, steps=3, seed=0), plain)
+    traced = len(graphs)
+    pipe(["white on black"], ["the letters spin in, one by one"], ["o|k"], steps=4, seed=1, sampler="euler")
+    assert traced >= 1 and len(graphs) == traced
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("size_px", "128", "size_px must be an integer between 8 and 4096"),
+    ("num_frames", 0, "num_frames must be an integer between 1 and 1024"),
+    ("fps", 1000, "fps must be an integer between 1 and 120"),
+    ("objective", "score", "objective must be one of flow, v, eps"),
+    ("components", "autoencoder", "components must be a list"),
+    ("sha256", ["x"], "sha256 must be a table"),
+    ("stage", 3, "stage must be one of"),
+])
+def test_a_damaged_model_index_is_refused_in_one_line_naming_the_field(pipe_dir, tmp_path, field, value, message):
+    import shutil
+
+    from kinetype.pipeline import read_model_folder
+
+    broken = tmp_path / "broken"
+    shutil.copytree(pipe_dir, broken)
+    index = json.loads((broken / "model_index.json").read_text())
+    (broken / "model_index.json").write_text(json.dumps({**index, field: value}))
+    with pytest.raises(ModelError, match=message) as e:
+        read_model_folder(broken)
+    assert "model_index.json" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_nan_in_the_model_index_is_refused(pipe_dir, tmp_path):
+    import shutil
+
+    from kinetype.pipeline import read_model_folder
+
+    broken = tmp_path / "broken"
+    shutil.copytree(pipe_dir, broken)
+    text = (broken / "model_index.json").read_text().replace('"fps": 8', '"fps": NaN')
+    (broken / "model_index.json").write_text(text)
+    with pytest.raises(ModelError, match="not valid JSON.*NaN"):
+        read_model_folder(broken)

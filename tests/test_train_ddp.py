@@ -26,7 +26,7 @@ def torchrun(args, cwd):
 def test_two_process_gloo_ddp_runs_both_diffusion_stages(tmp_path):
     ae = tiny_autoencoder_folder(tmp_path / "vae")
     (tmp_path / "tiny.toml").write_text(
-        "[data]\nnum_frames = 4\nbatch_size = 1\n\n[optim]\ngrad_accum_steps = 2\nlr_warmup_steps = 1\n"
+        "[data]\nnum_frames = 4\nbatch_size = 1\n\n[optim]\ngrad_accum_steps = 2\nlr_warmup = 0.5\n"
     )
     common = ["--preset", "tiny", "--shards", "synthetic", "--config", str(tmp_path / "tiny.toml"), "--max-steps", "2"]
     image = torchrun([*common, "--stage", "image", "--autoencoder", str(ae), "--out", str(tmp_path / "image")], tmp_path)

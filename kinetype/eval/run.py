@@ -166,10 +166,13 @@ def evaluate_model(pipe_or_dir, *, n: int, seed: int = 0, glyph: bool = True, st
     against the engine's reference render of the same (template, word, seed): legibility on the
     reference's at-rest frames, text-region IoU with its glyph masks, colour ΔE, flicker, and the
     generation time. ``glyph``: give the model the reference's glyph masks."""
+    from kinetype.pipeline import Pipeline
     from kinetype.templates import default_templates, get_template, load_templates
 
     names = _check_args(n, out, readers)
     pipe = _load_pipeline(pipe_or_dir)
+    if isinstance(pipe, Pipeline) and pipe.device.type == "cuda" and n > 1 and pipe.denoise_fn is None:
+        pipe.compile()  # every clip has one shape: one trace serves them all (the first clip pays for it)
     templates = Path(templates or default_templates())
     all_templates = load_templates(templates)
     items = eval_items(all_templates, n, seed)

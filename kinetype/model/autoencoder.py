@@ -119,7 +119,7 @@ class Autoencoder(nn.Module):
             mean, logvar = self.vae.posterior(frames, None if masks is None else masks.flatten(0, 1))
             z = mean
             if sample:
-                z = mean + (0.5 * logvar).exp() * torch.randn(mean.shape, generator=generator).to(mean)
+                z = mean + (0.5 * logvar).exp() * torch.randn(mean.shape, generator=generator, device=mean.device)
         else:
             dist = self.vae.encode(frames).latent_dist
             z = dist.sample(generator) if sample else dist.mode()
@@ -152,10 +152,11 @@ class Autoencoder(nn.Module):
         """frames (N, 3, H, W), masks (N, H, W). L1 + extra weight inside glyph masks (thin strokes) + KL."""
         if self.glyph:
             # Withhold the mask from the decoder for a share of frames (the encoder always has it).
-            present = (torch.rand(frames.shape[0], generator=generator) >= self.cfg.mask_drop_prob).to(frames)
+            n, device = frames.shape[0], frames.device
+            present = (torch.rand(n, generator=generator, device=device) >= self.cfg.mask_drop_prob).to(frames.dtype)
             mean, logvar = self.vae.posterior(frames, masks)
             std = (0.5 * logvar).exp()
-            z = mean + std * torch.randn(mean.shape, generator=generator).to(mean)
+            z = mean + std * torch.randn(mean.shape, generator=generator, device=device, dtype=mean.dtype)
             recon = self.vae.decode(z, masks, present)
             kl = 0.5 * (mean.pow(2) + std.pow(2) - 1.0 - logvar).sum(dim=(1, 2, 3)).mean()
         else:

@@ -66,7 +66,6 @@ class DenoiserConfig:
     ff_mult: int = 4
     glyph_channels: bool = True  # concatenate per-frame glyph masks (+ a presence flag) to the input
     max_frames: int = 64  # temporal position encoding length
-    context_dim: int = 128  # caption embedding width; set from the text encoder when built
 
 
 @dataclass

@@ -1,11 +1,13 @@
-"""The space-time UNet denoiser on latents (KineTy Sec. 4, an SD-style UNet with temporal layers).
+"""The denoiser: a space-time UNet on latents (KineTy Sec. 4, an SD-style UNet with temporal layers).
 
-At each resolution:  ResNet block -> SpatialTransformer (static + zero-init word cross-attention)
--> TemporalTransformer (dynamic cross-attention, zero-init output).  Down path, a middle block, an
-up path with skip connections.  Convolutions run per frame on (B*T, C, h, w).
+Every layer is a ResNet block -> SpatialTransformer (static + zero-init word cross-attention) ->
+TemporalTransformer (dynamic cross-attention, zero-init output). A level is one module (as
+diffusers' ``CrossAttnDownBlock3D``): a :class:`DownLevel` runs its layers and returns its skips, an
+:class:`UpLevel` takes them back, so :meth:`Denoiser.forward` is a short loop over levels.
+Convolutions run per frame on (B*T, C, h, w).
 
-Image mode (stage 1, ``dynamic is None``): frames are independent images conditioned on the static
-caption only; the temporal layers and the word branch are skipped.  Video mode (stage 2) runs all
+Image mode (stage 1, no dynamic caption): frames are independent images conditioned on the static
+caption only; the temporal layers and the word branch are skipped. Video mode (stage 2) runs all
 three branches; because the word branch and the temporal output start at zero, the video model's
 first output equals the image model's (tested).
 
@@ -15,161 +17,187 @@ at latent resolution and a flag saying whether a mask is given, so one model wor
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
+from diffusers.models.embeddings import TimestepEmbedding, Timesteps
+from diffusers.models.resnet import ResnetBlock2D
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from kinetype.model.attention import SpatialTransformer, TemporalTransformer
 from kinetype.model.config import DenoiserConfig
+from kinetype.model.text import Caption
 
 GLYPH_CHANNELS = 2  # mask coverage, mask-present flag
 
-Caption = tuple[torch.Tensor, torch.Tensor]  # (embeddings (B, L, D), mask (B, L) bool)
+
+class Context(NamedTuple):
+    """What every layer is conditioned on besides the time: the encoded captions."""
+
+    static: Caption
+    dynamic: Caption | None = None  # None: image mode
+    word: Caption | None = None
 
 
 class Layer(nn.Module):
     """One UNet layer: ResNet block, then (optionally) the spatial and temporal transformers."""
 
-    def __init__(self, in_ch: int, out_ch: int, temb_dim: int, cfg: DenoiserConfig, attention: bool):
+    def __init__(self, in_ch: int, out_ch: int, temb_dim: int, context_dim: int, cfg: DenoiserConfig, attention: bool):
         super().__init__()
-        from diffusers.models.resnet import ResnetBlock2D
-
         self.resnet = ResnetBlock2D(in_channels=in_ch, out_channels=out_ch, temb_channels=temb_dim, groups=cfg.norm_groups)
         heads = max(1, out_ch // cfg.head_dim)
-        self.spatial = SpatialTransformer(out_ch, heads, cfg.context_dim, cfg.norm_groups, cfg.ff_mult) if attention else None
-        self.temporal = (
-            TemporalTransformer(out_ch, heads, cfg.context_dim, cfg.norm_groups, cfg.max_frames, cfg.ff_mult)
-            if attention
-            else None
-        )
+        self.spatial = SpatialTransformer(out_ch, heads, context_dim, cfg.norm_groups, cfg.ff_mult) if attention else None
+        self.temporal = (TemporalTransformer(out_ch, heads, context_dim, cfg.norm_groups, cfg.max_frames, cfg.ff_mult)
+                         if attention else None)
+        self.checkpointing = False  # recompute activations in the backward pass (memory for time)
 
-    def forward(self, x, temb, frames: int, static: Caption, dynamic: Caption | None, word: Caption | None):
+    def forward(self, x: torch.Tensor, temb: torch.Tensor, frames: int, ctx: Context) -> torch.Tensor:
+        if self.checkpointing and self.training and torch.is_grad_enabled():
+            return checkpoint(self._forward, x, temb, frames, ctx, use_reentrant=False)
+        return self._forward(x, temb, frames, ctx)
+
+    def _forward(self, x, temb, frames: int, ctx: Context) -> torch.Tensor:
         x = self.resnet(x, temb)
         if self.spatial is not None:
-            x = self.spatial(x, frames, static, word)
-        if self.temporal is not None and dynamic is not None:
-            x = self.temporal(x, frames, dynamic)
+            x = self.spatial(x, frames, ctx.static, ctx.word)
+        if self.temporal is not None and ctx.dynamic is not None:
+            x = self.temporal(x, frames, ctx.dynamic)
         return x
 
 
-class Upsample(nn.Module):
-    """2x nearest-neighbour upsampling, then a 3x3 convolution (as in SD's UNet)."""
+class DownLevel(nn.Module):
+    """``layers`` layers at one resolution, then (but for the last level) a 2x strided convolution.
+    Returns the output and the skips it leaves for the up path: one per layer and the downsample."""
 
-    def __init__(self, channels: int):
+    def __init__(self, in_ch: int, out_ch: int, layers: int, temb_dim: int, context_dim: int, cfg: DenoiserConfig,
+                 attention: bool, downsample: bool):
         super().__init__()
-        self.conv = nn.Conv2d(channels, channels, 3, padding=1)
+        self.layers = nn.ModuleList(
+            [Layer(in_ch if i == 0 else out_ch, out_ch, temb_dim, context_dim, cfg, attention) for i in range(layers)])
+        self.downsample = nn.Conv2d(out_ch, out_ch, 3, stride=2, padding=1) if downsample else None
+        self.skip_channels = [out_ch] * (layers + (1 if downsample else 0))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+    def forward(self, h, temb, frames: int, ctx: Context) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        skips = []
+        for layer in self.layers:
+            h = layer(h, temb, frames, ctx)
+            skips.append(h)
+        if self.downsample is not None:
+            h = self.downsample(h)
+            skips.append(h)
+        return h, skips
 
 
-class SpaceTimeUNet(nn.Module):
-    def __init__(self, cfg: DenoiserConfig, latent_channels: int):
+class UpLevel(nn.Module):
+    """The mirror of a DownLevel: each layer concatenates one skip (last in, first out, as SD's UNet),
+    then (but for the top level) 2x nearest-neighbour upsampling and a 3x3 convolution."""
+
+    def __init__(self, in_ch: int, out_ch: int, skip_channels: list[int], temb_dim: int, context_dim: int,
+                 cfg: DenoiserConfig, attention: bool, upsample: bool):
         super().__init__()
-        from diffusers.models.embeddings import TimestepEmbedding, Timesteps
+        layers = []
+        for skip in skip_channels:  # in the order they are taken back
+            layers.append(Layer(in_ch + skip, out_ch, temb_dim, context_dim, cfg, attention))
+            in_ch = out_ch
+        self.layers = nn.ModuleList(layers)
+        self.upsample = nn.Conv2d(out_ch, out_ch, 3, padding=1) if upsample else None
 
-        self.cfg = cfg
-        self.latent_channels = latent_channels
-        self.gradient_checkpointing = False
+    def forward(self, h, skips: list[torch.Tensor], temb, frames: int, ctx: Context) -> torch.Tensor:
+        for layer in self.layers:
+            h = layer(torch.cat([h, skips.pop()], dim=1), temb, frames, ctx)
+        if self.upsample is not None:
+            h = self.upsample(F.interpolate(h, scale_factor=2.0, mode="nearest"))
+        return h
+
+
+class Denoiser(nn.Module):
+    """(noisy latents, time, captions, glyph layout) -> the objective's prediction, same shape as x."""
+
+    def __init__(self, cfg: DenoiserConfig, latent_channels: int, context_dim: int):
+        super().__init__()
+        self.cfg, self.latent_channels, self.context_dim = cfg, latent_channels, context_dim
         ch = list(cfg.channels)
         attn = list(cfg.attention_levels) + [False] * (len(ch) - len(cfg.attention_levels))
         temb_dim = ch[0] * 4
 
-        # Timestep t in [0, 1] is embedded as 1000 t, the scale SD's sinusoidal embedding expects.
+        # Time t in [0, 1] is embedded as 1000 t, the scale SD's sinusoidal embedding expects.
         self.t_proj = Timesteps(ch[0], flip_sin_to_cos=True, downscale_freq_shift=0)
         self.t_embedder = TimestepEmbedding(ch[0], temb_dim)
         in_ch = latent_channels + (GLYPH_CHANNELS if cfg.glyph_channels else 0)
         self.x_embedder = nn.Conv2d(in_ch, ch[0], 3, padding=1)
 
-        # Down path: layers_per_level layers per level, then a 2x downsample (not after the last level).
+        common = dict(temb_dim=temb_dim, context_dim=context_dim, cfg=cfg)
         self.down = nn.ModuleList()
-        self.downsamplers = nn.ModuleList()
-        skip_ch = [ch[0]]
-        cur = ch[0]
+        skips, cur = [ch[0]], ch[0]  # the embedded input is the first skip
         for i, c in enumerate(ch):
-            for _ in range(cfg.layers_per_level):
-                self.down.append(Layer(cur, c, temb_dim, cfg, attn[i]))
-                cur = c
-                skip_ch.append(cur)
-            if i < len(ch) - 1:
-                self.downsamplers.append(nn.Conv2d(cur, cur, 3, stride=2, padding=1))
-                skip_ch.append(cur)
-        self.mid = nn.ModuleList(
-            [Layer(cur, cur, temb_dim, cfg, attention=True), Layer(cur, cur, temb_dim, cfg, attention=False)]
-        )
-        # Up path mirrors the down path; each layer concatenates one skip (as in SD's UNet).
+            level = DownLevel(cur, c, cfg.layers_per_level, attention=attn[i], downsample=i < len(ch) - 1, **common)
+            self.down.append(level)
+            skips += level.skip_channels
+            cur = c
+        self.mid = nn.ModuleList([Layer(cur, cur, temb_dim, context_dim, cfg, attention=True),
+                                  Layer(cur, cur, temb_dim, context_dim, cfg, attention=False)])
         self.up = nn.ModuleList()
-        self.upsamplers = nn.ModuleList()
         for i, c in reversed(list(enumerate(ch))):
-            for _ in range(cfg.layers_per_level + 1):
-                self.up.append(Layer(cur + skip_ch.pop(), c, temb_dim, cfg, attn[i]))
-                cur = c
-            if i > 0:
-                self.upsamplers.append(Upsample(cur))
+            taken = [skips.pop() for _ in range(cfg.layers_per_level + 1)]
+            self.up.append(UpLevel(cur, c, taken, attention=attn[i], upsample=i > 0, **common))
+            cur = c
         self.norm_out = nn.GroupNorm(cfg.norm_groups, cur, eps=1e-6)
         self.final_layer = nn.Conv2d(cur, latent_channels, 3, padding=1)
 
-    # -- parameter groups by role (the trainer picks which ones train in each stage) ------------
+    @property
+    def gradient_checkpointing(self) -> bool:
+        return any(m.checkpointing for m in self.modules() if isinstance(m, Layer))
+
+    @gradient_checkpointing.setter
+    def gradient_checkpointing(self, on: bool) -> None:
+        for m in self.modules():
+            if isinstance(m, Layer):
+                m.checkpointing = on
+
     def video_parameters(self) -> list[nn.Parameter]:
         """Temporal transformers and the word branch: new in the video stage."""
-        out = []
-        for name, p in self.named_parameters():
-            if ".temporal." in name or ".word_attn." in name or ".word_out." in name:
-                out.append(p)
-        return out
+        return [p for name, p in self.named_parameters()
+                if ".temporal." in name or ".word_attn." in name or ".word_out." in name]
 
     def forward(
         self,
         x: torch.Tensor,  # (B, T, C, h, w) noisy latents
         t: torch.Tensor,  # (B,) time in [0, 1]
-        static: Caption,
-        dynamic: Caption | None = None,
-        word: Caption | None = None,
+        ctx: Context,
         glyph: torch.Tensor | None = None,  # (B, T, h, w) mask coverage, or None = no glyph layout
         glyph_present: torch.Tensor | None = None,  # (B,) 1 = use this sample's glyph, 0 = dropped
     ) -> torch.Tensor:
         b, frames = x.shape[:2]
+        if ctx.word is not None and ctx.dynamic is None:
+            raise ValueError("the word caption is a video-stage input: give the dynamic caption too")
         h = x.flatten(0, 1)  # (B*T, C, h, w)
         if self.cfg.glyph_channels:
-            if glyph is None:
-                g = h.new_zeros(h.shape[0], GLYPH_CHANNELS, *h.shape[-2:])
-            else:
-                m = glyph.flatten(0, 1)[:, None].to(h.dtype)  # (B*T, 1, h, w)
-                flag = torch.ones_like(m)
-                if glyph_present is not None:
-                    flag = flag * glyph_present.to(h.dtype).repeat_interleave(frames).view(-1, 1, 1, 1)
-                g = torch.cat([m * flag, flag], dim=1)
-            h = torch.cat([h, g], dim=1)
+            h = torch.cat([h, glyph_planes(glyph, glyph_present, h)], dim=1)
         temb = self.t_embedder(self.t_proj(t * 1000.0).to(x.dtype))  # (B, D)
         temb = temb.repeat_interleave(frames, dim=0)  # (B*T, D)
-        if word is not None and dynamic is None:
-            raise ValueError("the word caption is a video-stage input: give the dynamic caption too")
 
         h = self.x_embedder(h)
         skips = [h]
-        di = 0
-        for i, _ in enumerate(self.cfg.channels):
-            for _ in range(self.cfg.layers_per_level):
-                h = self._run(self.down[di], h, temb, frames, static, dynamic, word)
-                di += 1
-                skips.append(h)
-            if i < len(self.downsamplers):
-                h = self.downsamplers[i](h)
-                skips.append(h)
+        for level in self.down:
+            h, level_skips = level(h, temb, frames, ctx)
+            skips += level_skips
         for layer in self.mid:
-            h = self._run(layer, h, temb, frames, static, dynamic, word)
-        ui = 0
-        for i in range(len(self.cfg.channels)):
-            for _ in range(self.cfg.layers_per_level + 1):
-                h = self._run(self.up[ui], torch.cat([h, skips.pop()], dim=1), temb, frames, static, dynamic, word)
-                ui += 1
-            if i < len(self.upsamplers):
-                h = self.upsamplers[i](h)
+            h = layer(h, temb, frames, ctx)
+        for level in self.up:
+            h = level(h, skips, temb, frames, ctx)
         h = self.final_layer(F.silu(self.norm_out(h)))
         return h.unflatten(0, (b, frames))
 
-    def _run(self, layer: Layer, h, temb, frames, static, dynamic, word):
-        if self.gradient_checkpointing and self.training and torch.is_grad_enabled():
-            return checkpoint(layer, h, temb, frames, static, dynamic, word, use_reentrant=False)
-        return layer(h, temb, frames, static, dynamic, word)
+
+def glyph_planes(glyph: torch.Tensor | None, present: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:
+    """(B*T, 2, h, w): the glyph coverage times the presence flag, and the flag (zeros without a layout)."""
+    if glyph is None:
+        return like.new_zeros(like.shape[0], GLYPH_CHANNELS, *like.shape[-2:])
+    frames = glyph.shape[1]
+    m = glyph.flatten(0, 1)[:, None].to(like.dtype)  # (B*T, 1, h, w)
+    flag = torch.ones_like(m)
+    if present is not None:
+        flag = flag * present.to(like.dtype).repeat_interleave(frames).view(-1, 1, 1, 1)
+    return torch.cat([m * flag, flag], dim=1)

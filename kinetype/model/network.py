@@ -1,54 +1,55 @@
-"""The trainable network: caption encoder + space-time UNet, one module (what DDP wraps).
+"""The trainable network: caption encoder + denoiser, one module (what DDP wraps and torch.compile
+traces).
 
-``forward`` takes caption strings so every parameter that trains is reached inside DDP's forward;
-samplers call :meth:`encode` once and :meth:`denoise` per step.
+``forward`` takes tokenised captions (fixed-length tensors, see :mod:`kinetype.model.text`), so every
+parameter that trains is reached inside DDP's forward and the traced graph never depends on what a
+caption says. Samplers call :meth:`encode` once and :meth:`denoise` per step.
 """
 
 from __future__ import annotations
-
-from dataclasses import replace
 
 import torch
 from torch import nn
 
 from kinetype.model.config import ModelConfig
-from kinetype.model.denoiser import Caption, SpaceTimeUNet
-from kinetype.model.text import build_text_encoder
+from kinetype.model.denoiser import Context, Denoiser
+from kinetype.model.text import Tokens, build_text_encoder, encode_all
 
 
 class KineTyNet(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
+        self.cfg = cfg
         self.text_encoder = build_text_encoder(cfg.text)
-        # Cross-attention width = the caption encoder's width: resolved into a new config (what the
-        # pipeline folder saves); the caller's ``cfg`` is left as it was given.
-        self.cfg = replace(cfg, denoiser=replace(cfg.denoiser, context_dim=self.text_encoder.dim))
-        self.unet = SpaceTimeUNet(self.cfg.denoiser, cfg.autoencoder.latent_channels)
+        # Cross-attention width is the caption encoder's width: known once the encoder is built.
+        self.denoiser = Denoiser(cfg.denoiser, cfg.autoencoder.latent_channels, context_dim=self.text_encoder.dim)
+        self.tokenizer = self.text_encoder.tokenizer()
 
-    def encode(self, captions: list[str]) -> Caption:
-        return self.text_encoder(captions)
+    def tokenize(self, captions: list[str], fixed_length: bool = True) -> Tokens:
+        """Captions -> tokens on the network's device, padded to ``max_tokens`` or (``fixed_length=False``)
+        to the longest of them (see :mod:`kinetype.model.text`; the trainer tokenises in its loader)."""
+        captions = list(captions)
+        length = None if fixed_length else self.tokenizer.shortest_length(captions)
+        return self.tokenizer(captions, length).to(self.denoiser.x_embedder.weight.device)
 
-    def denoise(self, x, t, static: Caption, dynamic: Caption | None = None, word: Caption | None = None,
-                glyph=None, glyph_present=None):
-        return self.unet(x, t, static, dynamic, word, glyph, glyph_present)
+    def encode(self, static: Tokens, dynamic: Tokens | None = None, word: Tokens | None = None) -> Context:
+        """The three caption kinds through the shared encoder in one pass."""
+        return Context(*encode_all(self.text_encoder, static, dynamic, word))
+
+    def denoise(self, x, t, ctx: Context, glyph=None, glyph_present=None) -> torch.Tensor:
+        return self.denoiser(x, t, ctx, glyph, glyph_present)
 
     def forward(
         self,
         x: torch.Tensor,  # (B, T, C, h, w) noisy latents
         t: torch.Tensor,  # (B,)
-        static: list[str],
-        dynamic: list[str] | None = None,
-        word: list[str] | None = None,
+        static: Tokens,  # (B, L) each
+        dynamic: Tokens | None = None,  # None: image mode
+        word: Tokens | None = None,
         glyph: torch.Tensor | None = None,  # (B, T, h, w)
         glyph_present: torch.Tensor | None = None,  # (B,)
     ) -> torch.Tensor:
-        # One encoder shared by the three captions (as in KineTy), one pass per caption kind: each
-        # caption's padding then depends only on its own kind, so adding the dynamic and word
-        # captions cannot change the static context by a rounding error.
-        s_ctx = self.encode(static)
-        d_ctx = self.encode(dynamic) if dynamic is not None else None
-        w_ctx = self.encode(word) if word is not None else None
-        return self.unet(x, t, s_ctx, d_ctx, w_ctx, glyph, glyph_present)
+        return self.denoiser(x, t, self.encode(static, dynamic, word), glyph, glyph_present)
 
     def video_parameters(self) -> list[nn.Parameter]:
-        return self.unet.video_parameters()
+        return self.denoiser.video_parameters()

@@ -78,13 +78,13 @@ def predict_x0_eps(
     raise ValueError(f"unknown objective {objective!r}")
 
 
-def sample_times(batch: int, generator: torch.Generator, device: torch.device, objective: str) -> torch.Tensor:
-    """Training times: uniform for the VP schedules (DDPM practice), logit-normal for flow (SD3, Esser
-    et al. 2024, which puts more steps in the middle where the velocity is hardest to predict)."""
+def sample_times(batch: int, generator: torch.Generator, objective: str) -> torch.Tensor:
+    """Training times (B,) on the generator's device: uniform for the VP schedules (DDPM practice),
+    logit-normal for flow (SD3, Esser et al. 2024, which puts more steps in the middle where the
+    velocity is hardest to predict)."""
     if objective == "flow":
-        u = torch.randn(batch, generator=generator, device="cpu")
-        return torch.sigmoid(u).to(device)
-    return torch.rand(batch, generator=generator, device="cpu").clamp(1e-3, 1.0).to(device)
+        return torch.sigmoid(torch.randn(batch, generator=generator, device=generator.device))
+    return torch.rand(batch, generator=generator, device=generator.device).clamp(1e-3, 1.0)
 
 
 def alpha_sigma_derivative(t: torch.Tensor, objective: str) -> tuple[torch.Tensor, torch.Tensor]:

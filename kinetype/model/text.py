@@ -1,4 +1,12 @@
-"""Caption encoders: captions -> (embeddings (B, L, D), key mask (B, L)).
+"""Caption encoders: captions -> fixed-length tokens -> (embeddings (B, L, D), key mask (B, L)).
+
+Tokenising is apart from encoding. The trainer's loader workers tokenise (each encoder's
+``tokenizer()`` is picklable), so a training step receives tensors, never strings, and nothing per
+caption runs on the host during the step. A compiled network gets every caption padded to
+``max_tokens``, one fixed shape, so ``torch.compile`` traces it once whatever the captions say; an
+eager one gets the batch's captions padded only to the longest of them (rounded up to 8), because
+padded keys still cost attention: on the `cpu` preset's video step, 256 tokens instead of 48 made
+the network's forward and backward 1.46x slower.
 
 - :class:`ByteTextEncoder` (default): UTF-8 bytes -> a small transformer trained with the model.
   Bytes have no out-of-vocabulary failure, and the word caption ``H^|e|l|l|o`` keeps one token per
@@ -6,15 +14,20 @@
 - :class:`ClipTextEncoder`: a pretrained CLIP text encoder from a local folder (transformers
   format), frozen, as in the paper. Nothing is fetched from a hub.
 
-One encoder is shared by the static, dynamic and word captions, as in KineTy.
+One encoder is shared by the static, dynamic and word captions, as in KineTy; :meth:`encode_all`
+runs them through it in one pass.
 """
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from kinetype.model.config import TextConfig
 from kinetype.model.errors import ModelError
@@ -22,14 +35,56 @@ from kinetype.model.errors import ModelError
 PAD, BOS, EOS = 256, 257, 258  # byte ids are 0..255
 
 
-def tokenize_bytes(captions: list[str], max_tokens: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(ids (B, L) long, mask (B, L) bool). BOS + bytes + EOS, cut to ``max_tokens``, right-padded."""
-    rows = [[BOS, *list(c.encode("utf-8"))[: max_tokens - 2], EOS] for c in captions]
-    length = max(len(r) for r in rows)
-    ids = torch.full((len(rows), length), PAD, dtype=torch.long)
-    for i, r in enumerate(rows):
-        ids[i, : len(r)] = torch.tensor(r)
-    return ids, ids != PAD
+class Tokens(NamedTuple):
+    """Tokenised captions: ``ids`` (B, L) long and ``mask`` (B, L) bool (True = a real token)."""
+
+    ids: torch.Tensor
+    mask: torch.Tensor
+
+    def to(self, device, non_blocking: bool = False) -> Tokens:
+        return Tokens(self.ids.to(device, non_blocking=non_blocking), self.mask.to(device, non_blocking=non_blocking))
+
+
+class Caption(NamedTuple):
+    """An encoded caption: ``embeddings`` (B, L, D) and the key ``mask`` (B, L) bool."""
+
+    embeddings: torch.Tensor
+    mask: torch.Tensor
+
+
+class ByteTokenizer:
+    """BOS + UTF-8 bytes + EOS, cut to ``max_tokens`` and right-padded to ``length`` (default ``max_tokens``)."""
+
+    def __init__(self, max_tokens: int):
+        self.max_tokens = max_tokens
+
+    def shortest_length(self, captions: list[str], multiple: int = 8) -> int:
+        """The length that holds the longest of ``captions``, rounded up to ``multiple``."""
+        longest = max((len(c.encode("utf-8")) + 2 for c in captions), default=2)
+        return min(self.max_tokens, -(-longest // multiple) * multiple)
+
+    def __call__(self, captions: list[str], length: int | None = None) -> Tokens:
+        length = length or self.max_tokens
+        ids = torch.full((len(captions), length), PAD, dtype=torch.long)
+        for i, c in enumerate(captions):
+            row = [BOS, *c.encode("utf-8")[: min(length, self.max_tokens) - 2], EOS]
+            ids[i, : len(row)] = torch.tensor(row)
+        return Tokens(ids, ids != PAD)
+
+
+class ClipTokenizer:
+    """A local CLIP tokenizer, padded to the model's full length (every token attended to, as SD)."""
+
+    def __init__(self, tokenizer, max_tokens: int):  # tokenizer: a transformers CLIP tokenizer
+        self.tokenizer, self.max_tokens = tokenizer, max_tokens
+
+    def shortest_length(self, captions: list[str], multiple: int = 8) -> int:
+        return self.max_tokens  # a pretrained CLIP sees full-length captions, as in training
+
+    def __call__(self, captions: list[str], length: int | None = None) -> Tokens:
+        tok = self.tokenizer(captions, padding="max_length", max_length=self.max_tokens, truncation=True,
+                             return_tensors="pt")
+        return Tokens(tok.input_ids, torch.ones(tok.input_ids.shape, dtype=torch.bool))
 
 
 class ByteTextEncoder(nn.Module):
@@ -50,21 +105,18 @@ class ByteTextEncoder(nn.Module):
         self.final_norm = nn.LayerNorm(cfg.width)
         nn.init.normal_(self.token_embedding.weight, std=0.02)
 
-    def forward(self, captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        device = self.position_embedding.device
-        ids, mask = tokenize_bytes(captions, self.cfg.max_tokens)
-        ids, mask = ids.to(device), mask.to(device)
-        x = self.token_embedding(ids) + self.position_embedding[: ids.shape[1]]  # (B, L, D)
-        x = self.transformer(x, src_key_padding_mask=~mask)
-        return self.final_norm(x), mask
+    def tokenizer(self) -> ByteTokenizer:
+        return ByteTokenizer(self.cfg.max_tokens)
+
+    def forward(self, tokens: Tokens) -> Caption:
+        x = self.token_embedding(tokens.ids) + self.position_embedding[: tokens.ids.shape[1]]  # (B, L, D)
+        with attention_kernels(x):
+            x = self.transformer(x, src_key_padding_mask=~tokens.mask)
+        return Caption(self.final_norm(x), tokens.mask)
 
 
 class ClipTextEncoder(nn.Module):
-    """A frozen transformers ``CLIPTextModel`` + tokenizer from one local folder.
-
-    Like Stable Diffusion, captions are padded to the model's full length and every token is
-    attended to (the mask is all ones), so a pretrained SD UNet sees what it was trained on.
-    """
+    """A frozen transformers ``CLIPTextModel`` (and its tokenizer) from one local folder."""
 
     trainable = False
 
@@ -81,27 +133,39 @@ class ClipTextEncoder(nn.Module):
         if not (path / "config.json").is_file():
             raise ModelError(f"{path}: not a CLIP text encoder folder (no config.json)")
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
             self.model = CLIPTextModel.from_pretrained(str(path), local_files_only=True, use_safetensors=True,
                                                        low_cpu_mem_usage=False)
+            hf_tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
         except Exception as e:
             msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
             raise ModelError(f"{path}: cannot load the CLIP text encoder ({type(e).__name__}: {msg})") from None
+        length = min(hf_tokenizer.model_max_length, self.model.config.max_position_embeddings)
+        self._tokenizer = ClipTokenizer(hf_tokenizer, length)
         self.model.requires_grad_(False).eval()
         self.cfg = cfg
         self.dim = int(self.model.config.hidden_size)
+
+    @property
+    def hf_tokenizer(self):
+        """The transformers tokenizer (saved beside the model in a pipeline folder)."""
+        return self._tokenizer.tokenizer
+
+    def tokenizer(self) -> ClipTokenizer:
+        return self._tokenizer
 
     def train(self, mode: bool = True):  # always frozen, always eval
         return super().train(False)
 
     @torch.no_grad()
-    def forward(self, captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        device = next(self.model.parameters()).device
-        max_len = min(self.tokenizer.model_max_length, self.model.config.max_position_embeddings)
-        tok = self.tokenizer(captions, padding="max_length", max_length=max_len, truncation=True, return_tensors="pt")
-        ids = tok.input_ids.to(device)
-        hidden = self.model(input_ids=ids).last_hidden_state
-        return hidden, torch.ones(ids.shape, dtype=torch.bool, device=device)
+    def forward(self, tokens: Tokens) -> Caption:
+        return Caption(self.model(input_ids=tokens.ids).last_hidden_state, tokens.mask)
+
+
+def attention_kernels(x: torch.Tensor):
+    """SDPA's plain (math) kernels where the fused one is slow: on the CPU in bfloat16 its backward
+    pass (see :func:`kinetype.model.attention.attend`; here 3% of the `cpu` preset's video step)."""
+    cpu_bf16 = x.device.type == "cpu" and (x.dtype == torch.bfloat16 or torch.is_autocast_enabled("cpu"))
+    return sdpa_kernel(SDPBackend.MATH) if cpu_bf16 else contextlib.nullcontext()
 
 
 def build_text_encoder(cfg: TextConfig) -> nn.Module:
@@ -111,3 +175,25 @@ def build_text_encoder(cfg: TextConfig) -> nn.Module:
         return ClipTextEncoder(cfg)
     raise ModelError(f"unknown text encoder {cfg.kind!r}: choose 'byte' or 'clip'")
 
+
+def encode_all(encoder: nn.Module, *tokens: Tokens | None) -> list[Caption | None]:
+    """Encode several caption kinds (static, dynamic, word...) of one batch in one pass through the
+    shared encoder; ``None`` stays ``None``. Kinds of different lengths are padded to the longest for
+    the pass (padding is masked out of the encoder's attention) and cut back to their own after it,
+    so each kind's keys cost the denoiser's cross-attention only its own length."""
+    given = [t for t in tokens if t is not None]
+    if not given:
+        return [None] * len(tokens)
+    length = max(t.ids.shape[1] for t in given)  # only byte tokens differ in length (CLIP's are all full)
+    ids = torch.cat([F.pad(t.ids, (0, length - t.ids.shape[1]), value=PAD) for t in given])
+    mask = torch.cat([F.pad(t.mask, (0, length - t.mask.shape[1]), value=False) for t in given])
+    caption = encoder(Tokens(ids, mask))
+    rows = iter(zip(caption.embeddings.split([t.ids.shape[0] for t in given]), given))
+    out = []
+    for t in tokens:
+        if t is None:
+            out.append(None)
+            continue
+        emb, own = next(rows)
+        out.append(Caption(emb[:, : own.ids.shape[1]], own.mask))
+    return out

@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import torch
 
-from kinetype.model.objective import alpha_sigma
+from kinetype.sample.schedule import alphas_sigmas
 
 
-def ddim(denoise, x: torch.Tensor, times: torch.Tensor, objective: str, progress=None) -> torch.Tensor:
+def ddim(denoise, x: torch.Tensor, times: list[float], objective: str, progress=None) -> torch.Tensor:
     """``denoise(x, t) -> (x0_hat, eps_hat)``; ``times`` decreasing from 1 to 0 (steps + 1 values)."""
+    alpha, sigma = alphas_sigmas(times, objective)
     for i in range(len(times) - 1):
         x0, eps = denoise(x, times[i])
-        alpha_s, sigma_s = alpha_sigma(times[i + 1], objective)
-        x = alpha_s * x0 + sigma_s * eps
+        x = alpha[i + 1] * x0 + sigma[i + 1] * eps
         if progress:
             progress(i)
     return x

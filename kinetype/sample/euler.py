@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import torch
 
-from kinetype.model.objective import alpha_sigma_derivative
+from kinetype.sample.schedule import derivatives
 
 
-def euler(denoise, x: torch.Tensor, times: torch.Tensor, objective: str, progress=None) -> torch.Tensor:
+def euler(denoise, x: torch.Tensor, times: list[float], objective: str, progress=None) -> torch.Tensor:
+    d_alpha, d_sigma = derivatives(times, objective)
     for i in range(len(times) - 1):
-        t, s = times[i], times[i + 1]
-        x0, eps = denoise(x, t)
-        d_alpha, d_sigma = alpha_sigma_derivative(t, objective)
-        x = x + (s - t) * (d_alpha * x0 + d_sigma * eps)
+        x0, eps = denoise(x, times[i])
+        dt = times[i + 1] - times[i]
+        x = x + dt * d_alpha[i] * x0 + dt * d_sigma[i] * eps
         if progress:
             progress(i)
-    # The last evaluation's x0_hat is the clean estimate the ODE is heading for at t = 0.
     return x

@@ -13,6 +13,7 @@ import math
 import torch
 
 from kinetype.model.objective import alpha_sigma
+from kinetype.sample.schedule import sample_times
 from kinetype.sample.solvers import SAMPLERS
 
 DATA_STD = 0.5
@@ -30,7 +31,7 @@ def gaussian_run(objective: str, sampler: str, steps: int, n: int = 20000) -> tu
     x = torch.randn(n, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     x = x * math.sqrt(a1**2 * DATA_STD**2 + s1**2)  # the marginal at t = 1 (unit noise for flow)
     exact = float(x.std()) * DATA_STD / math.sqrt(a1**2 * DATA_STD**2 + s1**2)
-    out = SAMPLERS[sampler](denoise, x, torch.linspace(1.0, 0.0, steps + 1, dtype=torch.float64), objective)
+    out = SAMPLERS[sampler](denoise, x, sample_times(steps), objective)
     return float(out.std()), exact
 
 

@@ -8,6 +8,7 @@ import torch
 
 from kinetype.model.errors import ModelError
 from kinetype.model.objective import predict_x0_eps
+from kinetype.sample.schedule import sample_times
 from kinetype.sample.solvers import SAMPLERS
 
 
@@ -26,11 +27,14 @@ def sample_latents(
     guidance: float = 3.0,
     seed: int = 0,
     progress: Callable[[int], None] | None = None,
+    denoise_fn: Callable | None = None,  # net.denoise or a compiled copy of it (Pipeline.compile)
 ) -> torch.Tensor:
     """Latents (B, T, C, h, w) for the captions; the same seed gives the same latents.
 
     The unconditional branch blanks all three captions (as in training's caption drop) and keeps
-    the glyph layout, which is a structural input rather than a prompt.
+    the glyph layout, which is a structural input rather than a prompt. Everything the steps share
+    (captions encoded, glyph layout, initial noise) goes to the device before the first step; a
+    step copies nothing to the device and reads nothing back.
     """
     if sampler not in SAMPLERS:
         raise ModelError(f"unknown sampler {sampler!r}: choose from {', '.join(SAMPLERS)}")
@@ -39,18 +43,17 @@ def sample_latents(
     guided = guidance != 1.0
     reps = 2 if guided else 1
 
-    def ctx(caps):  # conditional rows first, then the blank rows, encoded in one pass
-        if caps is None:
-            return None
-        emb, mask = net.encode(list(caps) + ([""] * b if guided else []))
-        return emb, mask
+    def tokens(caps):  # conditional rows first, then the blank rows; one fixed length for a compiled network
+        return None if caps is None else net.tokenize(list(caps) + ([""] * b if guided else []),
+                                                      fixed_length=denoise_fn is not None)
 
-    s_ctx, d_ctx, w_ctx = ctx(static), ctx(dynamic), ctx(word)
+    ctx = net.encode(tokens(static), tokens(dynamic), tokens(word))
+    network = denoise_fn or net.denoise
     g = None if glyph is None else glyph.to(device).repeat(reps, 1, 1, 1)
 
-    def denoise(x: torch.Tensor, t: torch.Tensor):
-        tt = t.to(device).float().expand(b * reps)
-        out = net.denoise(x.repeat(reps, 1, 1, 1, 1), tt, s_ctx, d_ctx, w_ctx, g).float()
+    def denoise(x: torch.Tensor, t: float):
+        tt = torch.full((b * reps,), t, device=device)
+        out = network(x.repeat(reps, 1, 1, 1, 1), tt, ctx, g).float()
         if guided:
             cond, uncond = out.chunk(2)
             out = uncond + guidance * (cond - uncond)
@@ -59,5 +62,4 @@ def sample_latents(
     # The initial noise is drawn on the CPU so a seed gives the same clip on any device.
     gen = torch.Generator().manual_seed(int(seed))
     x = torch.randn(shape, generator=gen).to(device)
-    times = torch.linspace(1.0, 0.0, steps + 1)
-    return SAMPLERS[sampler](denoise, x, times, objective, progress)
+    return SAMPLERS[sampler](denoise, x, sample_times(steps), objective, progress)

@@ -17,6 +17,7 @@ def train_command(
     out: Path | None,
     config: Path | None = None,
     max_steps: int | None = None,
+    minutes: float | None = None,
     resume: bool | None = None,
     dry_run: bool = False,
     init: Path | None = None,
@@ -37,8 +38,8 @@ def train_command(
         for flag, value in (("--init", init), ("--autoencoder", autoencoder), ("--clip", clip), ("--resume", resume)):
             if value:
                 raise TrainingError(f"{flag} applies to one stage: add --stage (autoencoder, image or video)")
-        return train_all(preset=preset, root=root, shards=shards, config=config, max_steps=max_steps, seed=seed,
-                         dry_run=dry_run, echo=echo)
+        return train_all(preset=preset, root=root, shards=shards, config=config, max_steps=max_steps, minutes=minutes,
+                         seed=seed, dry_run=dry_run, echo=echo)
     if stage not in STAGES:
         raise TrainingError(f"--stage {stage!r}: choose from {', '.join(STAGES)}")
     # One stage: --out is its run folder (default runs/kinetype/STAGE); without --init or --autoencoder it
@@ -47,7 +48,7 @@ def train_command(
     if init is None and autoencoder is None:
         prev = previous_export(DEFAULT_RUN_ROOT, stage)
         init = prev if prev is not None and finished(prev.parent) else None
-    overrides = stage_overrides(stage, run, init=init, shards=shards, seed=seed, max_steps=max_steps)
+    overrides = stage_overrides(stage, run, init=init, shards=shards, seed=seed, max_steps=max_steps, minutes=minutes)
     model: dict = {}
     if autoencoder is not None:
         model["autoencoder"] = {"path": str(autoencoder)}

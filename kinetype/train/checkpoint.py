@@ -119,6 +119,17 @@ def save_checkpoint(
     return final
 
 
+def read_state(path: Path) -> dict[str, Any]:
+    """A checkpoint's ``state.json`` alone (what a run needs to know before building its optimiser)."""
+    try:
+        state = json.loads((path / "state.json").read_text())
+    except (OSError, ValueError) as e:
+        raise TrainingError(f"{path}: cannot read the checkpoint ({type(e).__name__}: {e})") from None
+    if not isinstance(state, dict):
+        raise TrainingError(f"{path / 'state.json'}: not a checkpoint state (a JSON object)")
+    return state
+
+
 def load_checkpoint(path: Path) -> dict[str, Any]:
     try:
         state = json.loads((path / "state.json").read_text())

@@ -36,22 +36,33 @@ class DataConfig:
     # "yuv420": the decoded yuv420p planes, no colour conversion on the CPU (the fastest loader,
     # half of uint8's bytes); `prepare` converts them to RGB in [-1, 1] on the device.
     video_dtype: str = "float32"
+    # Image and video stages: encode every clip once with the frozen autoencoder and train on the
+    # cached latents (kinetype.train.latents): no video decoding and no encoder in the step. Pays
+    # when the stages read each clip more than about once (see the presets).
+    latent_cache: bool = False
 
 
 @dataclass
 class OptimConfig:
-    lr: float = 1e-3
+    """The optimiser and the schedule. The schedule is written in fractions of the stage's step
+    count N, so it fits any length: N is ``max_steps``, or with a time budget (``max_minutes``) as
+    many steps as the budget holds, fixed after a few timed steps (kinetype.train.schedule)."""
+
+    lr: float = 1e-3  # peak learning rate
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.01
-    lr_warmup_steps: int = 50
-    max_steps: int = 1000
+    lr_warmup: float = 0.05  # linear warm-up over this fraction of N
+    lr_final: float = 0.1  # then cosine decay to this fraction of the peak at step N
+    ema_std: float = 0.1  # power-function EMA (EDM2): the average's width as a fraction of the steps so far
+    max_steps: int = 1000  # N; with a time budget, the most steps the stage may take
+    # Time budget of the stage's training steps in minutes (0 = none); start-up is not counted. Not
+    # deterministic (it depends on the machine's speed): the bundled model is trained by step counts.
+    max_minutes: float = 0.0
     grad_accum_steps: int = 1
     grad_clip: float = 1.0
-    ema_decay: float = 0.999
-    # Wall-time budget of the stage in minutes (0 = none): the run stops after the step that passes
-    # it, checkpoints and exports. Not deterministic (it depends on the machine's speed): the
-    # bundled model is trained by step counts; the GPU script uses this.
-    max_minutes: float = 0.0
+    # CUDA: the largest batch per device whose training step fits in the GPU's memory (powers of two
+    # from data.batch_size), the learning rate scaled by sqrt(batch / data.batch_size).
+    auto_batch: bool = False
 
 
 @dataclass
@@ -69,8 +80,12 @@ class TrainConfig:
     # the word branch (the image model stays frozen, as AnimateDiff-style fine-tuning does).
     video_trains: Literal["all", "video"] = "all"
     train_text_encoder: bool = True  # the byte encoder trains with the model; CLIP is always frozen
-    precision: Literal["bf16", "fp32"] = "bf16"  # bf16 autocast on CUDA; the CPU always runs fp32
-    compile: bool = False
+    # bf16 autocast where the hardware multiplies bf16 natively: CUDA, and CPUs with AMX tiles
+    # (measured on one: 1.3x the image and 1.4x the video step of the `cpu` preset); float32 elsewhere.
+    precision: Literal["bf16", "fp32"] = "bf16"
+    # torch.compile of the network: "auto" = on CUDA only. On this 2-core CPU it took 211 s to compile
+    # the `cpu` preset's video step and made it no faster (benchmarks/train_speed.py --compile).
+    compile: Literal["auto", "on", "off"] = "auto"
     gradient_checkpointing: bool = False
     log_every: int = 10
     sample_every: int = 500  # EMA validation samples (0 = never)
@@ -92,7 +107,7 @@ def _tiny() -> TrainConfig:
         preset="tiny",
         model=model_preset("tiny"),
         data=DataConfig(size_px=32, num_frames=8, batch_size=2),
-        optim=OptimConfig(lr=1e-3, lr_warmup_steps=20, max_steps=300, ema_decay=0.99),
+        optim=OptimConfig(lr=1e-3, max_steps=300),
         log_every=10,
         sample_every=0,
         checkpoint_every=100,
@@ -107,19 +122,21 @@ def _cpu() -> TrainConfig:
     return TrainConfig(
         preset="cpu",
         model=model_preset("cpu"),
-        data=DataConfig(size_px=128, num_frames=12, frame_stride=2, batch_size=4, num_workers=1, shuffle_buffer=400,
-                        video_dtype="yuv420"),
-        optim=OptimConfig(lr=5e-4, lr_warmup_steps=100, max_steps=1800, ema_decay=0.998),
-        # Step counts sized on this machine (2-core Xeon VM): about 11 + 26 + 25 minutes.
+        # No loader worker: with the latent cache a batch costs the main process little, and a worker
+        # beside the two compute threads made the video step 15% slower here (median 0.78 s vs 0.68 s).
+        data=DataConfig(size_px=128, num_frames=12, frame_stride=2, batch_size=4, num_workers=0, shuffle_buffer=400,
+                        video_dtype="yuv420", latent_cache=True),
+        optim=OptimConfig(lr=5e-4, max_steps=1800),
+        # Step counts sized on this machine (2-core Xeon VM; benchmarks/train_speed.py --preset cpu): about
+        # 7 + 20 + 78 minutes of steps, and 11 minutes to build the latent cache.
         stages={
-            "autoencoder": {"optim": {"lr": 1e-3, "lr_warmup_steps": 50, "max_steps": 900, "ema_decay": 0.99},
-                            "data": {"batch_size": 8}},
-            "image": {"optim": {"max_steps": 1000}, "data": {"batch_size": 16}},
-            "video": {"optim": {"max_steps": 1200, "lr": 3e-4}, "data": {"batch_size": 2}},
+            "autoencoder": {"optim": {"lr": 1e-3, "max_steps": 900}, "data": {"batch_size": 8}},
+            "image": {"optim": {"max_steps": 3000}, "data": {"batch_size": 16}},
+            "video": {"optim": {"max_steps": 7000, "lr": 3e-4}, "data": {"batch_size": 2}},
         },
         fps=4,
         sample_every=0,
-        checkpoint_every=250,
+        checkpoint_every=500,
         keep_checkpoints=100,  # every checkpoint stays: the legibility-against-time curve reads them
         sample_steps=20,
     )
@@ -130,8 +147,9 @@ def _small() -> TrainConfig:
     return TrainConfig(
         preset="small",
         model=model_preset("small"),
-        data=DataConfig(size_px=128, num_frames=16, frame_stride=1, batch_size=8, num_workers=6, shuffle_buffer=1000),
-        optim=OptimConfig(lr=2e-4, lr_warmup_steps=1000, max_steps=100_000, ema_decay=0.9995),
+        data=DataConfig(size_px=128, num_frames=16, frame_stride=1, batch_size=8, num_workers=6, shuffle_buffer=1000,
+                        video_dtype="yuv420", latent_cache=True),
+        optim=OptimConfig(lr=2e-4, lr_warmup=0.02, max_steps=100_000, auto_batch=True),
         gradient_checkpointing=False,
         sample_every=2000,
         checkpoint_every=2000,
@@ -143,8 +161,9 @@ def _base() -> TrainConfig:
     return TrainConfig(
         preset="base",
         model=model_preset("base"),
-        data=DataConfig(size_px=256, num_frames=24, batch_size=4, num_workers=8, shuffle_buffer=2000),
-        optim=OptimConfig(lr=1e-4, lr_warmup_steps=2000, max_steps=300_000, ema_decay=0.9999),
+        data=DataConfig(size_px=256, num_frames=24, batch_size=4, num_workers=8, shuffle_buffer=2000, video_dtype="yuv420",
+                        latent_cache=True),
+        optim=OptimConfig(lr=1e-4, lr_warmup=0.02, max_steps=300_000, auto_batch=True),
         gradient_checkpointing=True,
         sample_every=5000,
         checkpoint_every=5000,
@@ -156,8 +175,9 @@ def _paper() -> TrainConfig:
     return TrainConfig(
         preset="paper",
         model=model_preset("paper"),
-        data=DataConfig(size_px=256, num_frames=24, batch_size=2, num_workers=8, shuffle_buffer=2000),
-        optim=OptimConfig(lr=5e-5, lr_warmup_steps=1000, max_steps=200_000, ema_decay=0.9999),
+        data=DataConfig(size_px=256, num_frames=24, batch_size=2, num_workers=8, shuffle_buffer=2000, video_dtype="yuv420",
+                        latent_cache=True),
+        optim=OptimConfig(lr=5e-5, lr_warmup=0.02, max_steps=200_000, auto_batch=True),
         gradient_checkpointing=True,
         sample_every=5000,
         checkpoint_every=5000,
@@ -234,14 +254,18 @@ def validate(cfg: TrainConfig, where: str = "") -> TrainConfig:
                  "optim.grad_accum_steps", "log_every", "checkpoint_every", "keep_checkpoints", "max_nonfinite_in_row",
                  "sample_steps", "fps", "num_val_prompts", "model.text.width", "model.text.depth", "model.text.heads",
                  "model.text.max_tokens", "model.denoiser.layers_per_level", "model.denoiser.head_dim",
+                 "loss.glyph_clips", "loss.glyph_frames",
                  "model.denoiser.norm_groups", "model.denoiser.max_frames", "model.autoencoder.latent_channels",
                  "model.autoencoder.layers_per_block"):
         need(get(name) >= 1, name, "at least 1")
-    for name in ("data.num_workers", "data.shuffle_buffer", "optim.lr_warmup_steps", "sample_every", "optim.max_minutes",
+    for name in ("data.num_workers", "data.shuffle_buffer", "sample_every", "optim.max_minutes",
                  "optim.weight_decay", "optim.grad_clip", "loss.glyph_weight", "loss.motion_weight", "seed"):
         need(math.isfinite(get(name)) and get(name) >= 0, name, "0 or more")
     need(math.isfinite(o.lr) and 0 < o.lr < 1, "optim.lr", "a number between 0 and 1")
-    need(0 <= o.ema_decay < 1, "optim.ema_decay", "in [0, 1)")
+    need(0 <= o.lr_warmup <= 0.5, "optim.lr_warmup", "a fraction of the steps in [0, 0.5]")
+    need(0 <= o.lr_final <= 1, "optim.lr_final", "a fraction of the peak in [0, 1]")
+    # A power EMA's width has an upper bound: sqrt(1/12) ~ 0.289 is a plain running mean.
+    need(0 < o.ema_std < 0.28, "optim.ema_std", "in (0, 0.28)")
     need(all(0 <= b < 1 for b in o.betas), "optim.betas", "two numbers in [0, 1)")
     for name in ("loss.uncond_prob", "loss.glyph_drop_prob", "loss.glyph_max_t", "model.autoencoder.mask_drop_prob"):
         need(0 <= get(name) <= 1, name, "in [0, 1]")
@@ -275,10 +299,3 @@ def config_from_json(text: str) -> TrainConfig:
 
     return check_types(from_dict(TrainConfig, json.loads(text)))
 
-
-def set_path(cfg_dict: dict[str, Any], dotted: str, value: Any) -> None:
-    """``set_path(d, "data.batch_size", 8)`` on a nested override dict."""
-    keys = dotted.split(".")
-    for k in keys[:-1]:
-        cfg_dict = cfg_dict.setdefault(k, {})
-    cfg_dict[keys[-1]] = value

@@ -1,5 +1,10 @@
-"""The training data stream: shards (``kinetype.data``) or built-in synthetic clips, with a position
-that a checkpoint records and a resumed run restores.
+"""The training data stream: shards (``kinetype.data``), their latent cache
+(:mod:`kinetype.train.latents`) or built-in synthetic clips, with a position that a checkpoint
+records and a resumed run restores.
+
+Loader workers tokenise the captions (:class:`TrainingCollate`), so a batch arrives with fixed-length
+token tensors; on CUDA batches are pinned, and :func:`prepare` copies them to the device without
+blocking the host.
 
 Resuming rebuilds the same deterministic stream (same seed, same rank split) and restarts each
 reader at the position after the last sample the run consumed from it (every sample carries its
@@ -15,9 +20,33 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from kinetype.data import Position, collate
+from kinetype.data import Position, collate, make_loader
+from kinetype.decode import planes_to_rgb, video_dtype
 from kinetype.model.errors import TrainingError
+from kinetype.model.text import Tokens
 from kinetype.train.config import DataConfig
+from kinetype.train.latents import LatentShardDataset
+
+CAPTIONS = ("static", "dynamic", "word")
+
+
+class TrainingCollate:
+    """``collate`` plus the captions tokenised: ``batch["tokens"][kind]`` is a
+    :class:`~kinetype.model.text.Tokens` for each caption kind, padded to the tokenizer's
+    ``max_tokens`` (``fixed_length``: for a compiled network) or to the batch's longest caption of
+    that kind. Runs in the loader workers."""
+
+    def __init__(self, tokenizer=None, fixed_length: bool = True):
+        self.tokenizer, self.fixed_length = tokenizer, fixed_length
+
+    def __call__(self, samples: list[dict[str, Any]]) -> dict[str, Any]:
+        batch = collate(samples)
+        if self.tokenizer is not None:
+            batch["tokens"] = {}
+            for kind in CAPTIONS:
+                length = None if self.fixed_length else self.tokenizer.shortest_length(batch[kind])
+                batch["tokens"][kind] = self.tokenizer(batch[kind], length)
+        return batch
 
 
 class SyntheticClips(IterableDataset):
@@ -93,9 +122,13 @@ class DataStream:
     batches it has yielded, and for each loader worker the position of its next sample."""
 
     def __init__(self, cfg: DataConfig, *, single_frame: bool, seed: int, rank: int, world_size: int,
-                 num_clips: int | None = None):
+                 num_clips: int | None = None, tokenizer=None, fixed_length: bool = True, latents: str | None = None,
+                 pin_memory: bool = False):
         self.cfg, self.single, self.seed = cfg, single_frame, seed
         self.rank, self.world, self.num_clips = rank, world_size, num_clips
+        self.collate = TrainingCollate(tokenizer, fixed_length)
+        self.latents = latents  # a latent cache folder read instead of cfg.shards
+        self.pin_memory = pin_memory
         self.batches_seen = 0
         self.workers = max(1, cfg.num_workers)  # readers: the DataLoader's workers (or the main process)
         self.next_sample: list[Position] = [(0, 0)] * self.workers  # per reader
@@ -107,7 +140,8 @@ class DataStream:
             n = int(cfg.shards.split(":", 1)[1]) if ":" in cfg.shards else self.num_clips
             ds = SyntheticClips(size_px=cfg.size_px, num_frames=cfg.num_frames, single_frame=self.single,
                                 num_clips=n, seed=self.seed, rank=self.rank, world_size=self.world)
-            loader = DataLoader(ds, batch_size=cfg.batch_size, num_workers=cfg.num_workers, collate_fn=collate)
+            loader = DataLoader(ds, batch_size=cfg.batch_size, num_workers=cfg.num_workers, collate_fn=self.collate,
+                                pin_memory=self.pin_memory)
         else:
             loader = self._shard_loader()
         # Start each reader where it stopped; the loader's worker 0 plays the reader whose turn is next.
@@ -116,9 +150,6 @@ class DataStream:
         return loader
 
     def _shard_loader(self) -> DataLoader:
-        from kinetype.data import make_loader
-        from kinetype.decode import video_dtype
-
         cfg = self.cfg
         if not cfg.shards:
             raise TrainingError("no training data: pass --shards DIR (a folder of shards from `kinetype render`)")
@@ -126,9 +157,11 @@ class DataStream:
             dtype = video_dtype(cfg.video_dtype)
         except ValueError as e:
             raise TrainingError(f"data.video_dtype: {e}") from None
+        dataset_cls = LatentShardDataset if self.latents is not None else None
         try:
             return make_loader(
-                cfg.shards, cfg.batch_size, num_workers=cfg.num_workers,
+                self.latents or cfg.shards, cfg.batch_size, num_workers=cfg.num_workers, collate_fn=self.collate,
+                pin_memory=self.pin_memory, dataset_cls=dataset_cls,
                 num_frames=None if self.single else cfg.num_frames, frame_stride=cfg.frame_stride,
                 random_crop=not self.single, single_frame=self.single, shuffle_buffer=cfg.shuffle_buffer,
                 resampled=True, seed=self.seed, dtype=dtype,
@@ -161,23 +194,39 @@ class DataStream:
 
 
 def prepare(batch: dict[str, Any], size_px: int, device: torch.device) -> dict[str, Any]:
-    """Move a loader batch to the device as float32 (video in [-1, 1]); resize frames/masks to
-    ``size_px`` if the shards differ. Compact video crosses to the device as bytes and becomes
-    float there: uint8 RGB (``data.video_dtype = "uint8"``) is normalised, yuv420 planes
-    (``"yuv420"``, (B, T, H*3/2, W): one dimension fewer than RGB) are converted to RGB."""
-    video = batch["video"].to(device, non_blocking=True)  # (B, T, 3, H, W); yuv420: (B, T, H*3/2, W)
-    if video.dim() == 4:  # yuv420p planes: the loader's own conversion, run on the device
-        from kinetype.decode import planes_to_rgb  # lazy, as the loader
+    """Move a loader batch to the device (copies that do not block the host where the batch is pinned).
 
-        video = planes_to_rgb(video)  # (B, T, 3, H, W) float32 in [-1, 1]
-    elif video.dtype == torch.uint8:  # RGB in [0, 255]
-        video = video.float().div_(127.5).sub_(1.0)
-    else:  # float32 (no copy) or float16
-        video = video.float()
+    ``video`` becomes float32 in [-1, 1], resized to ``size_px`` if the shards differ: compact video
+    crosses as bytes and becomes float there (uint8 RGB is normalised, yuv420 planes (B, T, H*3/2, W),
+    one dimension fewer than RGB, are converted). Cached ``latents`` become float32; ``mask`` float32
+    at ``size_px``; ``tokens`` move as they are."""
+    out = dict(batch)
+    if "video" in batch:
+        video = batch["video"].to(device, non_blocking=True)  # (B, T, 3, H, W); yuv420: (B, T, H*3/2, W)
+        if video.dim() == 4:  # yuv420p planes: the loader's own conversion, run on the device
+            video = planes_to_rgb(video)  # (B, T, 3, H, W) float32 in [-1, 1]
+        elif video.dtype == torch.uint8:  # RGB in [0, 255]
+            video = video.float().div_(127.5).sub_(1.0)
+        else:  # float32 (no copy) or float16
+            video = video.float()
+        if video.shape[-1] != size_px or video.shape[-2] != size_px:
+            b, t = video.shape[:2]
+            video = torch.nn.functional.interpolate(video.flatten(0, 1), size=(size_px, size_px), mode="area").unflatten(0, (b, t))
+        out["video"] = video
+    if "latents" in batch:
+        out["latents"] = batch["latents"].to(device, non_blocking=True).float()  # (B, T, C, h, w)
     mask = batch["mask"].to(device, non_blocking=True).float()  # (B, T, H, W)
-    if video.shape[-1] != size_px or video.shape[-2] != size_px:
-        b, t = video.shape[:2]
-        video = torch.nn.functional.interpolate(video.flatten(0, 1), size=(size_px, size_px), mode="area").unflatten(0, (b, t))
+    if mask.shape[-1] != size_px or mask.shape[-2] != size_px:
+        b, t = mask.shape[:2]
         mask = (torch.nn.functional.interpolate(mask.flatten(0, 1)[:, None], size=(size_px, size_px), mode="area")[:, 0] > 0.25)
         mask = mask.float().unflatten(0, (b, t))
-    return {**batch, "video": video, "mask": mask}
+    out["mask"] = mask
+    if "tokens" in batch:
+        out["tokens"] = {k: v.to(device, non_blocking=True) for k, v in batch["tokens"].items()}
+    return out
+
+
+def drop_captions(tokens: Tokens, keep: torch.Tensor, blank: Tokens) -> Tokens:
+    """Rows where ``keep`` (B,) is False become the blank caption ``blank`` (1, >= L): on the device."""
+    k, length = keep[:, None], tokens.ids.shape[1]
+    return Tokens(torch.where(k, tokens.ids, blank.ids[:, :length]), torch.where(k, tokens.mask, blank.mask[:, :length]))

@@ -47,6 +47,20 @@ def all_true(flag: bool, d: Dist) -> bool:
     return t.item() == 0.0
 
 
+def any_true(flag: bool, d: Dist) -> bool:
+    """True if ``flag`` holds on any rank (one all-reduce)."""
+    return not all_true(not flag, d)
+
+
+def broadcast_int(value: int, d: Dist) -> int:
+    """Rank 0's ``value`` on every rank."""
+    if not d.enabled:
+        return value
+    t = torch.tensor([value], dtype=torch.long, device=d.device)
+    dist.broadcast(t, 0)
+    return int(t.item())
+
+
 def gather_objects(obj, d: Dist) -> list:
     if not d.enabled:
         return [obj]

@@ -1,23 +1,30 @@
-"""Exponential moving average of the trainable parameters (float32 shadow copies)."""
+"""Power-function EMA of the trainable parameters (float32 shadow copies); the decay of update t is
+:func:`kinetype.train.schedule.power_ema_beta`, a function of t alone, so it fits any run length."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
+from kinetype.train.schedule import power_ema_beta, power_ema_exponent
+
 
 class EMA:
-    def __init__(self, model: nn.Module, decay: float):
-        self.decay = decay
-        self.shadow = {n: p.detach().float().clone() for n, p in model.named_parameters() if p.requires_grad}
+    def __init__(self, model: nn.Module, std: float):
+        self.gamma = power_ema_exponent(std)
+        named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+        self.shadow = {n: p.detach().float().clone() for n, p in named}
+        # The lists the update runs over, built once (detached views of the live float32 parameters):
+        # one fused kernel per update, no Python per parameter.
+        if any(p.dtype != torch.float32 for _, p in named):
+            raise ValueError("the EMA averages float32 parameters (mixed precision keeps them float32)")
+        self._params = [p.detach() for _, p in named]
+        self._shadows = [self.shadow[n] for n, _ in named]
 
     @torch.no_grad()
-    def update(self, model: nn.Module, step: int) -> None:
-        # Warm-up (as in diffusers' EMAModel): early steps average over fewer updates.
-        decay = min(self.decay, (1 + step) / (10 + step))
-        names = [n for n, p in model.named_parameters() if n in self.shadow]
-        params = dict(model.named_parameters())
-        torch._foreach_lerp_([self.shadow[n] for n in names], [params[n].detach().float() for n in names], 1.0 - decay)
+    def update(self, step: int) -> None:
+        """After optimiser update ``step`` (1, 2, ...) of the parameters the EMA was built on."""
+        torch._foreach_lerp_(self._shadows, self._params, 1.0 - power_ema_beta(step, self.gamma))
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return self.shadow

@@ -1,19 +1,21 @@
 """``kinetype train``: one training loop for the three stages (autoencoder, image, video).
 
-Sections: set-up -> model -> optimiser/EMA -> data -> resume -> loop (data, forward + loss,
-step, EMA, log, validate, checkpoint) -> export.  Runs as one process or under
+Sections: set-up -> model -> optimiser/EMA -> data -> resume -> loop (data, diffusion step, update,
+EMA, log, validate, checkpoint) -> export. Runs as one process or under
 ``torchrun --nproc-per-node G -m kinetype train ...`` (DDP: NCCL on CUDA, gloo on the CPU).
 
-Counters carry units: ``step`` (optimiser steps), ``seen_clips`` (clips over all ranks).
+The step keeps the device busy: its random draws come from a generator on the device, batches
+arrive pinned and tokenised and cross without blocking, a non-finite step is skipped by the fused
+optimiser on the device, and values are read back only at logging steps, all at once. Counters
+carry units: ``step`` (optimiser steps), ``seen_clips`` (clips over all ranks).
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
-import json
-import math
 import random
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -21,26 +23,28 @@ from typing import Any
 import numpy as np
 import torch
 
+from kinetype.media import atomic_write_bytes, contact_sheet, encode_png, write_video
+from kinetype.model.autoencoder import resize_masks
 from kinetype.model.errors import TrainingError
+from kinetype.model.losses import denoising_loss, glyph_loss, motion_loss
+from kinetype.model.objective import add_noise, predict_x0_eps, sample_times, target
+from kinetype.pipeline import Pipeline
 from kinetype.train import checkpoint as ckpt_io
 from kinetype.train import distributed
 from kinetype.train.config import TrainConfig, config_from_json, config_to_json
-from kinetype.train.data import DataStream, prepare
+from kinetype.train.data import DataStream, drop_captions, prepare
 from kinetype.train.ema import EMA
+from kinetype.train.latents import autoencoder_digest, build_cache, cache_folder, source_shards
+from kinetype.train.metrics import Logger
+from kinetype.train.schedule import StepBudget, lr_at
+from kinetype.train.setup import (build_models, check_run_folder, check_shards, choose_trainable, describe,
+                                  device_setup, largest_batch, resolve_model, scaled_lr)
 
 
-def lr_at(step: int, cfg) -> float:
-    """Linear warm-up, then cosine decay to 10% of the peak (a pure function of the step)."""
-    if step < cfg.lr_warmup_steps:
-        return cfg.lr * (step + 1) / cfg.lr_warmup_steps
-    progress = (step - cfg.lr_warmup_steps) / max(1, cfg.max_steps - cfg.lr_warmup_steps)
-    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
-
-
-def step_generator(seed: int, rank: int, step: int) -> torch.Generator:
-    """The CPU generator for one step's noise, times and drops: a function of (seed, rank, step), so a
-    resumed run draws exactly what the uninterrupted run drew."""
-    return torch.Generator().manual_seed((seed * 1_000_003 + rank) * 1_000_003 + step)
+def step_seed(seed: int, rank: int, step: int) -> int:
+    """The seed of one step's draws (noise, times, drops, glyph-loss picks): a function of (seed,
+    rank, step), so a resumed run draws exactly what the uninterrupted run drew."""
+    return ((seed * 1_000_003 + rank) * 1_000_003 + step) % 2**63
 
 
 def train(
@@ -53,6 +57,7 @@ def train(
 ) -> Path | None:
     """Run (or continue) a training run in ``cfg.out``; returns the exported pipeline folder."""
     # ---- Resolve the model from --init / --autoencoder; check the data before building anything ------
+    t_setup = time.perf_counter()
     cfg = resolve_model(cfg)
     check_shards(cfg.data.shards)
     if dry_run:
@@ -60,36 +65,27 @@ def train(
         echo(describe(cfg))
         return None
 
-    # ---- Set-up: processes, devices, precision, seeds ------------------------------------------------
+    # ---- Set-up: processes, device, precision, seeds ------------------------------------------------
     d = distributed.init()
     run = Path(cfg.out)
     resume = check_run_folder(run, cfg, resume)
-    cuda = d.device.type == "cuda"
-    if cuda:  # TF32 matmuls/convolutions: free speed on Ampere+ for the fp32 parts
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if cuda and cfg.precision == "bf16" else contextlib.nullcontext()
+    dev = device_setup(cfg, d.device)
     torch.manual_seed(cfg.seed)  # the same initial weights on every rank
     np.random.seed(cfg.seed + d.rank)
     random.seed(cfg.seed + d.rank)
 
     # ---- Model and the parameters this stage trains ----------------------------------------------------
     autoencoder, net = build_models(cfg)
-    stage = cfg.stage
-    if stage == "autoencoder":
-        from kinetype.model.losses import AutoencoderLoss
-
-        module, loss_fn = autoencoder, AutoencoderLoss()
-        if cfg.gradient_checkpointing:
-            autoencoder.vae.enable_gradient_checkpointing()
-    else:
-        from kinetype.model.losses import DiffusionLoss
-
+    diffusion = cfg.stage != "autoencoder"
+    if diffusion:
         autoencoder.requires_grad_(False).eval()
         module = net
         choose_trainable(net, cfg)
-        net.unet.gradient_checkpointing = cfg.gradient_checkpointing
-        loss_fn = DiffusionLoss(cfg.loss, cfg.model.objective, autoencoder, video=stage == "video")
+        net.denoiser.gradient_checkpointing = cfg.gradient_checkpointing
+    else:
+        module = autoencoder
+        if cfg.gradient_checkpointing and hasattr(autoencoder.vae, "enable_gradient_checkpointing"):
+            autoencoder.vae.enable_gradient_checkpointing()
     autoencoder.to(d.device)
     module.to(d.device).train()
     params = [p for p in module.parameters() if p.requires_grad]
@@ -98,28 +94,61 @@ def train(
 
         # Frozen branches (the video layers in the image stage...) have requires_grad=False, so DDP
         # never waits for them: no find_unused_parameters needed.
-        ddp = DDP(module, device_ids=[d.device.index] if cuda else None)
+        ddp = DDP(module, device_ids=[d.device.index] if d.device.type == "cuda" else None)
     else:
         ddp = module
-    forward = torch.compile(ddp) if cfg.compile else ddp
+    # Fixed shapes (fixed-length tokens, fixed batch): traced once, never recompiled.
+    forward = torch.compile(ddp, dynamic=False) if dev.compile else ddp
+
+    # ---- Batch size: the largest that fits (CUDA, optim.auto_batch; a resumed run keeps its own) -------
+    last = ckpt_io.latest_checkpoint(run) if resume else None
+    data_cfg = copy.deepcopy(cfg.data)  # cfg keeps the preset's batch: what a resumed run compares
+    if cfg.optim.auto_batch and d.device.type == "cuda" and diffusion:
+        kept = ckpt_io.read_state(last).get("batch_size") if last is not None else None
+        if kept:
+            data_cfg.batch_size = int(kept)
+        else:
+            data_cfg.batch_size, tried = largest_batch(memory_probe(cfg, module, autoencoder, d.device, dev),
+                                                       cfg.data.batch_size)
+            data_cfg.batch_size = distributed.broadcast_int(data_cfg.batch_size, d)
+            if d.is_main:
+                echo(f"batch {data_cfg.batch_size} clips per device (the largest that fits in 85% of the GPU's memory; "
+                     f"tried {', '.join(map(str, tried))})")
+    lr_peak = scaled_lr(cfg.optim.lr, data_cfg.batch_size, cfg.data.batch_size)
+    if d.is_main and data_cfg.batch_size != cfg.data.batch_size:
+        echo(f"lr {cfg.optim.lr:g} x sqrt({data_cfg.batch_size}/{cfg.data.batch_size}) = {lr_peak:.3g}")
 
     # ---- Optimiser, EMA ---------------------------------------------------------------------------------
-    opt = torch.optim.AdamW(params, lr=cfg.optim.lr, betas=tuple(cfg.optim.betas), weight_decay=cfg.optim.weight_decay,
-                            **({"fused": True} if cuda else {}))
-    ema = EMA(module, cfg.optim.ema_decay)
+    # Fused AdamW (CUDA and CPU): one kernel for all parameters, and it skips an update on the
+    # device when told the gradients are not finite (``found_inf``).
+    opt = torch.optim.AdamW(params, lr=lr_peak, betas=tuple(cfg.optim.betas), weight_decay=cfg.optim.weight_decay,
+                            fused=True)
+    ema = EMA(module, cfg.optim.ema_std)
 
-    # ---- Data ---------------------------------------------------------------------------------------------
-    stream = DataStream(cfg.data, single_frame=stage != "video", seed=cfg.seed, rank=d.rank, world_size=d.world_size)
-    val_batch = validation_batch(cfg) if d.is_main and cfg.sample_every and stage != "autoencoder" else None
+    # ---- Data -------------------------------------------------------------------------------------------
+    latents = None
+    if diffusion and cfg.data.latent_cache and not cfg.data.shards.startswith("synthetic"):
+        latents = cache_folder(cfg.data.shards, run, autoencoder_digest(autoencoder), cfg.data.size_px)
+        if d.is_main:  # rank 0 encodes what is missing; the others wait for it
+            build_cache(source_shards(cfg.data.shards), latents, autoencoder, prepare=prepare, size_px=cfg.data.size_px,
+                        device=d.device, autocast=dev.autocast(), video_dtype=cfg.data.video_dtype,
+                        workers=cfg.data.num_workers, echo=echo)
+        distributed.barrier(d)
+    stream = DataStream(data_cfg, single_frame=cfg.stage != "video", seed=cfg.seed, rank=d.rank, world_size=d.world_size,
+                        tokenizer=net.tokenizer if diffusion else None, fixed_length=dev.compile,
+                        latents=None if latents is None else str(latents), pin_memory=dev.pin_memory)
+    val_batch = validation_batch(cfg) if d.is_main and cfg.sample_every and diffusion else None
 
     # The run folder is made once the model and data are built: a run that fails earlier leaves none.
     if d.is_main:
         run.mkdir(parents=True, exist_ok=True)
-        (run / "config.json").write_text(config_to_json(cfg) + "\n")
+        atomic_write_bytes(run / "config.json", (config_to_json(cfg) + "\n").encode())
 
     # ---- Resume -------------------------------------------------------------------------------------------
-    step, seen_clips, nonfinite_total = 0, 0, 0
-    last = ckpt_io.latest_checkpoint(run) if resume else None
+    step, seen_clips = 0, 0
+    budget = StepBudget(cfg.optim.max_steps, 60 * cfg.optim.max_minutes,
+                        sync=torch.cuda.synchronize if d.device.type == "cuda" else lambda: None)
+    nonfinite_total = torch.zeros((), dtype=torch.long, device=d.device)  # skipped steps, on the device
     if last is not None:
         ck = ckpt_io.load_checkpoint(last)
         module.load_state_dict(ck["model"])
@@ -129,7 +158,9 @@ def train(
         if not isinstance(st.get("data"), list):  # before resume by position: a batch count, not positions
             raise TrainingError(f"{last}: written by an older kinetype that recorded no data positions; this one "
                                 f"cannot continue it exactly (remove {ckpt_io.checkpoint_dir(run)} to start the stage again)")
-        step, seen_clips, nonfinite_total = st["step"], st["seen_clips"], st["nonfinite_total"]
+        step, seen_clips = st["step"], st["seen_clips"]
+        nonfinite_total.fill_(int(st["nonfinite_total"]))
+        budget.load_state_dict(st)
         ckpt_io.set_rng_state(*ckpt_io.rank_rng(ck["rng"], st, d.rank))
         stream.load_state_dict(st["data"][d.rank])  # each rank's readers stopped at their own positions
         if d.is_main:
@@ -137,91 +168,125 @@ def train(
         del ck
 
     # ---- Loop ---------------------------------------------------------------------------------------------
-    logger = Logger(run, enabled=d.is_main, total_steps=cfg.optim.max_steps, start_step=step)
-    nonfinite_in_row = 0
-    clips_per_step = cfg.data.batch_size * cfg.optim.grad_accum_steps * d.world_size
-    t_run = time.perf_counter()
+    lc, obj = cfg.loss, cfg.model.objective
+    accum = cfg.optim.grad_accum_steps
+    clips_per_step = data_cfg.batch_size * accum * d.world_size
+    gen = torch.Generator(device=d.device)
+    blank = net.tokenize([""]) if diffusion else None  # the dropped caption, (1, L)
+    in_row = torch.zeros((), dtype=torch.long, device=d.device)  # non-finite steps in a row
+    logger = Logger(run, enabled=d.is_main, total_steps=budget.total_steps, start_step=step, echo=echo)
+    if d.is_main:
+        echo(f"{cfg.stage}: {dev.describe}; start-up {time.perf_counter() - t_setup:.1f} s")
+    time_up = False
     try:
-        while step < cfg.optim.max_steps:
+        while step < budget.total_steps and not time_up:
+            budget.step_started()
             t_start = time.perf_counter()
             data_wait = 0.0
-            gen = step_generator(cfg.seed, d.rank, step)
+            gen.manual_seed(step_seed(cfg.seed, d.rank, step))
             opt.zero_grad(set_to_none=True)
-            # Loss terms summed on the device, in float64 (as Python floats summed them): reading a
-            # value back (``.item()``, ``float(t)``, ``bool(t)``) waits for the GPU to finish every
-            # queued kernel, so the micro-batches queue up without a single read-back.
             sums: dict[str, torch.Tensor] = {}
-            finite = torch.ones((), dtype=torch.bool, device=d.device)
 
-            # Forward, loss and backward over the micro-batches (DDP syncs gradients on the last one).
-            for micro in range(cfg.optim.grad_accum_steps):
+            for micro in range(accum):
                 t0 = time.perf_counter()
                 batch = prepare(next(stream), cfg.data.size_px, d.device)
                 data_wait += time.perf_counter() - t0
-                last_micro = micro == cfg.optim.grad_accum_steps - 1
-                sync = contextlib.nullcontext() if (last_micro or not d.enabled) else ddp.no_sync()
-                with sync:
-                    with autocast:
-                        terms = loss_fn(forward, batch, gen)
-                    finite &= torch.isfinite(terms["loss"].detach())
-                    (terms["loss"] / cfg.optim.grad_accum_steps).backward()
+                # DDP syncs gradients on the last micro-batch only.
+                sync = contextlib.nullcontext() if (micro == accum - 1 or not d.enabled) else ddp.no_sync()
+                with sync, dev.autocast():
+                    if not diffusion:  # the autoencoder stage: its reconstruction loss on every frame
+                        terms = forward(batch["video"].flatten(0, 1), batch["mask"].flatten(0, 1), gen)
+                    else:
+                        # Clean latents: from the cache, or the frozen encoder.
+                        if "latents" in batch:
+                            x0 = batch["latents"]  # (B, T, C, h, w)
+                        else:
+                            with torch.no_grad():
+                                x0 = autoencoder.encode(batch["video"], batch["mask"])
+                        b = x0.shape[0]
+                        # Noise the latents at random times.
+                        t = sample_times(b, gen, obj)  # (B,)
+                        eps = torch.randn(x0.shape, generator=gen, device=d.device, dtype=x0.dtype)
+                        x_t = add_noise(x0, eps, t, obj)
+                        # Drop all captions together (classifier-free guidance), and the glyph layout.
+                        keep = torch.rand(b, generator=gen, device=d.device) >= lc.uncond_prob
+                        tokens = {k: drop_captions(v, keep, blank) for k, v in batch["tokens"].items()}
+                        present = (torch.rand(b, generator=gen, device=d.device) >= lc.glyph_drop_prob).float()
+                        glyph = resize_masks(batch["mask"], x0.shape[-2:])  # (B, T, h, w)
+                        video = cfg.stage == "video"
+                        out = forward(x_t, t, tokens["static"], tokens["dynamic"] if video else None,
+                                      tokens["word"] if video else None, glyph, present)
+                        # Losses: denoising, glyph (KineTy), motion (DEMO).
+                        terms = {"denoise": denoising_loss(out, target(x0, eps, t, obj))}
+                        loss = terms["denoise"]
+                        if lc.glyph_weight > 0 or (lc.motion_weight > 0 and video):
+                            x0_hat = predict_x0_eps(x_t, out.float(), t, obj)[0]
+                        if lc.glyph_weight > 0:
+                            terms["glyph"] = glyph_loss(autoencoder.decode, x0_hat, x0, batch["mask"], t, present, gen,
+                                                        clips=lc.glyph_clips, frames=lc.glyph_frames,
+                                                        max_t=lc.glyph_max_t, dilate_px=lc.glyph_dilate_px)
+                            loss = loss + lc.glyph_weight * terms["glyph"]
+                        if lc.motion_weight > 0 and video:
+                            terms["motion"] = motion_loss(x0_hat, x0)
+                            loss = loss + lc.motion_weight * terms["motion"]
+                        terms["loss"] = loss
+                    (terms["loss"] / accum).backward()
                 for k, v in terms.items():
-                    sums[k] = sums.get(k, 0.0) + v.detach().double() / cfg.optim.grad_accum_steps
+                    sums[k] = sums.get(k, 0.0) + v.detach().double() / accum
 
-            # Step: clip, skip non-finite (on every rank alike), schedule, update. The one read-back
-            # of a step: whether to update at all has to be known here (skipping keeps the weights).
-            grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.optim.grad_clip)
-            finite = distributed.all_true(bool((finite & torch.isfinite(grad_norm)).item()), d)
-            if not finite:
-                nonfinite_in_row += 1
-                nonfinite_total += 1
-                opt.zero_grad(set_to_none=True)
-                if d.is_main:
-                    echo(f"step {step}: non-finite loss or gradient, step skipped ({nonfinite_in_row} in a row)")
-                if nonfinite_in_row >= cfg.max_nonfinite_in_row:
-                    raise TrainingError(
-                        f"{nonfinite_in_row} non-finite losses in a row at step {step}: the run diverged; "
-                        f"lower optim.lr (now {cfg.optim.lr}) or resume from an earlier checkpoint"
-                    )
-                continue
-            nonfinite_in_row = 0
-            lr = lr_at(step, cfg.optim)
+            # Update: clip; a non-finite gradient norm (the same on every rank after DDP's all-reduce)
+            # makes the fused optimiser skip the update on the device, weights and moments untouched.
+            grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.optim.grad_clip, foreach=True)
+            skipped = ~torch.isfinite(grad_norm)
+            opt.found_inf = skipped.float()
+            lr = lr_at(step, budget.total_steps, lr_peak, cfg.optim.lr_warmup, cfg.optim.lr_final)
             for group in opt.param_groups:
                 group["lr"] = lr
             opt.step()
             step += 1
             seen_clips += clips_per_step
+            nonfinite_total += skipped
+            in_row = (in_row + 1) * skipped
 
             # EMA.
-            ema.update(module, step)
+            ema.update(step)
 
-            # Log: the step's device values are kept and read back together every log_every steps.
+            # Budget: N is fixed after a few timed steps (rank 0's N on every rank).
+            if budget.step_done(step) and d.enabled:
+                budget.fixed = distributed.broadcast_int(budget.fixed, d)
+            # Every rank stops at the same step: under DDP they agree at logging steps.
+            time_up = budget.out_of_time() if not d.enabled else (
+                step % cfg.log_every == 0 and distributed.any_true(budget.out_of_time(), d))
+
+            # Log: the step's device values are kept and read back together at logging steps.
             step_s = time.perf_counter() - t_start
             logger.log(step, {**sums, "lr": lr, "grad_norm": grad_norm.detach(), "clips_per_s": clips_per_step / step_s,
                               "data_wait_share": data_wait / step_s, "step_s": step_s, "seen_clips": seen_clips,
-                              "nonfinite_total": nonfinite_total,
-                              **({"gpu_mem_gb": torch.cuda.max_memory_allocated() / 2**30} if cuda else {})})
-            if step % cfg.log_every == 0:
-                logger.flush()
+                              "skipped": skipped.clone(), "nonfinite_in_row": in_row.clone(),
+                              "nonfinite_total": nonfinite_total.clone(),
+                              **({"gpu_mem_gb": torch.cuda.max_memory_allocated() / 2**30} if d.device.type == "cuda" else {})})
+            end = step >= budget.total_steps or time_up
+            checkpoint_now = step % cfg.checkpoint_every == 0 or end
+            if step % cfg.log_every == 0 or checkpoint_now:
+                check_finite(logger.flush(budget.total_steps), cfg, echo if d.is_main else lambda s: None)
 
             # Validate: EMA samples of fixed prompts.
             if val_batch is not None and step % cfg.sample_every == 0:
                 write_validation_samples(cfg, module, ema, autoencoder, val_batch, run / "samples" / f"step_{step:08d}")
 
-            # Checkpoint (and stop, past the wall-time budget: every rank decides alike).
-            out_of_time = cfg.optim.max_minutes > 0 and distributed.all_true(
-                time.perf_counter() - t_run > 60 * cfg.optim.max_minutes, d)
-            if step % cfg.checkpoint_every == 0 or step == cfg.optim.max_steps or out_of_time:
-                logger.flush()  # the metrics of every checkpointed step are on disk with it
-                save(run, step, cfg, module, ema, opt, stream, seen_clips, nonfinite_total, d)
-            if out_of_time:
-                if d.is_main:
-                    echo(f"stopped at step {step}: the {cfg.optim.max_minutes:g}-minute budget is spent")
-                break
+            # Checkpoint (every rank decides alike: the budget's N is the same on every rank).
+            if checkpoint_now:
+                save(run, step, cfg, module, ema, opt, stream, seen_clips, nonfinite_total, budget, data_cfg.batch_size, d)
             if stop_at_step is not None and step >= stop_at_step:
                 return None
     finally:
         logger.close()
+
+    if d.is_main:
+        left = f"; stopped by the {cfg.optim.max_minutes:g}-minute budget at step {step} of {budget.total_steps}" \
+            if step < budget.total_steps else ""
+        budget_share = f" ({100 * budget.elapsed() / budget.seconds:.0f}% of the budget)" if budget.seconds else ""
+        echo(f"{cfg.stage}: {step} steps in {budget.elapsed():.1f} s of training{budget_share}{left}")
 
     # ---- Export the pipeline (EMA weights) ---------------------------------------------------------------
     out = None
@@ -236,162 +301,69 @@ def train(
 # ---- helpers ---------------------------------------------------------------------------------------------
 
 
-def resolve_model(cfg: TrainConfig) -> TrainConfig:
-    """Take the model's config from ``cfg.init`` (a pipeline folder) where it has one."""
-    cfg = copy.deepcopy(cfg)
-    if cfg.init:
-        index_file = Path(cfg.init) / "model_index.json"
-        if not index_file.is_file():
-            raise TrainingError(f"--init {cfg.init}: not a pipeline folder (no model_index.json)")
-        index = json.loads(index_file.read_text())
-        cfg.model.autoencoder.path = str(Path(cfg.init) / "autoencoder")
-        if "denoiser" in index["components"]:
-            from kinetype.model.config import DenoiserConfig, TextConfig, from_dict
-
-            den = json.loads((Path(cfg.init) / "denoiser" / "config.json").read_text())
-            den.pop("latent_channels", None)
-            cfg.model.denoiser = from_dict(DenoiserConfig, den)
-            if index.get("text_encoder") == "clip":
-                cfg.model.text = TextConfig(kind="clip", clip_path=str(Path(cfg.init) / "text_encoder"))
-            else:
-                cfg.model.text = from_dict(TextConfig, json.loads((Path(cfg.init) / "text_encoder" / "config.json").read_text()))
-            cfg.model.objective = index["objective"]
-    if cfg.model.autoencoder.path:  # the folder's architecture wins over the preset's
-        ae_dir = Path(cfg.model.autoencoder.path)
-        if (ae_dir / "model_index.json").is_file():  # a kinetype pipeline folder: its autoencoder
-            ae_dir = ae_dir / "autoencoder"
-        from kinetype.model.autoencoder import folder_config, training_fields
-        from kinetype.model.errors import ModelError
-
-        try:  # the folder's architecture, the run's loss settings
-            cfg.model.autoencoder = folder_config(ae_dir, training_fields(cfg.model.autoencoder))
-        except ModelError as e:
-            raise TrainingError(str(e)) from None
-    # Cross-attention width = the caption encoder's width.
-    if cfg.model.text.kind == "clip":
-        if not cfg.model.text.clip_path:
-            raise TrainingError("the 'clip' text encoder needs a local folder: pass --clip DIR")
-        try:
-            clip_cfg = json.loads((Path(cfg.model.text.clip_path) / "config.json").read_text())
-        except (OSError, json.JSONDecodeError):
-            raise TrainingError(f"{cfg.model.text.clip_path}: not a CLIP text encoder folder (no readable config.json)") from None
-        cfg.model.denoiser.context_dim = int(clip_cfg["hidden_size"])
-    else:
-        cfg.model.denoiser.context_dim = cfg.model.text.width
-    if cfg.stage != "autoencoder" and not cfg.model.autoencoder.path:
+def check_finite(rows: list[dict[str, float]], cfg: TrainConfig, echo) -> None:
+    """At a logging step: report the skipped steps read back, and stop a run that diverged."""
+    for row in rows:
+        if row.get("skipped"):
+            echo(f"step {row['step']}: non-finite loss or gradient, step skipped ({int(row['nonfinite_in_row'])} in a row)")
+    worst = max((row.get("nonfinite_in_row", 0) for row in rows), default=0)
+    if worst >= cfg.max_nonfinite_in_row:
         raise TrainingError(
-            "no autoencoder for the diffusion stages: train one first (`kinetype train --stage autoencoder "
-            "--out AE_RUN`) and pass --init AE_RUN/pipeline, or pass --autoencoder DIR (a diffusers AutoencoderKL folder)"
+            f"{int(worst)} non-finite losses in a row by step {rows[-1]['step']}: the run diverged; "
+            f"lower optim.lr (now {cfg.optim.lr}) or resume from an earlier checkpoint"
         )
-    return cfg
 
 
-def build_models(cfg: TrainConfig):
-    """(autoencoder, network or None); weights from cfg.init / the autoencoder folder where given."""
-    from kinetype.model import Autoencoder, KineTyNet
+def memory_probe(cfg: TrainConfig, net, autoencoder, device: torch.device, dev):
+    """``fits(batch)``: whether a diffusion step on ``batch`` random clips (forward, glyph-loss decode,
+    backward) stays within 85% of the GPU's memory. On the bare network (no DDP: each rank probes
+    alone, rank 0's answer is used)."""
+    total = torch.cuda.get_device_properties(device).total_memory
+    frames = cfg.data.num_frames if cfg.stage == "video" else 1
+    lat = cfg.data.size_px // autoencoder.factor
+    c = autoencoder.cfg.latent_channels
 
-    ae_cfg = cfg.model.autoencoder
-    if ae_cfg.path:
-        autoencoder = Autoencoder.from_folder(ae_cfg.path, ae_cfg)
-    else:
-        autoencoder = Autoencoder(ae_cfg)
-    if cfg.stage == "autoencoder":
-        return autoencoder, None
-    if cfg.data.size_px % autoencoder.factor:
-        raise TrainingError(f"data.size_px {cfg.data.size_px} is not a multiple of the autoencoder's factor {autoencoder.factor}")
-    net = KineTyNet(cfg.model)
-    if cfg.init and (Path(cfg.init) / "denoiser").is_dir():
-        from kinetype.pipeline import Pipeline
+    def fits(batch: int) -> bool:
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
+        try:
+            x = torch.randn(batch, frames, c, lat, lat, device=device)
+            tokens = net.tokenize([""] * batch)
+            video = cfg.stage == "video"
+            with dev.autocast():
+                out = net(x, torch.rand(batch, device=device), tokens, tokens if video else None,
+                              tokens if video else None, torch.zeros(batch, frames, lat, lat, device=device),
+                              torch.ones(batch, device=device))
+                k = min(cfg.loss.glyph_clips, batch)
+                decoded = autoencoder.decode(out[:k, : cfg.loss.glyph_frames].float(),
+                                             torch.zeros(k, min(frames, cfg.loss.glyph_frames), cfg.data.size_px,
+                                                         cfg.data.size_px, device=device))
+            (out.float().square().mean() + decoded.float().square().mean()).backward()
+            net.zero_grad(set_to_none=True)
+            return torch.cuda.max_memory_allocated(device) < 0.85 * total
+        except torch.cuda.OutOfMemoryError:
+            net.zero_grad(set_to_none=True)
+            return False
+        finally:
+            torch.cuda.empty_cache()
 
-        pipe = Pipeline.from_pretrained(cfg.init)
-        net.load_state_dict(pipe.net.state_dict())
-    return autoencoder, net
-
-
-def choose_trainable(net, cfg: TrainConfig) -> None:
-    """Image stage: everything but the video layers; video stage: all, or only the video layers."""
-    video_params = {id(p) for p in net.video_parameters()}
-    for p in net.unet.parameters():
-        if cfg.stage == "image":
-            p.requires_grad_(id(p) not in video_params)
-        else:
-            p.requires_grad_(cfg.video_trains == "all" or id(p) in video_params)
-    train_text = cfg.train_text_encoder and net.text_encoder.trainable and not (cfg.stage == "video" and cfg.video_trains == "video")
-    net.text_encoder.requires_grad_(train_text)
-
-
-def check_shards(spec: str) -> None:
-    """Refuse, in one line, training data that is missing or empty (the resampled stream would wait
-    for samples forever)."""
-    if not spec or spec == "synthetic" or spec.startswith("synthetic:"):
-        return
-    from kinetype.data import expand_shards
-
-    try:
-        urls = expand_shards(spec)
-    except FileNotFoundError:
-        urls = []
-    files = [Path(u) for u in urls if "://" not in u]
-    missing = [f for f in files if not f.is_file()]
-    if not urls or missing:
-        raise TrainingError(f"{missing[0] if missing else spec}: no shards found (render some with "
-                            f"`kinetype render --out {spec}`, or pass --shards DIR)")
-    if files and all(f.stat().st_size < 1024 for f in files):  # a tar with one sample is tens of KiB
-        raise TrainingError(f"{spec}: the shards hold no samples (re-render them with `kinetype render`)")
+    return fits
 
 
-def check_run_folder(run: Path, cfg: TrainConfig, resume: bool | None) -> bool:
-    """Whether to resume: a run folder with a checkpoint continues (the same settings only)."""
-    has_ckpt = ckpt_io.latest_checkpoint(run) is not None
-    if resume and not has_ckpt:
-        raise TrainingError(f"--resume: {run} holds no checkpoint to continue from (drop --resume to start it)")
-    if has_ckpt:
-        saved_file = run / "config.json"
-        if saved_file.is_file():
-            saved = config_from_json(saved_file.read_text())
-            for part in ("stage", "model", "data", "loss", "seed"):
-                if getattr(saved, part) != getattr(cfg, part):
-                    raise TrainingError(f"{run} holds a run with a different {part} ({saved_file}): "
-                                        "continue it with the same settings, or choose another --out")
-    return has_ckpt
-
-
-def describe(cfg: TrainConfig) -> str:
-    """Parameter counts of the resolved model (for --dry-run), without loading any weights."""
-    from kinetype.model import Autoencoder, KineTyNet
-
-    ae = Autoencoder(cfg.model.autoencoder)
-    lines = [f"autoencoder: {_count(ae) / 1e6:.2f} M parameters, {ae.factor}x downsampling"]
-    if cfg.stage != "autoencoder" and cfg.model.text.kind == "byte":
-        net = KineTyNet(cfg.model)
-        lines.append(f"text encoder: {_count(net.text_encoder) / 1e6:.2f} M parameters")
-        lines.append(f"denoiser: {_count(net.unet) / 1e6:.2f} M parameters "
-                     f"({sum(p.numel() for p in net.video_parameters()) / 1e6:.2f} M in the video layers)")
-    lines.append(f"stage {cfg.stage}: {cfg.optim.max_steps} steps x {cfg.data.batch_size} clips x "
-                 f"{cfg.optim.grad_accum_steps} accumulation per device")
-    return "\n".join(lines)
-
-
-def _count(m) -> int:
-    return sum(p.numel() for p in m.parameters())
-
-
-def save(run, step, cfg, module, ema, opt, stream, seen_clips, nonfinite_total, d) -> None:
+def save(run, step, cfg, module, ema, opt, stream, seen_clips, nonfinite_total, budget, batch_size, d) -> None:
     rng = distributed.gather_objects(ckpt_io.rng_state(), d)
     data = distributed.gather_objects(stream.state_dict(), d)  # one per rank
     if d.is_main:
         ckpt_io.save_checkpoint(
             run, step, model=module.state_dict(), ema=ema.state_dict(), optimizer=opt, rng=rng,
-            state={"seen_clips": seen_clips, "nonfinite_total": nonfinite_total, "data": data,
-                   "world_size": d.world_size},
+            state={"seen_clips": seen_clips, "nonfinite_total": int(nonfinite_total), "data": data,
+                   "world_size": d.world_size, "batch_size": batch_size, **budget.state_dict()},
             keep=cfg.keep_checkpoints,
         )
     distributed.barrier(d)
 
 
 def export(cfg, module, ema, autoencoder, stream, out: Path, device) -> Path:
-    from kinetype.pipeline import Pipeline
-
     averaged = copy.deepcopy(module)
     ema.copy_to(averaged)
     if cfg.stage == "autoencoder":
@@ -406,21 +378,17 @@ def export(cfg, module, ema, autoencoder, stream, out: Path, device) -> Path:
     pipe = Pipeline(net, autoencoder.eval(), objective=cfg.model.objective, stage=cfg.stage, size_px=cfg.data.size_px,
                     num_frames=cfg.data.num_frames, fps=cfg.fps)
     tmp = out.with_name(out.name + ".tmp")
-    import shutil
-
     shutil.rmtree(tmp, ignore_errors=True)
     pipe.save_pretrained(tmp)
+    (tmp / "train_config.json").write_text(config_to_json(cfg) + "\n")
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
-    (out / "train_config.json").write_text(config_to_json(cfg) + "\n")
     return out
 
 
-def pipeline_at_checkpoint(run: Path, checkpoint: Path, device: str = "cpu"):
+def pipeline_at_checkpoint(run: Path, checkpoint: Path, device: str = "cpu") -> Pipeline:
     """The pipeline a run would export at one of its checkpoints (EMA weights), in memory: for
     scoring a run as it trains (``benchmarks/legibility_curve.py``)."""
-    from kinetype.pipeline import Pipeline
-
     cfg = resolve_model(config_from_json((Path(run) / "config.json").read_text()))
     torch.manual_seed(cfg.seed)  # what the run was built with (frozen, untrained layers included)
     autoencoder, net = build_models(cfg)
@@ -440,13 +408,10 @@ def validation_batch(cfg: TrainConfig) -> dict[str, Any]:
 
 @torch.no_grad()
 def write_validation_samples(cfg, module, ema, autoencoder, batch, stem: Path) -> None:
-    from kinetype.media import atomic_write_bytes, contact_sheet, encode_png, write_video
-    from kinetype.pipeline import Pipeline
-
     net = copy.deepcopy(module)
     ema.copy_to(net)
     net.eval()
-    frames = batch["video"].shape[1]
+    frames = batch["mask"].shape[1]
     pipe = Pipeline(net, autoencoder, objective=cfg.model.objective, stage=cfg.stage, size_px=cfg.data.size_px,
                     num_frames=frames, fps=cfg.fps)
     clips = pipe(batch["static"], batch["dynamic"], batch["word"], batch["mask"].numpy(), num_frames=frames,
@@ -458,71 +423,7 @@ def write_validation_samples(cfg, module, ema, autoencoder, batch, stem: Path) -
         for i, clip in enumerate(clips):
             write_video(stem.parent / f"{stem.name}_{i}.mp4", clip, cfg.fps)
             write_video(stem.parent / f"{stem.name}_{i}.gif", clip, cfg.fps)
-    (stem.parent / f"{stem.name}.txt").write_text(
+    atomic_write_bytes(stem.parent / f"{stem.name}.txt", (
         "\n".join(f"{i}: {s} | {dy} | {w}" for i, (s, dy, w) in enumerate(zip(batch["static"], batch["dynamic"], batch["word"])))
-        + "\n"
-    )
+        + "\n").encode())
 
-
-class Logger:
-    """metrics.jsonl (a line per step), TensorBoard scalars and a rich progress bar on rank 0.
-
-    Lines are written at logging steps, checkpoints and the end (``flush``), not per step: a
-    step's loss is a device tensor, and reading it back would make the host wait for the device."""
-
-    def __init__(self, run: Path, *, enabled: bool, total_steps: int, start_step: int):
-        self.enabled = enabled
-        self.tb = self.progress = None
-        self.pending: list[tuple[int, dict[str, float | torch.Tensor]]] = []
-        if not enabled:
-            return
-        metrics = run / "metrics.jsonl"
-        if metrics.is_file():  # a resumed run redoes the steps after its checkpoint: drop their old lines
-            kept = [ln for ln in metrics.read_text().splitlines(keepends=True) if json.loads(ln)["step"] <= start_step]
-            metrics.write_text("".join(kept))
-        self.file = open(metrics, "a")
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-
-            self.tb = SummaryWriter(str(run / "tb"))
-        except ImportError:  # tensorboard is in the train extra; without it only metrics.jsonl
-            self.tb = None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self.progress = Progress(TextColumn("train"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                                 TextColumn("{task.fields[info]}"), transient=False)
-        self.task = self.progress.add_task("train", total=total_steps, completed=start_step, info="")
-        self.progress.start()
-
-    def log(self, step: int, values: dict[str, float | torch.Tensor]) -> None:
-        """Keep one step's values; 0-d device tensors among them are read back at the next flush."""
-        if self.enabled:
-            self.pending.append((step, values))
-
-    def flush(self) -> None:
-        """Write the kept steps: one read-back from the device for all of them."""
-        if not self.enabled or not self.pending:
-            return
-        on_device = [v.double() for _, row in self.pending for v in row.values() if torch.is_tensor(v)]
-        read = iter(torch.stack(on_device).tolist() if on_device else [])  # the one sync
-        for step, row in self.pending:
-            values = {k: next(read) if torch.is_tensor(v) else v for k, v in row.items()}
-            self.file.write(json.dumps({"step": step, **values}) + "\n")
-            if self.tb is not None:
-                for k, v in values.items():
-                    self.tb.add_scalar(f"train/{k}", v, step)
-        self.file.flush()
-        info = f"loss {values['loss']:.4f}  lr {values['lr']:.2e}  {values['clips_per_s']:.1f} clips/s"
-        self.progress.update(self.task, completed=step, info=info)
-        if self.tb is not None:
-            self.tb.flush()
-        self.pending.clear()
-
-    def close(self) -> None:
-        if not self.enabled:
-            return
-        self.flush()
-        self.progress.stop()
-        self.file.close()
-        if self.tb is not None:
-            self.tb.close()

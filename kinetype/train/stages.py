@@ -5,6 +5,10 @@ from the previous stage's export (``--init PREV/pipeline``), as the KineTy paper
 stages. It resumes by itself: a stage whose pipeline is exported is skipped with one line, a stage
 with checkpoints continues from the last one, so an interrupted run is continued by running the
 same command again.
+
+``--minutes M`` budgets the training steps of the whole pipeline, split over the stages by
+:data:`BUDGET_SHARES` (with ``--stage``, all M go to that stage); each stage fixes its step count from
+its share (kinetype.train.schedule.StepBudget), so its schedule ends when its time does.
 """
 
 from __future__ import annotations
@@ -13,9 +17,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from kinetype.train.config import STAGES, resolve
-from kinetype.train.loop import check_shards, train
+from kinetype.train.loop import train
+from kinetype.train.setup import check_shards
 
 PREVIOUS = {"autoencoder": None, "image": "autoencoder", "video": "image"}
+# Shares of a whole-pipeline time budget: the video stage learns motion and is the slowest per clip.
+BUDGET_SHARES = {"autoencoder": 0.2, "image": 0.35, "video": 0.45}
 
 
 def stage_folder(root: Path, stage: str) -> Path:
@@ -34,13 +41,14 @@ def previous_export(root: Path, stage: str) -> Path | None:
 
 
 def stage_overrides(stage: str, run: Path, *, init: Path | None, shards: str | None, seed: int | None,
-                    max_steps: int | None) -> dict[str, Any]:
-    """The flags of one stage as ``resolve`` overrides."""
+                    max_steps: int | None, minutes: float | None = None) -> dict[str, Any]:
+    """The flags of one stage as ``resolve`` overrides (``minutes``: this stage's budget)."""
     over: dict[str, Any] = {"stage": stage, "out": str(run), "seed": seed, "init": str(init) if init else None}
     if shards is not None:
         over["data"] = {"shards": str(shards)}
-    if max_steps is not None:
-        over["optim"] = {"max_steps": max_steps}
+    optim = {k: v for k, v in (("max_steps", max_steps), ("max_minutes", minutes)) if v is not None}
+    if optim:
+        over["optim"] = optim
     return over
 
 
@@ -51,6 +59,7 @@ def train_all(
     shards: str | None,
     config: Path | None = None,
     max_steps: int | None = None,
+    minutes: float | None = None,
     seed: int | None = None,
     dry_run: bool = False,
     echo: Callable[[str], None] = print,
@@ -58,7 +67,8 @@ def train_all(
     """Train (or finish) every stage under ``root``; returns the video stage's exported pipeline."""
     # Resolve every stage's config first, so a bad flag or config file fails before hours of work.
     cfgs = [resolve(preset, config, stage_overrides(s, stage_folder(root, s), init=previous_export(root, s),
-                                                    shards=shards, seed=seed, max_steps=max_steps))
+                                                    shards=shards, seed=seed, max_steps=max_steps,
+                                                    minutes=None if minutes is None else minutes * BUDGET_SHARES[s]))
             for s in STAGES]
     check_shards(cfgs[0].data.shards)
     out = None
@@ -68,7 +78,9 @@ def train_all(
             echo(f"{cfg.stage}: done ({run / 'pipeline'}), skipped")
             out = run / "pipeline"
             continue
-        echo(f"{cfg.stage}: {cfg.optim.max_steps} steps, preset {cfg.preset}, in {run}")
+        length = (f"{cfg.optim.max_minutes:g} minutes of steps (at most {cfg.optim.max_steps})" if cfg.optim.max_minutes
+                  else f"{cfg.optim.max_steps} steps")
+        echo(f"{cfg.stage}: {length}, preset {cfg.preset}, in {run}")
         if dry_run and cfg.init and not finished(Path(cfg.init).parent):
             echo(f"(dry run: {cfg.init} does not exist yet; it is made by the {PREVIOUS[cfg.stage]} stage)")
             continue
