@@ -128,11 +128,11 @@ def _cpu() -> TrainConfig:
                         video_dtype="yuv420", latent_cache=True),
         optim=OptimConfig(lr=5e-4, max_steps=1800),
         # Step counts sized on this machine (2-core Xeon VM; benchmarks/train_speed.py --preset cpu): about
-        # 7 + 20 + 78 minutes of steps, and 11 minutes to build the latent cache.
+        # 5 + 19 + 57 minutes of steps, and 9 minutes to build the latent cache.
         stages={
             "autoencoder": {"optim": {"lr": 1e-3, "max_steps": 900}, "data": {"batch_size": 8}},
-            "image": {"optim": {"max_steps": 3000}, "data": {"batch_size": 16}},
-            "video": {"optim": {"max_steps": 7000, "lr": 3e-4}, "data": {"batch_size": 2}},
+            "image": {"optim": {"max_steps": 2000}, "data": {"batch_size": 16}},
+            "video": {"optim": {"max_steps": 3500, "lr": 3e-4}, "data": {"batch_size": 2}},
         },
         fps=4,
         sample_every=0,
