@@ -206,14 +206,15 @@ def evaluate_model(pipe_or_dir, *, n: int, seed: int = 0, glyph: bool = True, st
                     return pipe([caps.static], [caps.dynamic], [caps.word], masks, num_frames=num_frames,
                                 sampler=sampler, steps=steps, guidance=guidance, seed=s, mg=mg)[0]
 
-                t0 = time.perf_counter()
-                if verify > 1:  # read here, in this process, as generate does: the time counts it
+                if verify > 1:  # built once, outside the timing: a one-off cost, not a per-clip one
                     verify_reader = verify_reader or make_reader(VERIFY_READER)
+                t0 = time.perf_counter()
+                if verify > 1:  # read here, in this process, as generate does: the time per clip counts it
                     judge = clip_judge(it.word, reference.at_rest, reference.font.id, verify_reader)
                     chosen = first_legible(sample, candidate_seeds(it.seed, verify), judge)
                     frames, extra = chosen.frames, {"verify_seed": chosen.seed, "verify_tried": chosen.tried}
                 else:
-                    frames, extra = sample(it.seed), {}
+                    frames, extra = sample(it.seed), {"verify_seed": it.seed, "verify_tried": 1}
                 extra["seconds"] = time.perf_counter() - t0
                 futures.append((pool.submit(_score_generated, it, np.asarray(frames), templates, size, num_frames, fps), extra))
                 bar.advance(task)
