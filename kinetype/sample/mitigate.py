@@ -31,6 +31,8 @@ scale s mean something: where x̂₀ follows x_t one to one, (N m / 2) ∂E/∂x
 Σ_j (x̂₀[i] - x̂₀[j]) · m / (m + d_ij) over the neighbours j = i ± 1, so s · w = 1 moves a frame whose
 two differences are typical (d = m, weight 1/2) onto the mean of its neighbours, s = 0.5 half-way.
 Above ~0.5 frames with near-identical neighbours (weights → 1) overshoot, so useful scales are 0–0.5.
+That calibration holds for the flow and v objectives (tests/test_sample_mitigate.py measures both);
+with eps, x̂₀ = (x_t - σ ε̂) / α follows x_t 1/α to one near noise, so a given s acts harder there.
 """
 
 from __future__ import annotations
