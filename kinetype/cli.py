@@ -256,6 +256,8 @@ def export(
 # --- model: train, generate -------------------------------------------------------------------
 
 ModelDir = Annotated[Optional[Path], typer.Option("--model", help="Pipeline folder (default: the bundled model, models/kinetype).")]
+MgScale = Annotated[Optional[float], typer.Option("--mg", help="Mitigating-gradient guidance (HARIVO): pulls consecutive frames together, strongest near noise; 0 = off, useful up to about 0.5. Default: MG_SCALE_DEFAULT in kinetype/sample/mitigate.py.")]
+Verify = Annotated[int, typer.Option("--verify", help="Sample up to N seeds (from --seed on) and keep the first whose word PP-OCR reads correctly, else the best read; 1 = no check.")]
 
 
 @app.command()
@@ -300,13 +302,15 @@ def generate(
     frames: Annotated[Optional[int], typer.Option("--frames", help="Frames (default: the model's).")] = None,
     fps: Annotated[Optional[int], typer.Option("--fps", help="Frames per second (default: the model's).")] = None,
     templates: TemplatesDir = None,
+    mg: MgScale = None,
+    verify: Verify = 1,
 ):
     """Generate a kinetic-typography clip of WORD with a trained model (default: the bundled one)."""
     from kinetype.generate import generate as run_generate
 
     run_generate(word, motion=motion, out=out, style=style, template_id=template, model=model, sampler=sampler,
                  steps=steps, guidance=guidance, seed=seed, glyph=not no_glyph, num_frames=frames, fps=fps,
-                 templates_dir=templates or default_templates(),
+                 templates_dir=templates or default_templates(), mg=mg, verify=verify,
                  echo=lambda s: console.print(s, highlight=False, soft_wrap=True, markup=False))
 
 
@@ -359,13 +363,15 @@ def eval_model(
     reader: EvalReader = "ppocr",
     workers: EvalWorkers = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar or tables.")] = False,
+    mg: MgScale = None,
+    verify: Verify = 1,
 ):
     """Generate the eval set with a model and score the clips against the engine's reference renders."""
     from kinetype.eval import evaluate_model
 
     started = time.perf_counter()
     evaluate_model(model, n=n, seed=seed, glyph=not no_glyph, steps=steps, guidance=guidance, readers=reader,
-                   workers=workers, out=out, progress=not quiet)
+                   workers=workers, out=out, progress=not quiet, mg=mg, verify=verify)
     wrote_report(out, started)
 
 

@@ -5,8 +5,10 @@ application; the solvers live in :mod:`kinetype.sample`, the model folder in :mo
 2. The engine renders the matched template for the word; its captions are the prompt, exactly as
    in training (``--style`` replaces the static caption), and its per-frame glyph masks are the
    glyph-layout input (unless ``--no-glyph``).
-3. The pipeline samples with classifier-free guidance; the clip is written atomically as .mp4, .gif
-   or .png through :mod:`kinetype.media`, by default to ``WORD-motion.mp4`` in the current folder.
+3. The pipeline samples with classifier-free guidance (and mitigating-gradient guidance with
+   ``--mg``); with ``--verify N`` up to N seeds are sampled and PP-OCR keeps the first whose word
+   reads correctly (:mod:`kinetype.eval.verify`). The one clip kept is written atomically as .mp4,
+   .gif or .png through :mod:`kinetype.media`, by default to ``WORD-motion.mp4`` in the current folder.
 """
 
 from __future__ import annotations
@@ -94,7 +96,7 @@ def default_out(word: str, motion: str | None, template_id: str | None, folder: 
 
 
 def check_generate_args(*, steps: int, guidance: float, seed: int, num_frames: int | None, fps: int | None,
-                        sampler: str) -> None:
+                        sampler: str, mg: float | None = None, verify: int = 1) -> None:
     """Every number checked before a model is loaded: one line naming the option."""
     from kinetype.errors import KinetypeError
     from kinetype.sample import SAMPLERS
@@ -111,6 +113,18 @@ def check_generate_args(*, steps: int, guidance: float, seed: int, num_frames: i
         raise KinetypeError(f"--fps must be between 1 and 120, got {fps}")
     if sampler not in SAMPLERS:
         raise KinetypeError(f"--sampler {sampler!r}: choose from {', '.join(SAMPLERS)}")
+    if mg is not None:
+        from kinetype.sample.mitigate import check_mg_scale
+
+        check_mg_scale(mg)
+    from kinetype.eval.verify import VERIFY_READER, check_verify
+
+    if check_verify(verify) > 1:
+        from kinetype.eval.readers import reader_available
+
+        why = reader_available(VERIFY_READER)
+        if why:
+            raise KinetypeError(f"--verify reads with {VERIFY_READER}: {why}")
 
 
 def generate(
@@ -130,8 +144,15 @@ def generate(
     fps: int | None = None,
     templates_dir: Path | None = None,
     echo: Callable[[str], None] = print,
+    mg: float | None = None,
+    verify: int = 1,
 ) -> Path:
-    """Generate one clip and write it to ``out`` (default: ``WORD-motion.mp4`` here, never overwriting)."""
+    """Generate one clip and write it to ``out`` (default: ``WORD-motion.mp4`` here, never overwriting).
+
+    ``mg``: mitigating-gradient scale (None: :data:`kinetype.sample.mitigate.MG_SCALE_DEFAULT`).
+    ``verify``: sample up to this many seeds from ``seed`` on and keep the first PP-OCR reads
+    correctly (else the best read); only that clip is written.
+    """
     from kinetype.errors import KinetypeError
     from kinetype.fsutil import check_output_file
     from kinetype.templates import get_template, load_templates
@@ -140,7 +161,8 @@ def generate(
     started = time.perf_counter()
     # Cheap checks first: the word, the numbers, the output, the template, then the model.
     validate_word(word)
-    check_generate_args(steps=steps, guidance=guidance, seed=seed, num_frames=num_frames, fps=fps, sampler=sampler)
+    check_generate_args(steps=steps, guidance=guidance, seed=seed, num_frames=num_frames, fps=fps, sampler=sampler,
+                        mg=mg, verify=verify)
     if not motion and not template_id:
         raise KinetypeError("give a motion phrase (--motion 'bounce in') or a template id (--template ID)")
     out = Path(out) if out is not None else default_out(word, motion, template_id)
@@ -175,8 +197,22 @@ def generate(
     echo(f"dynamic: {caps.dynamic}")
     echo(f"word: {caps.word}")
     masks = reference.text_mask[None].astype("float32") if glyph else None  # (1, T, H, W)
-    clip = pipe([static], [caps.dynamic], [caps.word], masks, num_frames=frames, sampler=sampler, steps=steps,
-                guidance=guidance, seed=seed)[0]
+
+    def sample(s: int):  # (T, H, W, 3) uint8
+        return pipe([static], [caps.dynamic], [caps.word], masks, num_frames=frames, sampler=sampler, steps=steps,
+                    guidance=guidance, seed=s, mg=mg)[0]
+
+    if verify > 1:
+        from kinetype.eval.readers import make_reader
+        from kinetype.eval.verify import VERIFY_READER, candidate_seeds, clip_judge, describe, first_legible
+
+        judge = clip_judge(word, reference.at_rest, reference.font.id, make_reader(VERIFY_READER))
+        chosen = first_legible(sample, candidate_seeds(seed, verify), judge,
+                               on_candidate=lambda k, v: echo(f"candidate {k}/{verify}: seed {v.seed} read {v.read!r}"))
+        echo(describe(chosen, verify))
+        clip = chosen.frames
+    else:
+        clip = sample(seed)
     write_video(out, clip, fps)
     echo(f"wrote {out} ({frames} frames, {fps} fps, {pipe.size_px} px) in {time.perf_counter() - started:.1f} s")
     return out

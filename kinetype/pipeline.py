@@ -201,6 +201,7 @@ class Pipeline:
         guidance: float = 3.0,
         seed: int = 0,
         progress: Callable[[int], None] | None = None,
+        mg: float | None = None,  # mitigating-gradient scale, 0 = off; None: kinetype.sample.mitigate.MG_SCALE_DEFAULT
     ) -> np.ndarray:
         """Frames (B, T, H, W, 3) uint8.  Same arguments and seed -> the same clip."""
         import torch
@@ -227,7 +228,7 @@ class Pipeline:
             latents = sample_latents(
                 self.net, shape, static, dynamic if video else None, word if video else None, glyph,
                 objective=self.objective, sampler=sampler, steps=steps, guidance=guidance, seed=seed, progress=progress,
-                denoise_fn=self.denoise_fn,
+                denoise_fn=self.denoise_fn, mg=mg,
             )
             with torch.no_grad():
                 # A glyph-aware decoder draws the letter edges from the full-resolution layout.

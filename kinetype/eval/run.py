@@ -161,15 +161,23 @@ def evaluate_renders(*, n: int, seed: int = 0, templates: Path | None = None, re
 
 def evaluate_model(pipe_or_dir, *, n: int, seed: int = 0, glyph: bool = True, steps: int = 25, guidance: float = 3.0,
                    workers: int | None = None, out: Path | None = None, progress: bool = True,
-                   readers: str | Sequence[str] = "ppocr", sampler: str = "dpm++", templates: Path | None = None) -> EvalReport:
+                   readers: str | Sequence[str] = "ppocr", sampler: str = "dpm++", templates: Path | None = None,
+                   mg: float | None = None, verify: int = 1) -> EvalReport:
     """Generate one clip per eval item with a pipeline (a ``Pipeline`` or its folder) and score it
     against the engine's reference render of the same (template, word, seed): legibility on the
     reference's at-rest frames, text-region IoU with its glyph masks, colour ΔE, flicker, and the
-    generation time. ``glyph``: give the model the reference's glyph masks."""
+    generation time. ``glyph``: give the model the reference's glyph masks. ``mg``: mitigating-gradient
+    scale (None: the default). ``verify``: keep the first of up to this many seeds PP-OCR reads
+    correctly (:mod:`kinetype.eval.verify`); the time per clip then counts every candidate and its reading."""
+    from kinetype.eval.verify import VERIFY_READER, candidate_seeds, check_verify, clip_judge, first_legible
     from kinetype.pipeline import Pipeline
+    from kinetype.sample.mitigate import MG_SCALE_DEFAULT, check_mg_scale
     from kinetype.templates import default_templates, get_template, load_templates
 
     names = _check_args(n, out, readers)
+    mg = MG_SCALE_DEFAULT if mg is None else check_mg_scale(mg)
+    if check_verify(verify) > 1 and (why := reader_available(VERIFY_READER)):
+        raise KinetypeError(f"--verify reads with {VERIFY_READER}: {why}")
     pipe = _load_pipeline(pipe_or_dir)
     if isinstance(pipe, Pipeline) and pipe.device.type == "cuda" and n > 1 and pipe.denoise_fn is None:
         pipe.compile()  # every clip has one shape: one trace serves them all (the first clip pays for it)
@@ -177,10 +185,11 @@ def evaluate_model(pipe_or_dir, *, n: int, seed: int = 0, glyph: bool = True, st
     all_templates = load_templates(templates)
     items = eval_items(all_templates, n, seed)
     size, num_frames, fps = pipe.size_px, pipe.num_frames, pipe.fps
-    config = _config("model", n, seed, names, templates, model=str(pipe_or_dir) if isinstance(pipe_or_dir, (str, Path)) else "(in memory)", glyph=glyph, steps=steps, guidance=guidance, sampler=sampler, size=size, num_frames=num_frames, fps=fps)
+    config = _config("model", n, seed, names, templates, model=str(pipe_or_dir) if isinstance(pipe_or_dir, (str, Path)) else "(in memory)", glyph=glyph, steps=steps, guidance=guidance, sampler=sampler, size=size, num_frames=num_frames, fps=fps, mg=mg, verify=verify)
     workers = max(1, min((workers or os.cpu_count() or 1), n))
     pool = _pool(workers, names)
-    futures: list[tuple[Future, float]] = []
+    futures: list[tuple[Future, dict]] = []
+    verify_reader = None  # built at the first clip that needs it (PP-OCR loads two networks)
     try:
         with _progress(progress, n, "eval model") as bar:
             task = bar.add_task("clips", total=n)
@@ -192,16 +201,27 @@ def evaluate_model(pipe_or_dir, *, n: int, seed: int = 0, glyph: bool = True, st
                                         size=size, num_frames=num_frames, fps=fps, pixels=False)
                 caps = reference.captions
                 masks = reference.text_mask[None].astype(np.float32) if glyph else None  # (1, T, H, W)
+
+                def sample(s: int, caps=caps, masks=masks):  # (T, H, W, 3) uint8
+                    return pipe([caps.static], [caps.dynamic], [caps.word], masks, num_frames=num_frames,
+                                sampler=sampler, steps=steps, guidance=guidance, seed=s, mg=mg)[0]
+
+                if verify > 1:  # built once, outside the timing: a one-off cost, not a per-clip one
+                    verify_reader = verify_reader or make_reader(VERIFY_READER)
                 t0 = time.perf_counter()
-                frames = pipe([caps.static], [caps.dynamic], [caps.word], masks, num_frames=num_frames, sampler=sampler,
-                              steps=steps, guidance=guidance, seed=it.seed)[0]  # (T, H, W, 3) uint8
-                seconds = time.perf_counter() - t0
-                futures.append((pool.submit(_score_generated, it, np.asarray(frames), templates, size, num_frames, fps), seconds))
+                if verify > 1:  # read here, in this process, as generate does: the time per clip counts it
+                    judge = clip_judge(it.word, reference.at_rest, reference.font.id, verify_reader)
+                    chosen = first_legible(sample, candidate_seeds(it.seed, verify), judge)
+                    frames, extra = chosen.frames, {"verify_seed": chosen.seed, "verify_tried": chosen.tried}
+                else:
+                    frames, extra = sample(it.seed), {"verify_seed": it.seed, "verify_tried": 1}
+                extra["seconds"] = time.perf_counter() - t0
+                futures.append((pool.submit(_score_generated, it, np.asarray(frames), templates, size, num_frames, fps), extra))
                 bar.advance(task)
         results = []
-        for f, seconds in futures:
+        for f, extra in futures:
             row, thumb = f.result()
-            row["seconds"] = seconds
+            row.update(extra)
             results.append((row, thumb))
     finally:
         pool.shutdown(cancel_futures=True)

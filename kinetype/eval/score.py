@@ -44,7 +44,7 @@ def clip_labels(item: EvalItem, reference: Clip) -> dict[str, Any]:
     }
 
 
-def _read(frames: np.ndarray, picks: list[int], reader: Reader) -> list[Reading]:
+def read_picks(frames: np.ndarray, picks: list[int], reader: Reader) -> list[Reading]:
     """Readings of ``frames[picks]``; a frame identical to one already read is not read again."""
     out: list[Reading] = []
     for j, f in enumerate(picks):
@@ -71,7 +71,7 @@ def score_clip(item: EvalItem, frames: np.ndarray, reference: Clip, readers: Map
     alike = lookalike_map(row["font"])
     readings: dict[str, list[Reading]] = {}
     for name, reader in readers.items():
-        rs = _read(frames, picks, reader) if picks else []
+        rs = read_picks(frames, picks, reader) if picks else []
         readings[name] = rs
         clip_read = vote([(r.text, r.confidence) for r in rs])
         row[f"{name}.read"] = clip_read

@@ -1,4 +1,5 @@
-"""Classifier-free guidance (Ho & Salimans 2022) around the network, and the sampling entry point."""
+"""Classifier-free guidance (Ho & Salimans 2022) around the network, and the sampling entry point
+(with mitigating-gradient guidance, :mod:`kinetype.sample.mitigate`, when ``mg`` > 0)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import torch
 
 from kinetype.model.errors import ModelError
 from kinetype.model.objective import predict_x0_eps
+from kinetype.sample.mitigate import MG_SCALE_DEFAULT, mitigated
 from kinetype.sample.schedule import sample_times
 from kinetype.sample.solvers import SAMPLERS
 
@@ -28,13 +30,15 @@ def sample_latents(
     seed: int = 0,
     progress: Callable[[int], None] | None = None,
     denoise_fn: Callable | None = None,  # net.denoise or a compiled copy of it (Pipeline.compile)
+    mg: float | None = None,  # mitigating-gradient scale (0 = off); None: MG_SCALE_DEFAULT
 ) -> torch.Tensor:
     """Latents (B, T, C, h, w) for the captions; the same seed gives the same latents.
 
     The unconditional branch blanks all three captions (as in training's caption drop) and keeps
     the glyph layout, which is a structural input rather than a prompt. Everything the steps share
     (captions encoded, glyph layout, initial noise) goes to the device before the first step; a
-    step copies nothing to the device and reads nothing back.
+    step copies nothing to the device and reads nothing back. ``mg`` > 0 adds mitigating-gradient
+    guidance to every step (one backward pass through the network each).
     """
     if sampler not in SAMPLERS:
         raise ModelError(f"unknown sampler {sampler!r}: choose from {', '.join(SAMPLERS)}")
@@ -62,4 +66,6 @@ def sample_latents(
     # The initial noise is drawn on the CPU so a seed gives the same clip on any device.
     gen = torch.Generator().manual_seed(int(seed))
     x = torch.randn(shape, generator=gen).to(device)
-    return SAMPLERS[sampler](denoise, x, sample_times(steps), objective, progress)
+    times = sample_times(steps)
+    denoise = mitigated(denoise, MG_SCALE_DEFAULT if mg is None else mg, objective, times)
+    return SAMPLERS[sampler](denoise, x, times, objective, progress)

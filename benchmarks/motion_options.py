@@ -1,0 +1,109 @@
+"""Issue 16's sampling options on a trained model, side by side: mitigating-gradient guidance at
+several scales, and generation checked by OCR. Each row is one `kinetype eval model` run, through
+the same code (:func:`kinetype.eval.evaluate_model`) on the same eval items, one model loaded once.
+
+    python benchmarks/motion_options.py mg --model models/kinetype --scales 0,0.1,0.2,0.5 --n 20 --steps 15
+    python benchmarks/motion_options.py verify --model models/kinetype --candidates 4 --n 20
+
+Prints option -> the equivalent command -> flicker (0-255, where the engine's reference is still),
+CIEDE2000 ΔE of the text and of the background against the caption's colours, word accuracy
+(PP-OCR, case-insensitive, and with look-alikes merged), NED, motion IoU (the text region found in
+each frame against the engine's glyph masks) and seconds per clip (generation, with --verify also
+every candidate and its reading), plus the candidates sampled per clip. ``--out DIR`` keeps each
+row's report (report.json, report.md, contact sheet) in DIR/<option>/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from kinetype.eval import evaluate_model  # noqa: E402
+from kinetype.eval.report import EvalReport  # noqa: E402
+
+COLUMNS = (("flicker", "flicker", "{:.1f}"), ("ΔE text", "text_delta_e", "{:.1f}"),
+           ("ΔE bg", "background_delta_e", "{:.1f}"), ("word acc", "word_acc_ci", "{:.1%}"),
+           ("merged", "word_acc_merged", "{:.1%}"), ("NED", "ned", "{:.3f}"), ("motion IoU", "mask_iou", "{:.3f}"),
+           ("s/clip", "seconds_per_clip", "{:.2f}"), ("candidates", "candidates_per_clip", "{:.2f}"))
+
+
+def number_list(text: str, kind=float) -> list:
+    try:
+        values = [kind(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one number")
+    return values
+
+
+def options(args) -> list[tuple[str, dict]]:
+    """(row label, evaluate_model keyword arguments) for each option compared."""
+    if args.what == "mg":
+        return [(f"--mg {s:g}", {"mg": s}) for s in args.scales]
+    return [(f"--verify {k}", {"verify": k}) for k in sorted({1, args.candidates})]
+
+
+def command(args, extra: dict) -> str:
+    flags = " ".join(f"--{k} {v:g}" if isinstance(v, float) else f"--{k} {v}" for k, v in extra.items())
+    model = f" --model {args.model}" if args.model else ""
+    return f"kinetype eval model{model} --n {args.n} --steps {args.steps} --seed {args.seed} {flags}"
+
+
+def cell(report: EvalReport, key: str, fmt: str) -> str:
+    v = report.summary.get(key, float("nan"))
+    return "n/a" if v is None or math.isnan(v) else fmt.format(v)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("what", choices=("mg", "verify"), help="mg: --mg at each of --scales; verify: --verify 1 and N")
+    ap.add_argument("--model", type=Path, default=None, help="pipeline folder (default: the bundled model)")
+    ap.add_argument("--scales", type=number_list, default=[0.0, 0.1, 0.2, 0.5], help="mg scales, comma-separated")
+    ap.add_argument("--candidates", type=int, default=4, help="verify: N of --verify N (compared with 1)")
+    ap.add_argument("--n", type=int, default=20, help="eval clips per option")
+    ap.add_argument("--steps", type=int, default=15, help="sampling steps")
+    ap.add_argument("--seed", type=int, default=0, help="eval set seed (the same items for every option)")
+    ap.add_argument("--workers", type=int, default=None, help="OCR worker processes (default: all cores)")
+    ap.add_argument("--out", type=Path, default=None, help="keep each option's report in OUT/<option>/")
+    ap.add_argument("--quiet", action="store_true", help="no progress bars or per-option reports")
+    args = ap.parse_args(argv)
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from kinetype.errors import KinetypeError
+    from kinetype.pipeline import load_pipeline
+
+    started = time.perf_counter()
+    try:
+        pipe = load_pipeline(args.model)  # once: every option samples the same weights
+        rows = []
+        for label, extra in options(args):
+            out = args.out / label.lstrip("-").replace(" ", "-") if args.out else None
+            report = evaluate_model(pipe, n=args.n, seed=args.seed, steps=args.steps, workers=args.workers, out=out,
+                                    progress=not args.quiet, **extra)
+            rows.append((label, command(args, extra), report))
+    except KinetypeError as e:
+        sys.exit(f"error: {e}")
+    table = Table(title=f"issue 16 options: {args.what} on {args.model or 'the bundled model'} "
+                        f"({pipe.device.type}, n={args.n}, {args.steps} steps, seed {args.seed})")
+    table.add_column("option")
+    table.add_column("command")
+    for name, _, _ in COLUMNS:
+        table.add_column(name, justify="right")
+    for label, cmd, report in rows:
+        table.add_row(label, cmd, *(cell(report, key, fmt) for _, key, fmt in COLUMNS))
+    console = Console(width=max(Console().width, 200))
+    console.print(table)
+    console.print(f"{len(rows)} options in {(time.perf_counter() - started) / 60:.1f} min", highlight=False)
+
+
+if __name__ == "__main__":
+    main()
