@@ -18,8 +18,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +31,7 @@ from kinetype.shards.manifest import manifest_checksums
 from kinetype.shards.plan import sample_key
 from kinetype.shards.sample import INSTANCE_EXT, TEXT_FIELDS, SampleError, check_members, decode_instance, parse_meta
 from kinetype.shards.storage import LocalStorage
-from kinetype.shards.worker import die_with_parent
+from kinetype.workers import process_pool, stop_pool
 from kinetype.words import word_caption
 
 EXIT_OK, EXIT_CORRUPT, EXIT_MISSING, EXIT_BOTH = 0, 1, 3, 4
@@ -178,8 +176,11 @@ def verify_dataset(folder: str | Path, workers: int = 1) -> VerifyReport:
     report = VerifyReport(shards=num_shards, planned=config.n)
     ranges = [config.shard_range(k) for k in range(num_shards)]
     if workers > 1:
-        with ProcessPoolExecutor(workers, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
+        pool = process_pool(workers, what="shards verify")
+        try:
             checks = list(pool.map(check_shard, [str(folder)] * num_shards, range(num_shards), ranges))
+        finally:
+            stop_pool(pool)
     else:
         checks = [check_shard(str(folder), k, ranges[k]) for k in range(num_shards)]
     valid_keys: set[str] = set()
