@@ -142,7 +142,9 @@ def train(
     # The run folder is made once the model and data are built: a run that fails earlier leaves none.
     if d.is_main:
         run.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(run / "config.json", (config_to_json(cfg) + "\n").encode())
+        text = (config_to_json(cfg) + "\n").encode()
+        if not (run / "config.json").is_file() or (run / "config.json").read_bytes() != text:  # a resume: as it was
+            atomic_write_bytes(run / "config.json", text)
 
     # ---- Resume -------------------------------------------------------------------------------------------
     step, seen_clips = 0, 0

@@ -15,6 +15,7 @@ from typing import Callable
 import torch
 
 from kinetype.data import expand_shards
+from kinetype.errors import KinetypeError
 from kinetype.model import Autoencoder, KineTyNet
 from kinetype.model.autoencoder import folder_config, training_fields
 from kinetype.model.errors import ModelError, TrainingError
@@ -106,7 +107,13 @@ def check_run_folder(run: Path, cfg: TrainConfig, resume: bool | None) -> bool:
     if has_ckpt:
         saved_file = run / "config.json"
         if saved_file.is_file():
-            saved = config_from_json(saved_file.read_text())
+            try:
+                saved = config_from_json(saved_file.read_text(encoding="utf-8"))
+            except (KinetypeError, ValueError, TypeError, KeyError, AttributeError) as e:
+                why = "empty" if not saved_file.stat().st_size else " ".join(str(e).split())[:120]
+                raise TrainingError(f"{saved_file}: not a readable run configuration ({why}); it is what the "
+                                    "checkpoints were trained with: restore it, or remove it to continue with "
+                                    "these settings") from None
             for part in ("stage", "model", "data", "loss", "seed"):
                 if getattr(saved, part) != getattr(cfg, part):
                     raise TrainingError(f"{run} holds a run with a different {part} ({saved_file}): "
