@@ -86,11 +86,11 @@ def read_model_folder(path: str | Path) -> ModelFolder:
     fps = field("fps", whole(1, 120), "an integer between 1 and 120")
     components = field("components", lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v)
                        and "autoencoder" in v, "a list of component names that includes 'autoencoder'")
-    if "sha256" in index:  # folders written before digests were recorded have none
-        digests = field("sha256", lambda v: isinstance(v, dict) and all(isinstance(k, str) and isinstance(d, str)
-                                                                         for k, d in v.items()),
-                        "a table of file -> SHA-256")
-        verify_digests(path, digests)
+    # Every weights file listed and checked: a folder without the table could load any bytes.
+    digests = field("sha256", lambda v: isinstance(v, dict) and all(isinstance(k, str) and isinstance(d, str)
+                                                                     for k, d in v.items()),
+                    "a table of file -> SHA-256 of every weights file (re-export the folder to record them)")
+    verify_digests(path, digests)
 
     autoencoder = folder_config(path / "autoencoder")
     has_denoiser = "denoiser" in components
@@ -108,7 +108,43 @@ def read_model_folder(path: str | Path) -> ModelFolder:
         check_types(model)
     except KinetypeError as e:
         raise ModelError(f"{path}: {e}") from None
-    return ModelFolder(path, model, has_denoiser, stage, size_px, num_frames, fps)
+    folder = ModelFolder(path, model, has_denoiser, stage, size_px, num_frames, fps)
+    check_weight_shapes(folder)
+    return folder
+
+
+def check_weight_shapes(folder: ModelFolder) -> None:
+    """Compare every weights file's header (dtypes, names, shapes) with the modules the configs
+    build, built on the meta device (no memory, no weights): a mismatch is one line naming the
+    tensor, before any real model is built."""
+    import torch
+
+    from kinetype.model.weights import check_header, weight_files
+
+    expected: dict[Path, dict[str, tuple[int, ...]] | None] = {f: None for f in weight_files(folder.path)}
+    try:
+        with torch.device("meta"):
+            if folder.model.autoencoder.kind == "glyph":
+                from kinetype.model import Autoencoder
+
+                ae = Autoencoder(folder.model.autoencoder)
+                for f in weight_files(folder.path / "autoencoder"):
+                    expected[f] = {k: tuple(v.shape) for k, v in ae.vae.state_dict().items()}
+            if folder.has_denoiser and folder.model.text.kind == "byte":
+                from kinetype.model import KineTyNet
+
+                net = KineTyNet(folder.model)
+                expected[folder.path / "denoiser" / "model.safetensors"] = _shapes(net.denoiser)
+                expected[folder.path / "text_encoder" / "model.safetensors"] = _shapes(net.text_encoder)
+    except (ValueError, RuntimeError, TypeError) as e:  # a config torch cannot build (groups, channels)
+        raise ModelError(f"{folder.path}: the configs do not build a model ({' '.join(str(e).split())[:160]})") from None
+    for file, shapes in expected.items():
+        if file.is_file():
+            check_header(file, shapes)
+
+
+def _shapes(module) -> dict[str, tuple[int, ...]]:
+    return {k: tuple(v.shape) for k, v in module.state_dict().items()}
 
 
 class Pipeline:
