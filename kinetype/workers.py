@@ -32,6 +32,9 @@ from typing import Any, Callable
 from kinetype.errors import KinetypeError
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
+# The resource tracker, when relaunched, warns on stderr at whatever moment it is next needed (often
+# at exit, after the one-line error): a pool that cannot start says so in its PoolError instead.
+warnings.filterwarnings("ignore", message="resource_tracker: process died unexpectedly", category=UserWarning)
 START_TIMEOUT_S = 120.0  # a first task must come back within this (imports of a cold worker included)
 
 
@@ -134,12 +137,6 @@ def process_pool(workers: int, initializer: Callable[..., None] | None = None, i
     """A started pool of ``workers`` spawned processes that die with this one; raises PoolError
     (naming ``what``) when they cannot start. Spawned, not forked: the parent may hold threads
     (torch, a progress bar) that a fork would copy mid-lock."""
-    with warnings.catch_warnings():  # a dead resource tracker: the PoolError below says it better
-        warnings.simplefilter("ignore", UserWarning)
-        return _started_pool(workers, initializer, initargs, what)
-
-
-def _started_pool(workers: int, initializer, initargs: tuple, what: str) -> ProcessPoolExecutor:
     pool = None
     try:
         pool = ProcessPoolExecutor(workers, mp_context=_WorkerContext(), initializer=_start_worker,

@@ -1,0 +1,318 @@
+"""Faults only a real process meets, each run as one: closed pipes, worker pools that cannot start,
+signals, a full disk (``ulimit -f``), killed writers, two processes at once, an unprivileged user.
+
+Every case checks what a user relies on: the exit status, one ``error:``/``stopped:`` line on
+stderr naming the culprit and no traceback, nothing already written lost or half-written, and no
+process or temporary file left behind. ``python -m kinetype`` runs from the repository root, so the
+working tree's package is the one tested.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from test_shards_helpers import REPO, copy_some_templates
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="signals, /proc and ulimit as on Linux")
+
+TINY = ["--size", "64", "--frames", "8", "--fps", "8"]
+TRAIN = ["train", "--preset", "tiny", "--shards", "synthetic", "--stage", "autoencoder"]
+
+
+def env(**extra: str) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), *filter(None, [extra.pop("PYTHONPATH", "")])]),
+            "OMP_NUM_THREADS": "1", "COLUMNS": "200", **extra}
+
+
+def command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "kinetype", *map(str, args)]
+
+
+def kinetype(*args: str, limit_kb: int | None = None, timeout: float = 300, **extra_env: str) -> subprocess.CompletedProcess:
+    """Run ``kinetype ARGS`` to the end (``limit_kb``: under ``ulimit -f``, in KiB)."""
+    def limit():
+        if limit_kb is not None:
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit_kb * 1024, limit_kb * 1024))
+
+    return subprocess.run(command(*args), cwd=REPO, env=env(**extra_env), capture_output=True, text=True,
+                          timeout=timeout, preexec_fn=limit)
+
+
+def one_line(result: subprocess.CompletedProcess | str, culprit: str, prefix: str = "error") -> str:
+    """The stderr's one report line (progress lines before it allowed): it names ``culprit``, and
+    nothing on stderr is a traceback."""
+    stderr = result if isinstance(result, str) else result.stderr
+    assert "Traceback" not in stderr and 'File "' not in stderr and "KeyboardInterrupt" not in stderr, stderr
+    lines = [line for line in stderr.strip().splitlines() if line.strip()]
+    reports = [line for line in lines if line.startswith(("error:", "stopped:", "invalid:"))]
+    assert len(reports) == 1 and lines[-1] == reports[0], stderr
+    assert reports[0].startswith(f"{prefix}:") and culprit.lower() in reports[0].lower(), reports[0]
+    return reports[0]
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def temporaries(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.rglob("*") if ".tmp" in p.name)
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (workers, the resource tracker), from /proc."""
+    parent_of: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent_of[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    found, frontier = [], [pid]
+    while frontier:
+        p = frontier.pop()
+        kids = [c for c, pp in parent_of.items() if pp == p]
+        found += kids
+        frontier += kids
+    return found
+
+
+def wait_for(predicate, timeout: float, step: float = 0.2) -> bool:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()
+
+
+# --- the world ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """A small rendered dataset, a tiny model, a trained tiny run folder and a pool-breaking site dir."""
+    root = tmp_path_factory.mktemp("procs")
+    templates = copy_some_templates(root / "templates", count=1)
+    r = kinetype("render", "--templates", templates, "--n", "6", "--shard-size", "3", "--out", root / "ds",
+                 "--workers", "1", "--quiet", *TINY)
+    assert r.returncode == 0, r.stderr
+    r = kinetype(*TRAIN, "--out", root / "run", "--max-steps", "20")
+    assert r.returncode == 0, r.stderr
+    # An interpreter that exits the moment it starts, for every process multiprocessing spawns (they
+    # run `python -c ...`): what a pool meets when its workers or resource tracker cannot start.
+    (root / "broken_site").mkdir()
+    (root / "broken_site" / "sitecustomize.py").write_text(
+        "import os, sys\nif sys.argv and sys.argv[0] == '-c':\n    os._exit(1)\n")
+    from kinetype.model.testing import tiny_pipeline_folder
+
+    tiny_pipeline_folder(root / "model", num_frames=4)
+    return root
+
+
+# --- issue 21: a broken pipe is not success --------------------------------------------------------------
+
+
+def test_stdout_closed_by_head_is_a_quiet_success():
+    proc = subprocess.Popen(command("templates", "list", "--json"), cwd=REPO, env=env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert proc.stdout.read(10).startswith(b"[")  # `| head -c 10`, then the reader leaves
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0 and stderr == "", stderr
+
+
+def test_stdout_not_open_at_all_is_a_quiet_success():
+    r = subprocess.run(["sh", "-c", 'exec "$@" >&-', "sh", *command("templates", "list", "--json")], cwd=REPO,
+                       env=env(), capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+
+
+def test_stderr_closed_by_head_does_not_stop_a_render(world, tmp_path):
+    """Progress goes to stderr; its reader leaving loses the progress, not the dataset."""
+    out = tmp_path / "ds"
+    proc = subprocess.Popen(command("render", "--templates", world / "templates", "--n", "4", "--shard-size", "2",
+                                    "--out", out, "--workers", "1", *TINY),
+                            cwd=REPO, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc.stderr.read(5)
+    proc.stderr.close()
+    assert proc.wait(timeout=300) == 0
+    assert (out / "manifest.parquet").is_file() and not temporaries(out)
+
+
+@pytest.mark.parametrize("args,culprit", [
+    (["render", "--templates", "{w}/templates", "--n", "4", "--shard-size", "2", "--out", "{t}/ds", "--workers", "2",
+      "--quiet", *TINY], "render"),
+    (["eval", "renders", "--n", "2", "--workers", "2", *TINY[:4], "--out", "{t}/ev", "--quiet"], "eval"),
+    (["shards", "verify", "{w}/ds", "--workers", "2"], "shards verify"),
+], ids=["render", "eval renders", "shards verify"])
+def test_a_pool_that_cannot_start_is_an_error_not_a_success(world, tmp_path, args, culprit):
+    args = [a.replace("{w}", str(world)).replace("{t}", str(tmp_path)) for a in args]
+    before = snapshot(world / "ds")
+    r = kinetype(*args, PYTHONPATH=str(world / "broken_site"), timeout=240)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert "worker process" in one_line(r, culprit)
+    assert snapshot(world / "ds") == before
+    assert not (tmp_path / "ev").exists(), "a failed eval left its output folder"
+    assert not temporaries(tmp_path)
+
+
+# --- issue 21: run history and checkpoints on a full disk ------------------------------------------------
+
+
+@pytest.fixture
+def run(world, tmp_path):
+    """A copy of the trained run (20 steps, one checkpoint) to damage."""
+    run = tmp_path / "run"
+    shutil.copytree(world / "run", run, ignore=shutil.ignore_patterns("pipeline"))
+    return run
+
+
+def _history(run: Path) -> tuple[list[str], list[str]]:
+    return (run / "metrics.jsonl").read_text().splitlines(), sorted(p.name for p in (run / "checkpoints").iterdir())
+
+
+@pytest.mark.parametrize("limit_kb,culprit", [(1, "config.json"), (64, "step_00000040")],
+                         ids=["disk full at the first write", "disk full writing the checkpoint"])
+def test_a_full_disk_while_resuming_loses_nothing(run, limit_kb, culprit):
+    metrics, checkpoints = _history(run)
+    r = kinetype(*TRAIN, "--out", run, "--max-steps", "40", limit_kb=limit_kb)
+    assert r.returncode == 2, r.stderr
+    line = one_line(r, culprit)
+    after_metrics, after_checkpoints = _history(run)
+    assert after_metrics[: len(metrics)] == metrics, "the run's history was cut"
+    assert after_checkpoints == checkpoints and not temporaries(run), after_checkpoints
+    if "checkpoint" in line:
+        assert "step_00000020, is kept" in line
+    r = kinetype(*TRAIN, "--out", run, "--max-steps", "40")  # room again: it resumes from the last whole checkpoint
+    assert r.returncode == 0 and "resumed" in r.stdout, r.stderr
+    assert [json.loads(x)["step"] for x in (run / "metrics.jsonl").read_text().splitlines()] == list(range(1, 41))
+
+
+def test_a_torn_last_metrics_line_is_dropped_with_a_note(run):
+    with open(run / "metrics.jsonl", "a") as f:
+        f.write('{"step": 21, "lo')
+    r = kinetype(*TRAIN, "--out", run, "--max-steps", "25")
+    assert r.returncode == 0, r.stderr
+    assert "dropped 1 unreadable line" in r.stdout
+    assert [json.loads(x)["step"] for x in (run / "metrics.jsonl").read_text().splitlines()] == list(range(1, 26))
+
+
+@pytest.mark.parametrize("text", ["", "[1, 2]", '{"stage": 3}', "{ not json"], ids=["empty", "list", "bad field", "garbage"])
+def test_a_damaged_run_config_is_one_line(run, text):
+    (run / "config.json").write_text(text)
+    before = snapshot(run)
+    r = kinetype(*TRAIN, "--out", run, "--max-steps", "30")
+    assert r.returncode == 2
+    one_line(r, "config.json")
+    assert snapshot(run) == before
+
+
+# --- issue 21: weights checked whole ------------------------------------------------------------------------
+
+
+def _reindex(folder: Path) -> None:
+    from kinetype.model.weights import digests
+
+    index = json.loads((folder / "model_index.json").read_text())
+    index["sha256"] = digests(folder)
+    (folder / "model_index.json").write_text(json.dumps(index))
+
+
+def _unlisted_flipped(folder: Path) -> None:
+    index = json.loads((folder / "model_index.json").read_text())
+    del index["sha256"]["denoiser/model.safetensors"]
+    (folder / "model_index.json").write_text(json.dumps(index))
+    f = folder / "denoiser" / "model.safetensors"
+    raw = bytearray(f.read_bytes())
+    raw[len(raw) // 2] ^= 0x01
+    f.write_bytes(bytes(raw))
+
+
+def _retyped(dtype: str):
+    def change(folder: Path) -> None:
+        import torch
+        from safetensors.torch import load_file, save_file
+
+        f = folder / "denoiser" / "model.safetensors"
+        state = load_file(f)
+        name = sorted(state)[0]
+        state[name] = state[name].to(getattr(torch, dtype))
+        save_file(state, f)
+        _reindex(folder)
+    return change
+
+
+def _reshaped(folder: Path) -> None:
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    f = folder / "text_encoder" / "model.safetensors"
+    state = load_file(f)
+    state[sorted(state)[0]] = torch.zeros(3, 3)
+    save_file(state, f)
+    _reindex(folder)
+
+
+def _no_digests(folder: Path) -> None:
+    index = json.loads((folder / "model_index.json").read_text())
+    del index["sha256"]
+    (folder / "model_index.json").write_text(json.dumps(index))
+
+
+def _extra_file(folder: Path) -> None:
+    shutil.copy(folder / "denoiser" / "model.safetensors", folder / "denoiser" / "extra.safetensors")
+
+
+@pytest.mark.parametrize("change,culprit", [
+    (_unlisted_flipped, "not listed"), (_retyped("int32"), "I32"), (_retyped("bool"), "BOOL"),
+    (_reshaped, "shape"), (_no_digests, "sha256"), (_extra_file, "extra.safetensors"),
+], ids=["unlisted file with a flipped byte", "int32 weights", "bool weights", "a shape the config does not build",
+        "no sha256 table", "an extra weights file"])
+@pytest.mark.parametrize("cmd", ["generate", "eval model"])
+def test_weights_are_checked_whole_before_a_model_is_built(world, tmp_path, change, culprit, cmd):
+    model = tmp_path / "model"
+    shutil.copytree(world / "model", model)
+    change(model)
+    before = snapshot(tmp_path)
+    args = (["generate", "Hello", "--motion", "wave", "--steps", "2", "--out", tmp_path / "g.gif"] if cmd == "generate"
+            else ["eval", "model", "--n", "1", "--steps", "2", "--workers", "1", "--out", tmp_path / "ev", "--quiet"])
+    r = kinetype(*args, "--model", model)
+    assert r.returncode == 2, r.stderr
+    one_line(r, culprit)
+    assert snapshot(tmp_path) == before and not (tmp_path / "ev").exists()
+
+
+# --- issue 21: temporary names fit wherever the final name does -------------------------------------------
+
+
+@pytest.mark.parametrize("length", [254, 255])
+def test_the_longest_legal_output_names_are_written(world, tmp_path, length):
+    gif = "p" * (length - 4) + ".gif"
+    r = kinetype("preview", "--random", "--templates", world / "templates", "--size", "32", "--frames", "4",
+                 "--out", tmp_path / gif)
+    assert r.returncode == 0, r.stderr
+    folder = "e" * length
+    r = kinetype("export", world / "ds", tmp_path / folder)
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([gif, folder])
+    assert (tmp_path / folder / "video_info.csv").is_file()
