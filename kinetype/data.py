@@ -132,8 +132,16 @@ class ShardDataset(IterableDataset):
                  random_crop: bool = False, single_frame: bool = False, shuffle_buffer: int = 0,
                  resampled: bool = False, seed: int = 0, dtype: str | torch.dtype = "float32"):
         super().__init__()
-        if frame_stride < 1:
-            raise ValueError("frame_stride must be at least 1")
+        from kinetype import checks
+
+        if not isinstance(shards, (str, Path)) and not (isinstance(shards, (list, tuple))
+                                                       and all(isinstance(u, (str, Path)) for u in shards)):
+            raise KinetypeError(f"shards must be a folder, a glob or a list of shard paths, got {type(shards).__name__}")
+        if num_frames is not None:
+            checks.whole("num_frames", num_frames, 1)
+        checks.whole("frame_stride", frame_stride, 1)
+        checks.whole("shuffle_buffer", shuffle_buffer, 0)
+        checks.random_seed(seed, "seed")
         self.dtype = video_dtype(dtype)  # its name: "float32", "float16", "uint8" or "yuv420"
         self.mask_dtype = RGB_DTYPES.get(self.dtype, torch.uint8)
         self.urls = expand_shards(shards)

@@ -11,7 +11,6 @@ application; the solvers live in :mod:`kinetype.sample`, the model folder in :mo
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from kinetype.media import VIDEO_SUFFIXES
+from kinetype.render.engine import MAX_FPS, MAX_FRAMES
 
 _STOP = {"a", "an", "the", "and", "then", "with", "of", "to", "in", "out", "on", "it", "by"}
 
@@ -96,21 +96,13 @@ def default_out(word: str, motion: str | None, template_id: str | None, folder: 
 def check_generate_args(*, steps: int, guidance: float, seed: int, num_frames: int | None, fps: int | None,
                         sampler: str) -> None:
     """Every number checked before a model is loaded: one line naming the option."""
-    from kinetype.errors import KinetypeError
-    from kinetype.sample import SAMPLERS
+    from kinetype import checks
 
-    if steps < 1:
-        raise KinetypeError(f"--steps must be at least 1, got {steps}")
-    if not math.isfinite(guidance) or guidance < 0:
-        raise KinetypeError(f"--guidance must be a finite number >= 0 (1 = no guidance), got {guidance}")
-    if seed < 0:
-        raise KinetypeError(f"--seed must be 0 or more, got {seed}")
-    if num_frames is not None and num_frames < 1:
-        raise KinetypeError(f"--frames must be at least 1, got {num_frames}")
-    if fps is not None and not 1 <= fps <= 120:
-        raise KinetypeError(f"--fps must be between 1 and 120, got {fps}")
-    if sampler not in SAMPLERS:
-        raise KinetypeError(f"--sampler {sampler!r}: choose from {', '.join(SAMPLERS)}")
+    checks.sampling(steps=steps, guidance=guidance, seed=seed, sampler=sampler, prefix="--")
+    if num_frames is not None:
+        checks.whole("--frames", num_frames, 1, MAX_FRAMES)
+    if fps is not None:
+        checks.whole("--fps", fps, 1, MAX_FPS)
 
 
 def generate(

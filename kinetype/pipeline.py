@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from kinetype import checks
 from kinetype.errors import KinetypeError
 from kinetype.model.errors import ModelError
 
@@ -246,13 +247,23 @@ class Pipeline:
 
         if self.net is None:
             raise ModelError("this model has no denoiser (autoencoder stage only)")
-        frames = num_frames or self.num_frames
-        if frames > self.net.cfg.denoiser.max_frames:
-            raise ModelError(f"{frames} frames requested: this model handles at most {self.net.cfg.denoiser.max_frames}")
-        b = len(static)
+        # The arguments, by the rules the CLI applies to its options, before any noise is drawn.
+        b = len(checks.text_list("static", static))
+        checks.text_list("dynamic", dynamic, b)
+        checks.text_list("word", word, b)
+        checks.sampling(steps=steps, guidance=guidance, seed=seed, sampler=sampler)
+        frames = self.num_frames if num_frames is None else num_frames
+        checks.whole("num_frames", frames, 1, self.net.cfg.denoiser.max_frames)
+        masks = None
+        if glyph_masks is not None:
+            masks = np.asarray(glyph_masks)
+            want = (b, frames, self.size_px, self.size_px)
+            if masks.shape != want or not (np.issubdtype(masks.dtype, np.number) or masks.dtype == bool):
+                raise KinetypeError(f"glyph_masks must be numbers of shape (clips, frames, height, width) = {want}, "
+                                    f"got {masks.dtype} {masks.shape}")
+            masks = torch.as_tensor(masks, dtype=torch.float32)
         lat = self.size_px // self.autoencoder.factor
         shape = (b, frames, self.autoencoder.cfg.latent_channels, lat, lat)
-        masks = None if glyph_masks is None else torch.as_tensor(np.asarray(glyph_masks), dtype=torch.float32)
         glyph = None
         if masks is not None and self.net.cfg.denoiser.glyph_channels:
             glyph = resize_masks(masks, (lat, lat))
@@ -290,6 +301,8 @@ def load_pipeline(model: str | Path | None = None) -> Pipeline:
     saying how to get one."""
     import torch
 
+    if model is not None and not isinstance(model, (str, Path)):
+        raise KinetypeError(f"model must be a folder path (str or Path), got {type(model).__name__}")
     path = Path(model) if model else DEFAULT_MODEL_DIR
     return Pipeline.from_pretrained(path, device="cuda" if torch.cuda.is_available() else "cpu")
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from kinetype.checks import MAX_SEED
 from kinetype.model.config import ModelConfig, from_dict, merge, to_dict
 from kinetype.model.errors import TrainingError
 from kinetype.model.losses import LossConfig
@@ -261,6 +262,7 @@ def validate(cfg: TrainConfig, where: str = "") -> TrainConfig:
     for name in ("data.num_workers", "data.shuffle_buffer", "sample_every", "optim.max_minutes",
                  "optim.weight_decay", "optim.grad_clip", "loss.glyph_weight", "loss.motion_weight", "seed"):
         need(math.isfinite(get(name)) and get(name) >= 0, name, "0 or more")
+    need(cfg.seed <= MAX_SEED, "seed", f"0 to {MAX_SEED}")
     need(math.isfinite(o.lr) and 0 < o.lr < 1, "optim.lr", "a number between 0 and 1")
     need(0 <= o.lr_warmup <= 0.5, "optim.lr_warmup", "a fraction of the steps in [0, 0.5]")
     need(0 <= o.lr_final <= 1, "optim.lr_final", "a fraction of the peak in [0, 1]")

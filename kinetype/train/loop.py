@@ -71,7 +71,7 @@ def train(
     resume = check_run_folder(run, cfg, resume)
     dev = device_setup(cfg, d.device)
     torch.manual_seed(cfg.seed)  # the same initial weights on every rank
-    np.random.seed(cfg.seed + d.rank)
+    np.random.seed((cfg.seed + d.rank) % 2**32)  # numpy takes 32 bits
     random.seed(cfg.seed + d.rank)
 
     # ---- Model and the parameters this stage trains ----------------------------------------------------
