@@ -316,3 +316,134 @@ def test_the_longest_legal_output_names_are_written(world, tmp_path, length):
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([gif, folder])
     assert (tmp_path / folder / "video_info.csv").is_file()
+
+
+# --- issue 20: no process outlives a killed command ------------------------------------------------------
+
+
+def _start(args: list[str], tmp_path: Path) -> subprocess.Popen:
+    return subprocess.Popen(command(*args), cwd=REPO, env=env(), start_new_session=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _eval_args(world: Path, tmp_path: Path) -> list[str]:
+    return ["eval", "renders", "--n", "40", "--workers", "2", "--templates", str(world / "templates"), *TINY,
+            "--out", str(tmp_path / "ev"), "--quiet"]
+
+
+def _render_args(world: Path, tmp_path: Path) -> list[str]:
+    return ["render", "--templates", str(world / "templates"), "--n", "400", "--shard-size", "50",
+            "--out", str(tmp_path / "ds"), "--workers", "2", "--quiet", *TINY]
+
+
+@pytest.mark.parametrize("make_args", [_eval_args, _render_args], ids=["eval renders", "render"])
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_no_worker_or_resource_tracker_outlives_a_killed_command(world, tmp_path, make_args, sig):
+    proc = _start(make_args(world, tmp_path), tmp_path)
+    try:
+        assert wait_for(lambda: len(descendants(proc.pid)) >= 3 or proc.poll() is not None, 120), "no workers started"
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(1.0)
+        below = descendants(proc.pid)  # two workers and the resource tracker
+        os.kill(proc.pid, sig)
+        _, stderr = proc.communicate(timeout=60)
+        assert wait_for(lambda: not any(alive(p) for p in below), 15), [p for p in below if alive(p)]
+        if sig == signal.SIGTERM:  # as clean as Ctrl-C: one line, its own exit status
+            assert proc.returncode == 128 + signal.SIGTERM
+            one_line(stderr, "terminated", prefix="stopped")
+        assert not temporaries(tmp_path)
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+@pytest.mark.parametrize("delay_s", [0.3, 1.0, 2.0, 4.0])
+def test_ctrl_c_at_any_moment_of_a_render_is_one_line(world, tmp_path, delay_s):
+    """SIGINT to the whole process group, as a terminal's Ctrl-C sends it: the workers starting
+    then must not print tracebacks of their own."""
+    proc = _start(_render_args(world, tmp_path), tmp_path)
+    try:
+        time.sleep(delay_s)
+        below = descendants(proc.pid)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, stderr = proc.communicate(timeout=120)
+        if proc.returncode == 0:  # finished before the interrupt arrived
+            return
+        assert proc.returncode == 130, (proc.returncode, stderr)
+        one_line(stderr, "interrupted", prefix="stopped")
+        assert wait_for(lambda: not any(alive(p) for p in below + descendants(proc.pid)), 15)
+        assert not [p for p in (tmp_path / "ds").glob("*") if ".tmp-" in p.name] if (tmp_path / "ds").exists() else True
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+# --- issue 20: what a killed export leaves is removed by the next run --------------------------------------
+
+
+def _leave_a_killed_writers_temporary(target: Path) -> Path:
+    """A real writer killed mid-way: a process makes the temporary export folder and dies by SIGKILL."""
+    code = ("import os, sys; from pathlib import Path; from kinetype.fsutil import temp_sibling\n"
+            "tmp = temp_sibling(Path(sys.argv[1])); tmp.mkdir(); (tmp / 'videos').mkdir()\n"
+            "(tmp / 'video_info.csv').write_bytes(b'x' * 100000); print(tmp, flush=True)\n"
+            "os.kill(os.getpid(), 9)\n")
+    r = subprocess.run([sys.executable, "-c", code, str(target)], cwd=REPO, env=env(), capture_output=True, text=True)
+    assert r.returncode == -signal.SIGKILL
+    left = Path(r.stdout.strip())
+    assert left.is_dir() and left.parent == target.parent
+    return left
+
+
+def test_a_rerun_of_export_removes_what_a_killed_one_left(world, tmp_path):
+    left = _leave_a_killed_writers_temporary(tmp_path / "export")
+    r = kinetype("export", world / "ds", tmp_path / "export")
+    assert r.returncode == 0, r.stderr
+    assert not left.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["export"]
+
+
+def test_a_failed_export_also_removes_what_a_killed_one_left_and_nothing_else(world, tmp_path):
+    left = _leave_a_killed_writers_temporary(tmp_path / "export")
+    (tmp_path / "keep.txt").write_text("mine")
+    r = kinetype("export", world / "ds", tmp_path / "export", "--format", "nope")
+    assert r.returncode == 2 and one_line(r, "--format")
+    r = kinetype("export", world / "ds", tmp_path / "export")
+    assert r.returncode == 0 and not left.exists() and (tmp_path / "keep.txt").read_text() == "mine"
+
+
+def test_a_live_writers_temporary_is_left_alone(world, tmp_path):
+    """Two exports side by side: the second must not take the first one's folder for a leftover."""
+    from kinetype.fsutil import remove_stale_temporaries, temp_sibling
+
+    mine = temp_sibling(tmp_path / "export")
+    mine.mkdir()
+    assert remove_stale_temporaries(tmp_path / "export") == [] and mine.is_dir()
+    r = kinetype("export", world / "ds", tmp_path / "export")
+    assert r.returncode == 0 and mine.is_dir()
+
+
+def test_a_real_export_killed_mid_way_is_cleared_by_the_rerun(world, tmp_path):
+    proc = _start(["export", str(world / "ds"), str(tmp_path / "export")], tmp_path)
+    wait_for(lambda: any(".tmp-" in p.name for p in tmp_path.iterdir()) or proc.poll() is not None, 60, step=0.005)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=30)
+    if not (tmp_path / "export").exists():  # killed before the rename: a rerun finishes it
+        r = kinetype("export", world / "ds", tmp_path / "export")
+        assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export"]
+
+
+# --- issue 20: a reader that cannot read is an error ----------------------------------------------------------
+
+
+@pytest.mark.skipif(shutil.which("tesseract") is None, reason="needs tesseract")
+@pytest.mark.parametrize("reader", ["tesseract", "both"])
+def test_a_broken_tesseract_is_an_error_not_a_score(world, tmp_path, reader):
+    r = kinetype("eval", "renders", "--n", "2", "--workers", "1", "--reader", reader, *TINY,
+                 "--out", tmp_path / "ev", "--quiet", TESSDATA_PREFIX=str(tmp_path / "nowhere"))
+    assert r.returncode == 2, r.stderr
+    one_line(r, "tesseract")
+    assert not (tmp_path / "ev").exists()
