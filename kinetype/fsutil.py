@@ -186,4 +186,4 @@ def _check_parent_writable(path: Path, option: str) -> None:
     if not ancestor.is_dir():
         raise KinetypeError(f"{option} {path}: {ancestor} is a file, not a folder")
     if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise KinetypeError(f"{option} {path}: folder {ancestor} is not writable")
+        raise KinetypeError(f"{option} {path}: folder {ancestor.absolute()} is not writable")

@@ -449,3 +449,75 @@ def test_a_broken_tesseract_is_an_error_not_a_score(world, tmp_path, reader):
     assert r.returncode == 2, r.stderr
     one_line(r, "tesseract")
     assert not (tmp_path / "ev").exists()
+
+
+# --- issue 20: an unprivileged user and a place it cannot write -------------------------------------------
+
+# nobody, allowed to read everything (the interpreter may live under root's home) but to write only
+# where the permissions let it: CAP_DAC_READ_SEARCH bypasses read and search checks, never writes.
+AS_NOBODY = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+             "--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search"]
+
+
+def _can_run_as_nobody() -> bool:
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        return False
+    r = subprocess.run([*AS_NOBODY, sys.executable, "-c", "import os; print(os.getuid())"], capture_output=True, text=True)
+    return r.returncode == 0 and r.stdout.strip() == "65534"
+
+
+NOT_WRITABLE = [
+    ("render", ["render", "--templates", "{w}/templates", "--n", "4", "--shard-size", "2", "--out", "{ro}/ds", "--workers",
+                "1", "--quiet", *TINY]),
+    ("render --workers 2", ["render", "--templates", "{w}/templates", "--n", "4", "--shard-size", "2", "--out", "{ro}/ds",
+                            "--workers", "2", "--quiet", *TINY]),
+    ("render resumed in a folder not its own", ["render", "--templates", "{w}/templates", "--n", "6", "--shard-size", "3",
+                                                "--out", "{ro}/part", "--workers", "2", "--quiet", *TINY]),
+    ("export", ["export", "{w}/ds", "{ro}/export"]),
+    ("preview", ["preview", "--random", "--templates", "{w}/templates", "--size", "32", "--frames", "4", "--out", "{ro}/p.gif"]),
+    ("templates sheet", ["templates", "sheet", "--templates", "{w}/templates", "--size", "32", "--out", "{ro}/sheets"]),
+    ("shards inspect --sheet", ["shards", "inspect", "{w}/ds", "--sheet", "{ro}/s.png"]),
+    ("generate --out", ["generate", "Hello", "--motion", "wave", "--steps", "2", "--model", "{w}/model", "--out", "{ro}/g.gif"]),
+    ("generate (default name here)", ["generate", "Hello", "--motion", "wave", "--steps", "2", "--model", "{w}/model"]),
+    ("eval renders", ["eval", "renders", "--n", "2", "--workers", "1", *TINY, "--out", "{ro}/ev", "--quiet"]),
+    ("eval model", ["eval", "model", "--model", "{w}/model", "--n", "1", "--steps", "2", "--workers", "1", "--out", "{ro}/ev",
+                    "--quiet"]),
+    ("train", [*TRAIN, "--out", "{ro}/run", "--max-steps", "2"]),
+    ("train resumed in a run not its own", [*TRAIN, "--out", "{ro}/run_done", "--max-steps", "30"]),
+]
+
+
+@pytest.fixture(scope="module")
+def open_world(world):
+    """The world's inputs where everyone may read them (pytest's own folders are root's alone), each
+    test's output place beside them."""
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="kinetype-nobody-"))
+    for name in ("templates", "ds", "model", "run"):
+        shutil.copytree(world / name, root / name)
+    for p in [root, *root.rglob("*")]:
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.skipif(not _can_run_as_nobody(), reason="needs root to become an unprivileged user (setpriv)")
+@pytest.mark.parametrize("name,args", NOT_WRITABLE, ids=[n for n, _ in NOT_WRITABLE])
+def test_an_unprivileged_user_gets_one_line_where_it_cannot_write(open_world, name, args):
+    world = open_world
+    ro = world / name.replace(" ", "_")  # root's, 0755: nobody may read it, not write
+    ro.mkdir()
+    shutil.copytree(world / "ds", ro / "part")
+    (ro / "part" / "shard-000001.stats.json").unlink()  # a render to finish
+    shutil.copytree(world / "run", ro / "run_done", ignore=shutil.ignore_patterns("pipeline"))
+    for p in [ro, *ro.rglob("*")]:
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    before = snapshot(ro)
+    args = [a.replace("{w}", str(world)).replace("{ro}", str(ro)) for a in args]
+    r = subprocess.run([*AS_NOBODY, *command(*args)], cwd=ro, env=env(HOME="/nonexistent"), capture_output=True,
+                       text=True, timeout=180)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    line = one_line(r, str(ro))
+    assert "not writable" in line or "Permission denied" in line, line
+    assert snapshot(ro) == before

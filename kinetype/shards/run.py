@@ -30,6 +30,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 import kinetype
 from kinetype.errors import KinetypeError
+from kinetype.fsutil import check_output_dir
 from kinetype.shards.layout import (CONFIG_FILE, MANIFEST, RenderRecord, read_render_record, read_stats, tar_name,
                                     write_render_record)
 from kinetype.shards.manifest import write_manifest_and_card
@@ -163,7 +164,9 @@ def render_dataset(
     check_job_args(workers, num_shards, shard_index)
     workers = max(1, workers or os.cpu_count() or 1)
     command = command or shlex.join(["kinetype", *sys.argv[1:]])
-    storage = storage or LocalStorage(out)
+    if storage is None:
+        check_output_dir(out, "--out")  # an unwritable folder: refused before any clip is rendered
+        storage = LocalStorage(out)
     if templates is None:
         templates = load_engine_templates(config.templates)
     job = Job(config, tuple(sorted(templates, key=lambda t: t.id)), render_fn or default_render_fn,

@@ -16,6 +16,7 @@ import torch
 
 from kinetype.data import expand_shards
 from kinetype.errors import KinetypeError
+from kinetype.fsutil import check_output_dir
 from kinetype.model import Autoencoder, KineTyNet
 from kinetype.model.autoencoder import folder_config, training_fields
 from kinetype.model.errors import ModelError, TrainingError
@@ -101,6 +102,7 @@ def check_shards(spec: str) -> None:
 
 def check_run_folder(run: Path, cfg: TrainConfig, resume: bool | None) -> bool:
     """Whether to resume: a run folder with a checkpoint continues (the same settings only)."""
+    check_output_dir(run, "--out")  # an unwritable place: refused before a model is built
     has_ckpt = ckpt_io.latest_checkpoint(run) is not None
     if resume and not has_ckpt:
         raise TrainingError(f"--resume: {run} holds no checkpoint to continue from (drop --resume to start it)")
