@@ -9,6 +9,7 @@ temporary of a run still going.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 import shutil
@@ -107,13 +108,14 @@ def _fsync_dir(folder: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, overwrite: bool = True) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success it is fsynced and renamed onto ``path``.
 
     The temporary name (:func:`temp_sibling`) keeps ``path``'s suffix (tools that pick a format by
     extension still work) and starts with a dot. On any error it is removed and the error re-raised
     (an OSError naming ``path``); ``path`` is untouched. Temporaries of killed earlier writes of
-    ``path`` are removed first.
+    ``path`` are removed first. With ``overwrite=False`` the rename never replaces a file: one that
+    appeared meanwhile (another process writing the same name) raises FileExistsError.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -125,7 +127,13 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, path)
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            _publish_new(tmp, path)
+    except FileExistsError:
+        tmp.unlink(missing_ok=True)
+        raise
     except OSError as e:
         tmp.unlink(missing_ok=True)
         if e.filename is None:  # a failed write (disk full) names no file: name the one being written
@@ -137,9 +145,25 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     _fsync_dir(path.parent)
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, rename)."""
-    with atomic_path(path) as tmp:
+def _publish_new(tmp: Path, path: Path) -> None:
+    """Rename ``tmp`` to ``path`` unless ``path`` exists, in one step: a hard link fails on an
+    existing name (a rename would replace it)."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise FileExistsError(errno.EEXIST, "written meanwhile by another process", str(path)) from None
+    except OSError:  # no hard links here (some network or FAT file systems): check, then rename
+        if os.path.lexists(path):
+            raise FileExistsError(errno.EEXIST, "written meanwhile by another process", str(path)) from None
+        os.replace(tmp, path)
+        return
+    tmp.unlink()
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, overwrite: bool = True) -> None:
+    """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, rename); with
+    ``overwrite=False`` an existing ``path`` is never replaced (FileExistsError)."""
+    with atomic_path(path, overwrite) as tmp:
         tmp.write_bytes(data)
 
 

@@ -135,7 +135,8 @@ def generate(
     check_generate_args(steps=steps, guidance=guidance, seed=seed, num_frames=num_frames, fps=fps, sampler=sampler)
     if not motion and not template_id:
         raise KinetypeError("give a motion phrase (--motion 'bounce in') or a template id (--template ID)")
-    out = Path(out) if out is not None else default_out(word, motion, template_id)
+    named = out is not None
+    out = Path(out) if named else default_out(word, motion, template_id)
     if out.suffix.lower() not in VIDEO_SUFFIXES:
         raise KinetypeError(f"--out {out}: unknown output type {out.suffix or '(none)'!r}: use .mp4, .gif or .png")
     check_output_file(out, "--out")
@@ -169,6 +170,12 @@ def generate(
     masks = reference.text_mask[None].astype("float32") if glyph else None  # (1, T, H, W)
     clip = pipe([static], [caps.dynamic], [caps.word], masks, num_frames=frames, sampler=sampler, steps=steps,
                 guidance=guidance, seed=seed)[0]
-    write_video(out, clip, fps)
+    while True:
+        try:  # a default name is the first free one, and stays free: two runs never write one file
+            write_video(out, clip, fps, overwrite=named)
+            break
+        except FileExistsError:
+            taken, out = out, default_out(word, motion, template_id)
+            echo(f"{taken} was written meanwhile by another run: taking the next free name, {out}")
     echo(f"wrote {out} ({frames} frames, {fps} fps, {pipe.size_px} px) in {time.perf_counter() - started:.1f} s")
     return out

@@ -109,6 +109,10 @@ def read_model_folder(path: str | Path) -> ModelFolder:
         check_types(model)
     except KinetypeError as e:
         raise ModelError(f"{path}: {e}") from None
+    factor = autoencoder.downsample_factor * (2 ** (len(denoiser.channels) - 1) if has_denoiser else 1)
+    if size_px % factor:
+        raise ModelError(f"{index_file}: size_px must be a multiple of {factor} (the autoencoder's and the "
+                         f"denoiser's downsampling), got {size_px}")
     folder = ModelFolder(path, model, has_denoiser, stage, size_px, num_frames, fps)
     check_weight_shapes(folder)
     return folder

@@ -17,6 +17,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from kinetype import checks
 from kinetype.errors import KinetypeError
 from kinetype.fsutil import check_output_dir
 from kinetype.eval.evalset import EvalItem, eval_items, load_evalset
@@ -84,9 +85,9 @@ def _pool(workers: int, names: tuple[str, ...]):
     return process_pool(workers, _init_worker, (names,), what="eval")
 
 
-def _check_args(n: int, out: Path | None, readers: str | Sequence[str]) -> tuple[str, ...]:
-    if not 1 <= n <= MAX_N:
-        raise KinetypeError(f"--n must be 1 to {MAX_N}, got {n}")
+def _check_args(n: int, out: Path | None, readers: str | Sequence[str], seed: int) -> tuple[str, ...]:
+    checks.whole("--n", n, 1, MAX_N)
+    checks.random_seed(seed)
     names = reader_names(readers) if isinstance(readers, str) else tuple(readers)
     for name in names:
         why = reader_available(name)
@@ -132,7 +133,7 @@ def evaluate_renders(*, n: int, seed: int = 0, templates: Path | None = None, re
     the at-rest frames), the region finders' IoU against the true glyph masks, colour ΔE."""
     from kinetype.templates import default_templates, load_templates
 
-    names = _check_args(n, out, readers)
+    names = _check_args(n, out, readers, seed)
     templates = Path(templates or default_templates())
     items = eval_items(load_templates(templates), n, seed)
     config = _config("renders", n, seed, names, templates, size=size, num_frames=num_frames, fps=fps)
@@ -161,7 +162,7 @@ def evaluate_model(pipe_or_dir, *, n: int, seed: int = 0, glyph: bool = True, st
     from kinetype.pipeline import Pipeline
     from kinetype.templates import default_templates, get_template, load_templates
 
-    names = _check_args(n, out, readers)
+    names = _check_args(n, out, readers, seed)
     pipe = _load_pipeline(pipe_or_dir)
     if isinstance(pipe, Pipeline) and pipe.device.type == "cuda" and n > 1 and pipe.denoise_fn is None:
         pipe.compile()  # every clip has one shape: one trace serves them all (the first clip pays for it)

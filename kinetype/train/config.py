@@ -310,8 +310,7 @@ def _check_builds(model: ModelConfig, prefix: str) -> None:
 
     try:
         with torch.device("meta"):
-            if model.autoencoder.kind == "glyph":
-                Autoencoder(model.autoencoder)
+            Autoencoder(model.autoencoder)
             if model.text.kind == "byte":
                 KineTyNet(model)
     except (ValueError, RuntimeError, TypeError, IndexError, ZeroDivisionError) as e:
