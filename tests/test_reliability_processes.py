@@ -521,3 +521,20 @@ def test_an_unprivileged_user_gets_one_line_where_it_cannot_write(open_world, na
     line = one_line(r, str(ro))
     assert "not writable" in line or "Permission denied" in line, line
     assert snapshot(ro) == before
+
+
+# --- issue 18: two writers of one default name ----------------------------------------------------------------
+
+
+def test_two_generate_runs_never_write_one_file(world, tmp_path):
+    """Both pick Hello-wave.mp4 when they start; the one that finishes second takes the next free name
+    and says so, instead of silently replacing the first one's clip."""
+    args = command("generate", "Hello", "--motion", "wave", "--steps", "2", "--model", world / "model")
+    procs = [subprocess.Popen(args, cwd=tmp_path, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == ["Hello-wave-2.mp4", "Hello-wave.mp4"], written
+    said = " ".join(o for o, _ in outs)
+    assert "wrote Hello-wave.mp4" in said and "wrote Hello-wave-2.mp4" in said, said
