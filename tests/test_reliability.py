@@ -97,6 +97,26 @@ def world(tmp_path_factory):
     damaged("ds_garbage_parquet", lambda d: (d / "shard-000001.parquet").write_bytes(b"PAR1 garbage PAR1"))
     damaged("ds_no_tar", lambda d: (d / "shard-000000.tar").unlink())
     damaged("ds_empty_tar", lambda d: (d / "shard-000001.tar").write_bytes(b""))
+
+    def fifo(d: Path) -> None:
+        (d / "shard-000001.tar").unlink()
+        os.mkfifo(d / "shard-000001.tar")
+
+    def edit_json(name: str, **changes):
+        def change(d: Path) -> None:
+            record = json.loads((d / name).read_text())
+            target = record["config"] if name == "render_config.json" else record
+            target.update(changes)
+            (d / name).write_text(json.dumps(record))
+        return change
+
+    damaged("ds_fifo", fifo)
+    damaged("ds_extra_shard", lambda d: shutil.copy(d / "shard-000000.tar", d / "shard-000007.tar"))
+    damaged("ds_stats_types", edit_json("shard-000000.stats.json", failed=[1]))
+    damaged("ds_stats_samples", edit_json("shard-000001.stats.json", samples="4"))
+    damaged("ds_stats_failures", edit_json("shard-000001.stats.json", failures=[3]))
+    damaged("ds_huge_n", edit_json("render_config.json", n=10**12))
+    damaged("ds_seed_2_64", edit_json("render_config.json", seed=2**64))
     _model_world(root)
     return root
 
@@ -332,6 +352,23 @@ DAMAGED = [("ds_truncated", "shard-000001.tar", (1, 4)), ("ds_flipped", "shard-0
 for name, culprit, codes in DAMAGED:
     case(f"shards verify {{w}}/{name}".split(), culprit, codes)
     case(f"shards verify {{w}}/{name} --workers 2".split(), culprit, codes)
+
+# Foreign or malformed data: a FIFO named like a shard (never opened: it would block), a shard the plan
+# does not have, stats files of wrong types, a render record claiming a huge n or seed.
+for name, culprit, codes in [("ds_fifo", "FIFO", USER), ("ds_extra_shard", "shard-000007.tar", (1,)),
+                             ("ds_stats_types", "shard-000000.stats.json", (1,)),
+                             ("ds_stats_samples", "shard-000001.stats.json", (1,)),
+                             ("ds_stats_failures", "shard-000001.stats.json", (1,)),
+                             ("ds_huge_n", "render_config.json", USER), ("ds_seed_2_64", "render_config.json", USER)]:
+    case(f"shards verify {{w}}/{name}".split(), culprit, codes)
+    case(f"shards verify {{w}}/{name} --workers 2".split(), culprit, codes)
+for name, culprit in [("ds_fifo", "FIFO"), ("ds_stats_types", "shard-000000.stats.json"),
+                      ("ds_stats_samples", "shard-000001.stats.json"), ("ds_huge_n", "render_config.json"),
+                      ("ds_seed_2_64", "render_config.json")]:
+    case(f"shards inspect {{w}}/{name} --sheet {{w}}/keep.png".split(), culprit)
+    case(f"export {{w}}/{name} {{w}}/new/export".split(), culprit)
+for name, culprit in [("ds_fifo", "FIFO"), ("ds_huge_n", "render_config.json"), ("ds_seed_2_64", "render_config.json")]:
+    case(f"train --preset tiny --out {{w}}/new/run --shards {{w}}/{name}".split(), culprit)  # the loader, too
 
 # Exports that must leave nothing: an existing target, a target under a file, a damaged dataset.
 for out in ["{w}/keep_dir", "{w}/keep.txt", "{w}/keep.txt/x", "{w}/empty"]:
