@@ -174,9 +174,11 @@ class _DiagnosticStream:
 
 @contextlib.contextmanager
 def guarded_process():
-    """What a running command needs beyond the error path: SIGTERM stops it as Ctrl-C does, and a
-    stderr whose reader left does not end the work. Both are undone at the end (a test runner or
+    """What a running command needs beyond the error path: SIGTERM stops it as Ctrl-C does, a
+    stderr whose reader left does not end the work, and text the output's encoding cannot hold is
+    escaped, not an error. Both are undone at the end (a test runner or
     an embedding program keeps its own)."""
+    strict = [stream for stream in (sys.stdout, sys.stderr) if _escape_unencodable(stream)]
     stderr = sys.stderr
     if stderr is not None and not isinstance(stderr, _DiagnosticStream):
         sys.stderr = _DiagnosticStream(stderr)
@@ -191,6 +193,24 @@ def guarded_process():
             signal.signal(signal.SIGTERM, previous)
         if isinstance(sys.stderr, _DiagnosticStream) and sys.stderr._stream is stderr:
             sys.stderr = stderr
+        for stream in strict:
+            try:
+                stream.reconfigure(errors="strict")
+            except (AttributeError, ValueError, OSError):
+                pass
+
+
+def _escape_unencodable(stream) -> bool:
+    """Let ``stream`` write what its encoding cannot (``PYTHONIOENCODING=ascii``, a non-UTF-8
+    terminal): ``é`` as ``\\xe9`` rather than a UnicodeEncodeError in the middle of a command.
+    True when it was changed (and is to be changed back)."""
+    try:
+        if stream is None or stream.errors != "strict":
+            return False
+        stream.reconfigure(errors="backslashreplace")
+        return True
+    except (AttributeError, ValueError, OSError):
+        return False
 
 
 def _stopped(e: BaseException, note: str) -> int:
