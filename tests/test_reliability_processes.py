@@ -46,7 +46,7 @@ def kinetype(*args: str, limit_kb: int | None = None, timeout: float = 300, **ex
 
             resource.setrlimit(resource.RLIMIT_FSIZE, (limit_kb * 1024, limit_kb * 1024))
 
-    return subprocess.run(command(*args), cwd=REPO, env=env(**extra_env), capture_output=True, text=True,
+    return subprocess.run(command(*args), cwd=REPO, env=env(**extra_env), capture_output=True, text=True, errors="replace",
                           timeout=timeout, preexec_fn=limit)
 
 
@@ -538,3 +538,43 @@ def test_two_generate_runs_never_write_one_file(world, tmp_path):
     assert written == ["Hello-wave-2.mp4", "Hello-wave.mp4"], written
     said = " ".join(o for o, _ in outs)
     assert "wrote Hello-wave.mp4" in said and "wrote Hello-wave-2.mp4" in said, said
+
+
+# --- issue 18: foreign data, hostile environments -----------------------------------------------------------
+
+
+def test_shards_of_no_valid_sample_stop_training_with_one_line(tmp_path):
+    """Tars that are tars but hold no kinetype sample: the loader used to skip through them for ever."""
+    import io
+    import tarfile
+
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    for k in range(2):
+        with tarfile.open(junk / f"shard-{k:06d}.tar", "w") as tar:
+            for i in range(5):
+                for ext in ("mp4", "json", "txt"):
+                    member = tarfile.TarInfo(f"s{k}{i:04d}.{ext}")
+                    member.size = 2400
+                    tar.addfile(member, io.BytesIO(b"junk" * 600))
+    r = kinetype(*TRAIN, "--shards", junk, "--out", tmp_path / "run", "--max-steps", "2", timeout=240)
+    assert r.returncode == 2, r.stderr[-2000:]
+    assert "damaged" in one_line(r, "junk")
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "latin-1"])
+@pytest.mark.parametrize("args", [["templates", "list"], ["fonts", "list"],
+                                  ["preview", "--random", "--size", "32", "--frames", "4", "--out", "{t}/ünï/p.gif"]],
+                         ids=["templates list", "fonts list", "preview to a non-ASCII path"])
+def test_an_output_encoding_that_cannot_hold_the_text_is_no_error(tmp_path, encoding, args):
+    (tmp_path / "ünï").mkdir()
+    r = kinetype(*[a.replace("{t}", str(tmp_path)) for a in args], PYTHONIOENCODING=encoding)
+    assert r.returncode == 0 and "Traceback" not in r.stderr and "UnicodeEncodeError" not in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "latin-1"])
+def test_an_error_about_a_non_ascii_path_is_one_line_in_any_encoding(tmp_path, encoding):
+    r = kinetype("shards", "verify", tmp_path / "ünï", PYTHONIOENCODING=encoding)
+    assert r.returncode == 2
+    one_line(r, "render_config.json")
