@@ -486,6 +486,95 @@ def test_bad_input(world, args, culprit, codes):
     assert not new, f"a failed command left files: {sorted(new)[:5]}"
 
 
+# --- the Python API: the CLI's rules, in one line, before any work ------------------------------------
+
+
+def _api_cases():
+    """(name, call(world, templates) -> None, words the one-line message must hold)."""
+    def render(*args, **kw):
+        def call(world, templates):
+            from kinetype.render import render_clip
+
+            render_clip(*[templates[0] if a is T else a for a in args], **{"num_frames": 2, **kw})
+        return call
+
+    def pipe(*args, **kw):
+        def call(world, templates):
+            from kinetype.pipeline import load_pipeline
+
+            load_pipeline(world / "model")(*args, **{"steps": 1, **kw})
+        return call
+
+    def dataset(**kw):
+        def call(world, templates):
+            from kinetype.data import ShardDataset
+
+            args = {"shards": str(world / "ds"), **kw}
+            if isinstance(args["shards"], str):
+                args["shards"] = args["shards"].replace("{w}", str(world))
+            ShardDataset(**args)
+        return call
+
+    def load(model):
+        def call(world, templates):
+            from kinetype.pipeline import load_pipeline
+
+            load_pipeline(model.replace("{w}", str(world)) if isinstance(model, str) else model)
+        return call
+
+    import numpy as np
+
+    one = (["a static caption"], ["a dynamic caption"], ["H^|i"])
+    return [
+        ("render_clip: template a string", render("drop-bounce-in-ltr", "Hi", 0), ["template", "str"]),
+        ("render_clip: seed a string", render(T, "Hi", "3"), ["seed", "'3'"]),
+        ("render_clip: seed a float", render(T, "Hi", 1.5), ["seed", "1.5"]),
+        ("render_clip: seed negative", render(T, "Hi", -1), ["seed", "-1"]),
+        ("render_clip: seed 2^64", render(T, "Hi", 2**64), ["seed", str(2**64)]),
+        ("render_clip: size a string", render(T, "Hi", 0, size="64"), ["--size", "'64'"]),
+        ("render_clip: size a float", render(T, "Hi", 0, size=64.0), ["--size", "64.0"]),
+        ("render_clip: size True", render(T, "Hi", 0, size=True), ["--size", "True"]),
+        ("render_clip: word bytes", render(T, b"Hi", 0), ["word"]),
+        ("render_clip: frames 0", render(T, "Hi", 0, num_frames=0), ["--frames", "0"]),
+        ("pipeline: static a string", pipe("a", ["b"], ["c"]), ["static", "str"]),
+        ("pipeline: captions of different lengths", pipe(["a", "b"], ["b"], ["c"]), ["dynamic", "1 item"]),
+        ("pipeline: a caption not a string", pipe([1], ["b"], ["c"]), ["static", "1"]),
+        ("pipeline: no captions", pipe([], [], []), ["static", "empty"]),
+        ("pipeline: steps 0", pipe(*one, steps=0), ["steps", "0"]),
+        ("pipeline: steps a float", pipe(*one, steps=2.5), ["steps", "2.5"]),
+        ("pipeline: guidance nan", pipe(*one, guidance=float("nan")), ["guidance", "nan"]),
+        ("pipeline: seed -1", pipe(*one, seed=-1), ["seed", "-1"]),
+        ("pipeline: sampler unknown", pipe(*one, sampler="nope"), ["sampler", "nope"]),
+        ("pipeline: frames 0", pipe(*one, num_frames=0), ["num_frames", "0"]),
+        ("pipeline: frames beyond the model", pipe(*one, num_frames=10_000), ["num_frames", "10000"]),
+        ("pipeline: masks of the wrong shape", pipe(*one, np.zeros((1, 2, 3))), ["glyph_masks", "(1, 2, 3)"]),
+        ("pipeline: masks of strings", pipe(*one, np.full((1, 4, 32, 32), "x")), ["glyph_masks"]),
+        ("load_pipeline: a number", load(3), ["model", "int"]),
+        ("load_pipeline: a damaged folder", load("{w}/model_int_weights"), ["I32"]),
+        ("ShardDataset: shards a number", dataset(shards=3), ["shards", "int"]),
+        ("ShardDataset: frame_stride 0", dataset(frame_stride=0), ["frame_stride", "0"]),
+        ("ShardDataset: num_frames a float", dataset(num_frames=2.5), ["num_frames", "2.5"]),
+        ("ShardDataset: seed negative", dataset(seed=-1), ["seed", "-1"]),
+        ("ShardDataset: a FIFO shard", dataset(shards="{w}/ds_fifo"), ["FIFO"]),
+    ]
+
+
+T = object()  # stands for the first bundled template
+API_CASES = _api_cases()
+
+
+@pytest.mark.parametrize("name,call,words", API_CASES, ids=[c[0] for c in API_CASES])
+def test_the_python_api_checks_its_arguments_as_the_cli_does(world, templates, name, call, words):
+    from kinetype.errors import KinetypeError
+
+    before = snapshot(world)
+    with pytest.raises(KinetypeError) as e:
+        call(world, templates)
+    message = str(e.value)
+    assert "\n" not in message and all(w.lower() in message.lower() for w in words), message
+    assert snapshot(world) == before
+
+
 # --- faults beyond the table --------------------------------------------------------------------------
 
 

@@ -331,12 +331,18 @@ def _eval_args(world: Path, tmp_path: Path) -> list[str]:
             "--out", str(tmp_path / "ev"), "--quiet"]
 
 
+def _eval_model_args(world: Path, tmp_path: Path) -> list[str]:
+    return ["eval", "model", "--model", str(world / "model"), "--n", "40", "--steps", "2", "--workers", "2",
+            "--out", str(tmp_path / "ev"), "--quiet"]
+
+
 def _render_args(world: Path, tmp_path: Path) -> list[str]:
     return ["render", "--templates", str(world / "templates"), "--n", "400", "--shard-size", "50",
             "--out", str(tmp_path / "ds"), "--workers", "2", "--quiet", *TINY]
 
 
-@pytest.mark.parametrize("make_args", [_eval_args, _render_args], ids=["eval renders", "render"])
+@pytest.mark.parametrize("make_args", [_eval_args, _eval_model_args, _render_args],
+                         ids=["eval renders", "eval model", "render"])
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
 def test_no_worker_or_resource_tracker_outlives_a_killed_command(world, tmp_path, make_args, sig):
     proc = _start(make_args(world, tmp_path), tmp_path)
