@@ -46,13 +46,13 @@ def default_templates() -> Path:
 # Shared option aliases (defined once, used by several commands).
 TemplatesDir = Annotated[Optional[Path], typer.Option(
     "--templates", help="Folder of template files (default: ./templates if present, else the bundled ones).")]
-Seed = Annotated[int, typer.Option("--seed", help="Random seed: the same seed gives the same clip (0 or more).")]
+Seed = Annotated[int, typer.Option("--seed", help="Random seed: the same seed gives the same clip (0 to 2^32-1).")]
 
 
 def check_seed(seed: int) -> int:
-    if seed < 0:
-        raise KinetypeError(f"--seed must be 0 or more, got {seed}")
-    return seed
+    from kinetype.checks import random_seed
+
+    return random_seed(seed)
 
 
 # --- engine: templates, fonts, preview --------------------------------------------------------

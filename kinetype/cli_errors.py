@@ -12,14 +12,24 @@ Exit codes (the README's table):
 2     a user error: bad argument, bad file, missing or unwritable path (nothing was changed)
 3, 4  ``shards verify`` only: samples missing (3), corrupt and missing (4)
 130   interrupted (Ctrl-C); finished outputs are kept, nothing half-written is left
+143   terminated (SIGTERM): the same clean stop as Ctrl-C
 ====  =================================================================================
+
+A closed stdout (``kinetype templates list | head -1``) is the reader saying it has enough: the
+command stops quietly with 0. Any other broken pipe is an error like any other OSError. A closed
+stderr only loses the progress bar and notes: the work goes on and its exit status is the work's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
+import os
+import select
+import signal
 import sys
+import traceback
 from typing import Callable
 
 import click
@@ -45,6 +55,16 @@ EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 128 + signal.SIGTERM
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the main thread is, so every clean-up written for Ctrl-C (workers
+    stopped, temporary files removed, finished work kept) runs for ``kill`` too."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -66,13 +86,137 @@ def report(message: str, prefix: str = "error") -> None:
 
 
 def os_error_line(e: OSError) -> str:
-    """``PATH: reason`` for an operating-system error (permission, not a folder, disk full...)."""
+    """``PATH: reason`` for an operating-system error (permission, not a folder, disk full...); one
+    without a path names the code that met it (a worker pool's pipe, a library's file)."""
     reason = e.strerror or (errno.errorcode.get(e.errno, "") if e.errno else "") or str(e) or type(e).__name__
     if e.filename is not None and e.filename2 is not None:
         return f"{e.filename} -> {e.filename2}: {reason}"
     if e.filename is not None:
         return f"{e.filename}: {reason}"
-    return f"cannot read or write: {reason}" + (f" ({e})" if str(e) and str(e) != reason else "")
+    where = _origin(e)
+    what = "a pipe to another process broke" if e.errno == errno.EPIPE else "cannot read or write"
+    return f"{what}{f' (in {where})' if where else ''}: {reason}" + (f" ({e})" if str(e) and str(e) != reason else "")
+
+
+def _origin(e: BaseException) -> str:
+    """``package/module.py:line`` of the innermost frame that raised ``e``."""
+    frames = traceback.extract_tb(e.__traceback__) if e.__traceback__ is not None else []
+    if not frames:
+        return ""
+    parts = frames[-1].filename.replace("\\", "/").split("/")
+    return f"{'/'.join(parts[-2:])}:{frames[-1].lineno}"
+
+
+def _stdout_gone() -> bool:
+    """Whether stdout's reader has gone (``| head`` exited) or stdout was never open (``>&-``).
+
+    Asked of the file descriptor, not of the error: a BrokenPipeError from a worker pool's pipe
+    must not pass for a reader that had enough. A pipe whose readers are all closed polls POLLERR.
+    """
+    try:
+        fd = sys.__stdout__.fileno() if sys.__stdout__ is not None else -1
+    except (OSError, ValueError, AttributeError):
+        return True
+    if fd < 0:
+        return True
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLNVAL) for _, events in poller.poll(0))
+    except (OSError, ValueError, AttributeError):  # no poll() (Windows): trust the error
+        return True
+
+
+def _silence(fd: int) -> None:
+    """Point ``fd`` at /dev/null, so the interpreter's last flush of a broken stream is quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+    except OSError:
+        pass
+
+
+class _DiagnosticStream:
+    """stderr for progress bars and notes: when its reader goes away (``2>&1 | head``) the writes
+    are dropped and the command goes on, since they are not the work; everything else is the
+    wrapped stream's."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self._broken = False
+
+    def write(self, text: str) -> int:
+        if not self._broken:
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                self._break()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self._broken:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._break()
+
+    def _break(self) -> None:
+        self._broken = True
+        try:
+            _silence(self._stream.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def guarded_process():
+    """What a running command needs beyond the error path: SIGTERM stops it as Ctrl-C does, a
+    stderr whose reader left does not end the work, and text the output's encoding cannot hold is
+    escaped, not an error. Both are undone at the end (a test runner or
+    an embedding program keeps its own)."""
+    strict = [stream for stream in (sys.stdout, sys.stderr) if _escape_unencodable(stream)]
+    stderr = sys.stderr
+    if stderr is not None and not isinstance(stderr, _DiagnosticStream):
+        sys.stderr = _DiagnosticStream(stderr)
+    try:
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:  # not the main thread: leave the handlers alone
+        previous = None
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+        if isinstance(sys.stderr, _DiagnosticStream) and sys.stderr._stream is stderr:
+            sys.stderr = stderr
+        for stream in strict:
+            try:
+                stream.reconfigure(errors="strict")
+            except (AttributeError, ValueError, OSError):
+                pass
+
+
+def _escape_unencodable(stream) -> bool:
+    """Let ``stream`` write what its encoding cannot (``PYTHONIOENCODING=ascii``, a non-UTF-8
+    terminal): ``é`` as ``\\xe9`` rather than a UnicodeEncodeError in the middle of a command.
+    True when it was changed (and is to be changed back)."""
+    try:
+        if stream is None or stream.errors != "strict":
+            return False
+        stream.reconfigure(errors="backslashreplace")
+        return True
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def _stopped(e: BaseException, note: str) -> int:
+    terminated = isinstance(e, Terminated) or isinstance(e.__cause__, Terminated) or isinstance(e.__context__, Terminated)
+    report(note.replace("interrupted", "terminated", 1) if terminated else note, prefix="stopped")
+    return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
 
 
 def kinetype_error_line(e: KinetypeError) -> str:
@@ -98,13 +242,13 @@ def user_errors(fn: Callable | None = None, *, interrupted: str | None = None):
                 report(kinetype_error_line(e))
                 raise typer.Exit(EXIT_USER_ERROR)
             except OSError as e:
-                if e.errno == errno.EPIPE:  # stdout closed by `| head`: not an error of the user's
+                if e.errno == errno.EPIPE and _stdout_gone():  # `| head` had enough: not an error
+                    _silence(1)
                     raise typer.Exit(EXIT_OK)
                 report(os_error_line(e))
                 raise typer.Exit(EXIT_USER_ERROR)
-            except KeyboardInterrupt:
-                report(note, prefix="stopped")
-                raise typer.Exit(EXIT_INTERRUPTED)
+            except KeyboardInterrupt as e:
+                raise typer.Exit(_stopped(e, note))
 
         return wrapper
 
@@ -120,8 +264,9 @@ class OneLineErrorsGroup(typer.core.TyperGroup):
             return super().main(args=args, prog_name=prog_name, complete_var=complete_var,
                                 standalone_mode=False, **extra)
         try:
-            rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
-                              standalone_mode=False, **extra)
+            with guarded_process():
+                rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
+                                  standalone_mode=False, **extra)
         except NoArgsIsHelp as e:
             print(e.ctx.get_help())
             sys.exit(EXIT_OK)
@@ -130,7 +275,6 @@ class OneLineErrorsGroup(typer.core.TyperGroup):
             hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
             report(e.format_message() + hint)
             sys.exit(e.exit_code if e.exit_code else EXIT_USER_ERROR)
-        except AbortError:
-            report(INTERRUPTED_DEFAULT, prefix="stopped")
-            sys.exit(EXIT_INTERRUPTED)
+        except AbortError as e:  # Ctrl-C outside a command's body (parsing, imports)
+            sys.exit(_stopped(e, INTERRUPTED_DEFAULT))
         sys.exit(rv if isinstance(rv, int) else EXIT_OK)

@@ -17,10 +17,13 @@ end. Ranks may therefore see different numbers of samples when shards don't divi
 one shard's worth): for DDP training use ``resampled=True`` (endless, each reader draws shards at
 random with its own seed) and count steps, or stop all ranks at the shortest one.
 
-Corrupt data never stops training: a truncated tar or a sample whose members are missing or fail
+Corrupt data does not stop training: a truncated tar or a sample whose members are missing or fail
 to decode is skipped, counted in ``ShardDataset.skipped`` (in samples lost: a tar cut after 3 of 8
 samples counts 5, read from the shard's stats file) (per process: the main process with
-``num_workers=0``, else each worker's copy) and logged.
+``num_workers=0``, else each worker's copy) and logged. Data that is mostly or wholly damaged does:
+once a reader has read ``MIN_READ`` samples and more than ``MAX_BAD_SHARE`` of them were skipped, or
+a finite pass ends with none readable, it raises one :class:`DataError` line (a folder of foreign
+tars would otherwise be skipped through for ever).
 """
 
 from __future__ import annotations
@@ -55,14 +58,32 @@ def expand_shards(shards: str | Path | Sequence[str]) -> list[str]:
     else:
         spec = str(shards)
         if Path(spec).is_dir():
-            urls = sorted(glob.glob(os.path.join(spec, "shard-*.tar")))
+            urls = _planned_shards(Path(spec))
         else:
             urls = []
             for part in tariterators.braceexpand.braceexpand(spec):
                 urls += sorted(glob.glob(part)) if any(c in part for c in "*?[") else [part]
     if not urls:
         raise FileNotFoundError(f"no shards found in {shards!r}")
+    from kinetype.shards.storage import check_regular_file
+
+    for url in urls:  # a FIFO named like a shard would block the loader for ever
+        if "://" not in url and os.path.lexists(url):
+            check_regular_file(Path(url))
     return urls
+
+
+def _planned_shards(folder: Path) -> list[str]:
+    """The tars of a dataset folder that its plan (``render_config.json``) names: a ``shard-*.tar``
+    copied in from elsewhere is not read (``kinetype shards verify`` names it). A folder without a
+    plan (shards gathered by hand) gives every ``shard-*.tar``."""
+    from kinetype.shards.layout import CONFIG_FILE, read_render_record, tar_name
+    from kinetype.shards.storage import LocalStorage
+
+    if not (folder / CONFIG_FILE).is_file():
+        return sorted(glob.glob(os.path.join(str(folder), "shard-*.tar")))
+    num_shards = read_render_record(LocalStorage(folder)).config.num_shards
+    return [str(folder / tar_name(k)) for k in range(num_shards) if (folder / tar_name(k)).exists()]
 
 
 def expected_samples(url: str) -> int | None:
@@ -85,6 +106,14 @@ def rank_world() -> tuple[int, int]:
 
 
 # --- frames ------------------------------------------------------------------------------------------
+
+
+MIN_READ = 100  # samples a reader reads before it judges the share of damaged ones
+MAX_BAD_SHARE = 0.5
+
+
+class DataError(KinetypeError):
+    """Shards whose samples are mostly or wholly unreadable: training on them would only skip."""
 
 
 class FrameSelectionError(KinetypeError, ValueError):
@@ -132,8 +161,16 @@ class ShardDataset(IterableDataset):
                  random_crop: bool = False, single_frame: bool = False, shuffle_buffer: int = 0,
                  resampled: bool = False, seed: int = 0, dtype: str | torch.dtype = "float32"):
         super().__init__()
-        if frame_stride < 1:
-            raise ValueError("frame_stride must be at least 1")
+        from kinetype import checks
+
+        if not isinstance(shards, (str, Path)) and not (isinstance(shards, (list, tuple))
+                                                       and all(isinstance(u, (str, Path)) for u in shards)):
+            raise KinetypeError(f"shards must be a folder, a glob or a list of shard paths, got {type(shards).__name__}")
+        if num_frames is not None:
+            checks.whole("num_frames", num_frames, 1)
+        checks.whole("frame_stride", frame_stride, 1)
+        checks.whole("shuffle_buffer", shuffle_buffer, 0)
+        checks.random_seed(seed, "seed")
         self.dtype = video_dtype(dtype)  # its name: "float32", "float16", "uint8" or "yuv420"
         self.mask_dtype = RGB_DTYPES.get(self.dtype, torch.uint8)
         self.urls = expand_shards(shards)
@@ -142,6 +179,7 @@ class ShardDataset(IterableDataset):
         self.shuffle_buffer, self.resampled, self.seed = shuffle_buffer, resampled, seed
         self.epoch = 0
         self.skipped = 0  # corrupt samples (and unreadable tar tails) skipped in this process
+        self._skipped_at_start, self._delivered, self._last_damage = 0, 0, ""  # this iteration's (_judge)
         # Resuming (set before iterating): where each reader (DataLoader worker) starts, and which
         # reader worker 0 plays (the loader takes batches from its workers in turn, so a stream
         # stopped after b batches continues with reader b % num_workers).
@@ -194,8 +232,10 @@ class ShardDataset(IterableDataset):
             lost = max(expected - delivered, 0) if expected is not None else errors
             if lost:
                 self.skipped += lost
+                self._last_damage = self._last_damage or f"{url}: {lost} sample(s) unreadable"
                 log.warning("%d sample(s) of %s could not be read; %d skipped so far in this process",
                             lost, url, self.skipped)
+                self._judge()  # a shard that yields nothing at all never reaches __iter__'s check
 
     def _positioned(self, slot: int, slots: int, start: Position) -> Iterator[tuple[Position, dict]]:
         """The reader's raw samples from ``start`` on, each with its position (module docstring).
@@ -247,19 +287,41 @@ class ShardDataset(IterableDataset):
         }
         return out
 
+    def _judge(self) -> None:
+        """Raise DataError when the samples this iteration read are mostly damaged (module docstring)."""
+        bad = self.skipped - self._skipped_at_start
+        seen = bad + self._delivered
+        if seen >= MIN_READ and bad > MAX_BAD_SHARE * seen:
+            raise DataError(f"{bad} of {seen} samples read from {self._where()} are damaged (first: {self._last_damage}): "
+                            "not kinetype shards, or damaged ones; run `kinetype shards verify`")
+
+    def _where(self) -> str:
+        folders = sorted({str(Path(u).parent) for u in self.urls})
+        return folders[0] if len(folders) == 1 else f"{len(self.urls)} shards"
+
     def __iter__(self) -> Iterator[dict[str, Any]]:
         slot, slots, worker = self._reader_slot()
+        self._skipped_at_start, self._delivered, self._last_damage = self.skipped, 0, ""
         for pos, raw in self._positioned(slot, slots, self.resume_from.get(worker, (0, 0))):
             rng = random.Random(f"{self.seed}:{self.epoch}:{slot}:{pos[0]}:{pos[1]}")  # its frame crop
             try:
-                yield {**self.decode(raw, rng), "__pos__": pos}
+                sample = {**self.decode(raw, rng), "__pos__": pos}
             except (FrameSelectionError, ColourError):  # the configuration, not the sample: never skipped
                 raise
             except (SampleError, ValueError, KeyError, OSError, EOFError, av.error.FFmpegError, RuntimeError,
                     json.JSONDecodeError) as e:
                 self.skipped += 1
-                log.warning("skipped corrupt sample %s in %s (%s: %s); %d skipped so far in this process",
-                            raw.get("__key__"), raw.get("__url__"), type(e).__name__, e, self.skipped)
+                self._last_damage = self._last_damage or f"{raw.get('__key__')} in {raw.get('__url__')}: {e}"
+                if self.skipped <= 10 or self.skipped % 1000 == 0:  # the count, not a line per sample
+                    log.warning("skipped corrupt sample %s in %s (%s: %s); %d skipped so far in this process",
+                                raw.get("__key__"), raw.get("__url__"), type(e).__name__, e, self.skipped)
+                self._judge()
+                continue
+            self._delivered += 1
+            yield sample
+        if self._delivered == 0 and self.skipped > self._skipped_at_start:
+            raise DataError(f"a whole pass over {self._where()} gave no readable sample (first: {self._last_damage}): "
+                            "not kinetype shards, or damaged ones; run `kinetype shards verify`")
 
 
 def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:

@@ -1,10 +1,19 @@
-"""Atomic file writes: a reader never sees a half-written file, and a failed write leaves nothing behind."""
+"""Atomic file writes: a reader never sees a half-written file, and a failed write leaves nothing behind.
+
+Every temporary name kinetype writes beside an output comes from :func:`temp_sibling`: it fits the
+file system's name limit whenever the output's own name does, and it carries the writer's host and
+pid, so :func:`remove_stale_temporaries` can clear what a killed run left without touching the
+temporary of a run still going.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
-import tempfile
+import secrets
+import shutil
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +21,77 @@ from pathlib import Path
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 FILE_MODE = 0o666 & ~_UMASK
+
+
+TEMP_MARK = ".tmp-"  # .<stem>.tmp-<host>-<pid>-<random><suffix>
+_HOST = f"{zlib.crc32(os.uname().nodename.encode()) & 0xFFFF:04x}" if hasattr(os, "uname") else "0000"
+
+
+def _name_max(folder: Path) -> int:
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):
+        return 255
+
+
+def _temp_prefix(path: Path) -> tuple[str, str]:
+    """The fixed start and end of ``path``'s temporary names: ``.STEM.tmp-`` and the suffix, the
+    stem cut (in bytes of the file-system encoding) so that a whole temporary name fits."""
+    folder = path.parent if path.parent.is_dir() else _first_existing(path.parent)
+    suffix = path.suffix if len(os.fsencode(path.suffix)) <= 16 else ""
+    stem = path.name[: len(path.name) - len(suffix)] if suffix else path.name
+    fixed = len(os.fsencode(f".{TEMP_MARK}{_HOST}-{os.getpid()}-{'0' * 8}{suffix}")) + 7  # room for a longer pid
+    budget = max(1, _name_max(folder) - fixed)
+    while len(os.fsencode(stem)) > budget:
+        stem = stem[:-1]
+    return f".{stem}{TEMP_MARK}", suffix
+
+
+def temp_sibling(path: str | os.PathLike) -> Path:
+    """A new temporary name in ``path``'s folder for writing ``path`` (nothing is created)."""
+    path = Path(path)
+    start, suffix = _temp_prefix(path)
+    return path.with_name(f"{start}{_HOST}-{os.getpid()}-{secrets.token_hex(4)}{suffix}")
+
+
+def _writer_is_gone(name: str, start: str) -> bool:
+    try:
+        host, pid, _ = name[len(start):].split("-", 2)
+        pid_n = int(pid)
+    except ValueError:
+        return False  # not one of ours: leave it
+    if host != _HOST or pid_n == os.getpid():
+        return False  # another machine's (a shared folder), or this process's own
+    try:
+        os.kill(pid_n, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, another user's
+        return False
+    return False
+
+
+def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Delete the temporaries of ``path`` (files or folders) whose writer has died: what a killed
+    run left. Returns what was removed."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    start, _ = _temp_prefix(path)
+    removed = []
+    try:
+        names = [n for n in os.listdir(path.parent) if n.startswith(start)]
+    except OSError:
+        return []
+    for name in names:
+        if _writer_is_gone(name, start):
+            stale = path.parent / name
+            if stale.is_dir() and not stale.is_symlink():
+                shutil.rmtree(stale, ignore_errors=True)
+            else:
+                stale.unlink(missing_ok=True)
+            removed.append(stale)
+    return removed
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -28,32 +108,62 @@ def _fsync_dir(folder: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, overwrite: bool = True) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success it is fsynced and renamed onto ``path``.
 
-    The temporary name keeps ``path``'s suffix (tools that pick a format by extension still work) and
-    starts with a dot. On any error it is removed and the error re-raised; ``path`` is untouched.
+    The temporary name (:func:`temp_sibling`) keeps ``path``'s suffix (tools that pick a format by
+    extension still work) and starts with a dot. On any error it is removed and the error re-raised
+    (an OSError naming ``path``); ``path`` is untouched. Temporaries of killed earlier writes of
+    ``path`` are removed first. With ``overwrite=False`` the rename never replaces a file: one that
+    appeared meanwhile (another process writing the same name) raises FileExistsError.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    remove_stale_temporaries(path)
+    tmp = temp_sibling(path)
     try:
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
         yield tmp
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, path)
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            _publish_new(tmp, path)
+    except FileExistsError:
+        tmp.unlink(missing_ok=True)
+        raise
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        if e.filename is None:  # a failed write (disk full) names no file: name the one being written
+            raise OSError(e.errno, e.strerror or str(e), str(path)) from None
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, rename)."""
-    with atomic_path(path) as tmp:
+def _publish_new(tmp: Path, path: Path) -> None:
+    """Rename ``tmp`` to ``path`` unless ``path`` exists, in one step: a hard link fails on an
+    existing name (a rename would replace it)."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise FileExistsError(errno.EEXIST, "written meanwhile by another process", str(path)) from None
+    except OSError:  # no hard links here (some network or FAT file systems): check, then rename
+        if os.path.lexists(path):
+            raise FileExistsError(errno.EEXIST, "written meanwhile by another process", str(path)) from None
+        os.replace(tmp, path)
+        return
+    tmp.unlink()
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, overwrite: bool = True) -> None:
+    """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, rename); with
+    ``overwrite=False`` an existing ``path`` is never replaced (FileExistsError)."""
+    with atomic_path(path, overwrite) as tmp:
         tmp.write_bytes(data)
 
 
@@ -100,4 +210,4 @@ def _check_parent_writable(path: Path, option: str) -> None:
     if not ancestor.is_dir():
         raise KinetypeError(f"{option} {path}: {ancestor} is a file, not a folder")
     if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise KinetypeError(f"{option} {path}: folder {ancestor} is not writable")
+        raise KinetypeError(f"{option} {path}: folder {ancestor.absolute()} is not writable")

@@ -13,7 +13,6 @@ application; the solvers live in :mod:`kinetype.sample`, the model folder in :mo
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from kinetype.media import VIDEO_SUFFIXES
+from kinetype.render.engine import MAX_FPS, MAX_FRAMES
 
 _STOP = {"a", "an", "the", "and", "then", "with", "of", "to", "in", "out", "on", "it", "by"}
 
@@ -98,21 +98,13 @@ def default_out(word: str, motion: str | None, template_id: str | None, folder: 
 def check_generate_args(*, steps: int, guidance: float, seed: int, num_frames: int | None, fps: int | None,
                         sampler: str, mg: float | None = None, verify: int = 1) -> None:
     """Every number checked before a model is loaded: one line naming the option."""
-    from kinetype.errors import KinetypeError
-    from kinetype.sample import SAMPLERS
+    from kinetype import checks
 
-    if steps < 1:
-        raise KinetypeError(f"--steps must be at least 1, got {steps}")
-    if not math.isfinite(guidance) or guidance < 0:
-        raise KinetypeError(f"--guidance must be a finite number >= 0 (1 = no guidance), got {guidance}")
-    if seed < 0:
-        raise KinetypeError(f"--seed must be 0 or more, got {seed}")
-    if num_frames is not None and num_frames < 1:
-        raise KinetypeError(f"--frames must be at least 1, got {num_frames}")
-    if fps is not None and not 1 <= fps <= 120:
-        raise KinetypeError(f"--fps must be between 1 and 120, got {fps}")
-    if sampler not in SAMPLERS:
-        raise KinetypeError(f"--sampler {sampler!r}: choose from {', '.join(SAMPLERS)}")
+    checks.sampling(steps=steps, guidance=guidance, seed=seed, sampler=sampler, prefix="--")
+    if num_frames is not None:
+        checks.whole("--frames", num_frames, 1, MAX_FRAMES)
+    if fps is not None:
+        checks.whole("--fps", fps, 1, MAX_FPS)
     if mg is not None:
         from kinetype.sample.mitigate import check_mg_scale
 
@@ -120,6 +112,7 @@ def check_generate_args(*, steps: int, guidance: float, seed: int, num_frames: i
     from kinetype.eval.verify import VERIFY_READER, check_verify
 
     if check_verify(verify) > 1:
+        from kinetype.errors import KinetypeError
         from kinetype.eval.readers import reader_available
 
         why = reader_available(VERIFY_READER)
@@ -165,7 +158,8 @@ def generate(
                         mg=mg, verify=verify)
     if not motion and not template_id:
         raise KinetypeError("give a motion phrase (--motion 'bounce in') or a template id (--template ID)")
-    out = Path(out) if out is not None else default_out(word, motion, template_id)
+    named = out is not None
+    out = Path(out) if named else default_out(word, motion, template_id)
     if out.suffix.lower() not in VIDEO_SUFFIXES:
         raise KinetypeError(f"--out {out}: unknown output type {out.suffix or '(none)'!r}: use .mp4, .gif or .png")
     check_output_file(out, "--out")
@@ -213,6 +207,12 @@ def generate(
         clip = chosen.frames
     else:
         clip = sample(seed)
-    write_video(out, clip, fps)
+    while True:
+        try:  # a default name is the first free one, and stays free: two runs never write one file
+            write_video(out, clip, fps, overwrite=named)
+            break
+        except FileExistsError:
+            taken, out = out, default_out(word, motion, template_id)
+            echo(f"{taken} was written meanwhile by another run: taking the next free name, {out}")
     echo(f"wrote {out} ({frames} frames, {fps} fps, {pipe.size_px} px) in {time.perf_counter() - started:.1f} s")
     return out

@@ -294,8 +294,9 @@ def contact_sheet(frames: np.ndarray, columns: int = 8, masks: np.ndarray | None
 VIDEO_SUFFIXES = (".mp4", ".gif", ".png")
 
 
-def write_video(path: str | os.PathLike, frames: np.ndarray, fps: int) -> Path:
-    """Write ``frames`` to ``path`` as .mp4, .gif or .png (contact sheet), atomically; return the path."""
+def write_video(path: str | os.PathLike, frames: np.ndarray, fps: int, overwrite: bool = True) -> Path:
+    """Write ``frames`` to ``path`` as .mp4, .gif or .png (contact sheet), atomically; return the path.
+    ``overwrite=False``: FileExistsError rather than replace a file that appeared meanwhile."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".mp4":
@@ -307,5 +308,5 @@ def write_video(path: str | os.PathLike, frames: np.ndarray, fps: int) -> Path:
     else:
         raise KinetypeError(f"{path}: unknown video format {suffix or '(no suffix)'!r}; use one of "
                             f"{', '.join(VIDEO_SUFFIXES)}")
-    atomic_write_bytes(path, data)
+    atomic_write_bytes(path, data, overwrite)
     return path

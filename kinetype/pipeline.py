@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from kinetype import checks
 from kinetype.errors import KinetypeError
 from kinetype.model.errors import ModelError
 
@@ -86,11 +87,11 @@ def read_model_folder(path: str | Path) -> ModelFolder:
     fps = field("fps", whole(1, 120), "an integer between 1 and 120")
     components = field("components", lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v)
                        and "autoencoder" in v, "a list of component names that includes 'autoencoder'")
-    if "sha256" in index:  # folders written before digests were recorded have none
-        digests = field("sha256", lambda v: isinstance(v, dict) and all(isinstance(k, str) and isinstance(d, str)
-                                                                         for k, d in v.items()),
-                        "a table of file -> SHA-256")
-        verify_digests(path, digests)
+    # Every weights file listed and checked: a folder without the table could load any bytes.
+    digests = field("sha256", lambda v: isinstance(v, dict) and all(isinstance(k, str) and isinstance(d, str)
+                                                                     for k, d in v.items()),
+                    "a table of file -> SHA-256 of every weights file (re-export the folder to record them)")
+    verify_digests(path, digests)
 
     autoencoder = folder_config(path / "autoencoder")
     has_denoiser = "denoiser" in components
@@ -108,7 +109,47 @@ def read_model_folder(path: str | Path) -> ModelFolder:
         check_types(model)
     except KinetypeError as e:
         raise ModelError(f"{path}: {e}") from None
-    return ModelFolder(path, model, has_denoiser, stage, size_px, num_frames, fps)
+    factor = autoencoder.downsample_factor * (2 ** (len(denoiser.channels) - 1) if has_denoiser else 1)
+    if size_px % factor:
+        raise ModelError(f"{index_file}: size_px must be a multiple of {factor} (the autoencoder's and the "
+                         f"denoiser's downsampling), got {size_px}")
+    folder = ModelFolder(path, model, has_denoiser, stage, size_px, num_frames, fps)
+    check_weight_shapes(folder)
+    return folder
+
+
+def check_weight_shapes(folder: ModelFolder) -> None:
+    """Compare every weights file's header (dtypes, names, shapes) with the modules the configs
+    build, built on the meta device (no memory, no weights): a mismatch is one line naming the
+    tensor, before any real model is built."""
+    import torch
+
+    from kinetype.model.weights import check_header, weight_files
+
+    expected: dict[Path, dict[str, tuple[int, ...]] | None] = {f: None for f in weight_files(folder.path)}
+    try:
+        with torch.device("meta"):
+            if folder.model.autoencoder.kind == "glyph":
+                from kinetype.model import Autoencoder
+
+                ae = Autoencoder(folder.model.autoencoder)
+                for f in weight_files(folder.path / "autoencoder"):
+                    expected[f] = {k: tuple(v.shape) for k, v in ae.vae.state_dict().items()}
+            if folder.has_denoiser and folder.model.text.kind == "byte":
+                from kinetype.model import KineTyNet
+
+                net = KineTyNet(folder.model)
+                expected[folder.path / "denoiser" / "model.safetensors"] = _shapes(net.denoiser)
+                expected[folder.path / "text_encoder" / "model.safetensors"] = _shapes(net.text_encoder)
+    except (ValueError, RuntimeError, TypeError) as e:  # a config torch cannot build (groups, channels)
+        raise ModelError(f"{folder.path}: the configs do not build a model ({' '.join(str(e).split())[:160]})") from None
+    for file, shapes in expected.items():
+        if file.is_file():
+            check_header(file, shapes)
+
+
+def _shapes(module) -> dict[str, tuple[int, ...]]:
+    return {k: tuple(v.shape) for k, v in module.state_dict().items()}
 
 
 class Pipeline:
@@ -211,13 +252,23 @@ class Pipeline:
 
         if self.net is None:
             raise ModelError("this model has no denoiser (autoencoder stage only)")
-        frames = num_frames or self.num_frames
-        if frames > self.net.cfg.denoiser.max_frames:
-            raise ModelError(f"{frames} frames requested: this model handles at most {self.net.cfg.denoiser.max_frames}")
-        b = len(static)
+        # The arguments, by the rules the CLI applies to its options, before any noise is drawn.
+        b = len(checks.text_list("static", static))
+        checks.text_list("dynamic", dynamic, b)
+        checks.text_list("word", word, b)
+        checks.sampling(steps=steps, guidance=guidance, seed=seed, sampler=sampler)
+        frames = self.num_frames if num_frames is None else num_frames
+        checks.whole("num_frames", frames, 1, self.net.cfg.denoiser.max_frames)
+        masks = None
+        if glyph_masks is not None:
+            masks = np.asarray(glyph_masks)
+            want = (b, frames, self.size_px, self.size_px)
+            if masks.shape != want or not (np.issubdtype(masks.dtype, np.number) or masks.dtype == bool):
+                raise KinetypeError(f"glyph_masks must be numbers of shape (clips, frames, height, width) = {want}, "
+                                    f"got {masks.dtype} {masks.shape}")
+            masks = torch.as_tensor(masks, dtype=torch.float32)
         lat = self.size_px // self.autoencoder.factor
         shape = (b, frames, self.autoencoder.cfg.latent_channels, lat, lat)
-        masks = None if glyph_masks is None else torch.as_tensor(np.asarray(glyph_masks), dtype=torch.float32)
         glyph = None
         if masks is not None and self.net.cfg.denoiser.glyph_channels:
             glyph = resize_masks(masks, (lat, lat))
@@ -255,6 +306,8 @@ def load_pipeline(model: str | Path | None = None) -> Pipeline:
     saying how to get one."""
     import torch
 
+    if model is not None and not isinstance(model, (str, Path)):
+        raise KinetypeError(f"model must be a folder path (str or Path), got {type(model).__name__}")
     path = Path(model) if model else DEFAULT_MODEL_DIR
     return Pipeline.from_pretrained(path, device="cuda" if torch.cuda.is_available() else "cpu")
 

@@ -97,6 +97,26 @@ def world(tmp_path_factory):
     damaged("ds_garbage_parquet", lambda d: (d / "shard-000001.parquet").write_bytes(b"PAR1 garbage PAR1"))
     damaged("ds_no_tar", lambda d: (d / "shard-000000.tar").unlink())
     damaged("ds_empty_tar", lambda d: (d / "shard-000001.tar").write_bytes(b""))
+
+    def fifo(d: Path) -> None:
+        (d / "shard-000001.tar").unlink()
+        os.mkfifo(d / "shard-000001.tar")
+
+    def edit_json(name: str, **changes):
+        def change(d: Path) -> None:
+            record = json.loads((d / name).read_text())
+            target = record["config"] if name == "render_config.json" else record
+            target.update(changes)
+            (d / name).write_text(json.dumps(record))
+        return change
+
+    damaged("ds_fifo", fifo)
+    damaged("ds_extra_shard", lambda d: shutil.copy(d / "shard-000000.tar", d / "shard-000007.tar"))
+    damaged("ds_stats_types", edit_json("shard-000000.stats.json", failed=[1]))
+    damaged("ds_stats_samples", edit_json("shard-000001.stats.json", samples="4"))
+    damaged("ds_stats_failures", edit_json("shard-000001.stats.json", failures=[3]))
+    damaged("ds_huge_n", edit_json("render_config.json", n=10**12))
+    damaged("ds_seed_2_64", edit_json("render_config.json", seed=2**64))
     _model_world(root)
     return root
 
@@ -128,6 +148,84 @@ def _model_world(root: Path) -> None:
     (root / "model_garbage_index" / "model_index.json").write_text("{ not json")
     for name, text in CONFIGS.items():
         (root / f"{name}.toml").write_text(text)
+    (root / "cfg_latin1.toml").write_bytes("# caf\u00e9\n[optim]\nlr = 0.001\n".encode("latin-1"))
+    for name, change in DAMAGED_MODELS.items():
+        shutil.copytree(model, root / name)
+        change(root / name)
+        if name not in ("model_no_digests", "model_unlisted"):
+            index = _json.loads((root / name / "model_index.json").read_text())
+            if isinstance(index.get("sha256"), dict):  # as a re-export would record them: only the damage differs
+                index["sha256"] = digests(root / name)
+                (root / name / "model_index.json").write_text(_json.dumps(index))
+    for name, text in {"templates_big_int": '[[template]]\nid = "x-y"\ndescription = "d"\nmotion_tag = "m"\n'
+                       '[template.enter]\nmotion = "fly"\nduration = 99999999999999999999999\n',
+                       "templates_deep": '[[template]]\nid = "x"\nfoo = ' + "[" * 200 + "]" * 200 + "\n"}.items():
+        (root / name).mkdir()
+        (root / name / "t.toml").write_text(text)
+    (root / "templates_latin1").mkdir()
+    (root / "templates_latin1" / "t.toml").write_bytes("# caf\u00e9\n".encode("latin-1"))
+
+
+def _json_edit(file: str, **changes):
+    def change(folder: Path) -> None:
+        data = json.loads((folder / file).read_text())
+        data.update(changes)
+        (folder / file).write_text(json.dumps(data))
+    return change
+
+
+def _text(file: str, text: str):
+    return lambda folder: (folder / file).write_text(text)
+
+
+def _retype_weights(folder: Path) -> None:
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    f = folder / "denoiser" / "model.safetensors"
+    state = load_file(f)
+    state[sorted(state)[0]] = state[sorted(state)[0]].to(torch.int32)
+    save_file(state, f)
+
+
+def _unlisted(folder: Path) -> None:
+    index = json.loads((folder / "model_index.json").read_text())
+    del index["sha256"]["denoiser/model.safetensors"]
+    (folder / "model_index.json").write_text(json.dumps(index))
+    f = folder / "denoiser" / "model.safetensors"
+    raw = bytearray(f.read_bytes())
+    raw[len(raw) // 2] ^= 0x01
+    f.write_bytes(bytes(raw))
+
+
+def _drop_digests(folder: Path) -> None:
+    index = json.loads((folder / "model_index.json").read_text())
+    del index["sha256"]
+    (folder / "model_index.json").write_text(json.dumps(index))
+
+
+# Model folders damaged but not corrupt (every digest recorded for what is there), and the culprit.
+DAMAGED_MODELS = {
+    "model_size_str": _json_edit("model_index.json", size_px="32"), "model_size_30": _json_edit("model_index.json", size_px=30),
+    "model_size_huge": _json_edit("model_index.json", size_px=10**9), "model_fps_0": _json_edit("model_index.json", fps=0),
+    "model_objective": _json_edit("model_index.json", objective="nope"),
+    "model_components_str": _json_edit("model_index.json", components="autoencoder"),
+    "model_sha_list": _json_edit("model_index.json", sha256=["x"]), "model_no_size": _json_edit("model_index.json", size_px=None),
+    "model_den_garbage": _text("denoiser/config.json", "{ garbage"), "model_den_list": _text("denoiser/config.json", "[1, 2]"),
+    "model_den_groups": _json_edit("denoiser/config.json", norm_groups=7),
+    "model_text_heads_0": _json_edit("text_encoder/config.json", heads=0),
+    "model_den_channels": _json_edit("denoiser/config.json", channels=[32]),
+    "model_ae_empty": _text("autoencoder/config.json", "{}"), "model_int_weights": _retype_weights,
+    "model_unlisted": _unlisted, "model_no_digests": _drop_digests,
+}
+MODEL_CULPRITS = {
+    "model_size_str": "size_px", "model_size_30": "size_px", "model_size_huge": "size_px", "model_fps_0": "fps",
+    "model_objective": "objective", "model_components_str": "components", "model_sha_list": "sha256",
+    "model_no_size": "size_px", "model_den_garbage": "denoiser/config.json", "model_den_list": "denoiser/config.json",
+    "model_den_groups": "num_groups", "model_text_heads_0": "num_heads", "model_den_channels": "denoiser",
+    "model_ae_empty": "autoencoder/config.json", "model_int_weights": "I32", "model_unlisted": "not listed",
+    "model_no_digests": "sha256",
+}
 
 
 CONFIGS = {
@@ -136,6 +234,10 @@ CONFIGS = {
     "cfg_channels": "[model.denoiser]\nchannels = []\n", "cfg_scalar_table": "data = 3\n",
     "cfg_unknown": "[optim]\nspeed = 3\n", "cfg_syntax": "[optim\nlr = 1\n", "cfg_steps_float": "[optim]\nmax_steps = 2.5\n",
     "cfg_stage": "[stages.vidoe.optim]\nmax_steps = 3\n",
+    "cfg_groups": "[model.denoiser]\nnorm_groups = 7\n", "cfg_ae_groups": "[model.autoencoder]\nnorm_num_groups = 5\n",
+    "cfg_stage_scalar": "[stages]\nvideo = 3\n", "cfg_stages_scalar": "stages = 3\n",
+    "cfg_seed_2_64": "seed = 18446744073709551616\n", "cfg_seed_2_40": "seed = 1099511627776\n",
+    "cfg_deep": "a = " + "[" * 3000 + "]" * 3000 + "\n", "cfg_heads": "[model.text]\nheads = 0\n",
 }
 
 
@@ -251,6 +353,23 @@ for name, culprit, codes in DAMAGED:
     case(f"shards verify {{w}}/{name}".split(), culprit, codes)
     case(f"shards verify {{w}}/{name} --workers 2".split(), culprit, codes)
 
+# Foreign or malformed data: a FIFO named like a shard (never opened: it would block), a shard the plan
+# does not have, stats files of wrong types, a render record claiming a huge n or seed.
+for name, culprit, codes in [("ds_fifo", "FIFO", USER), ("ds_extra_shard", "shard-000007.tar", (1,)),
+                             ("ds_stats_types", "shard-000000.stats.json", (1,)),
+                             ("ds_stats_samples", "shard-000001.stats.json", (1,)),
+                             ("ds_stats_failures", "shard-000001.stats.json", (1,)),
+                             ("ds_huge_n", "render_config.json", USER), ("ds_seed_2_64", "render_config.json", USER)]:
+    case(f"shards verify {{w}}/{name}".split(), culprit, codes)
+    case(f"shards verify {{w}}/{name} --workers 2".split(), culprit, codes)
+for name, culprit in [("ds_fifo", "FIFO"), ("ds_stats_types", "shard-000000.stats.json"),
+                      ("ds_stats_samples", "shard-000001.stats.json"), ("ds_huge_n", "render_config.json"),
+                      ("ds_seed_2_64", "render_config.json")]:
+    case(f"shards inspect {{w}}/{name} --sheet {{w}}/keep.png".split(), culprit)
+    case(f"export {{w}}/{name} {{w}}/new/export".split(), culprit)
+for name, culprit in [("ds_fifo", "FIFO"), ("ds_huge_n", "render_config.json"), ("ds_seed_2_64", "render_config.json")]:
+    case(f"train --preset tiny --out {{w}}/new/run --shards {{w}}/{name}".split(), culprit)  # the loader, too
+
 # Exports that must leave nothing: an existing target, a target under a file, a damaged dataset.
 for out in ["{w}/keep_dir", "{w}/keep.txt", "{w}/keep.txt/x", "{w}/empty"]:
     case(f"export {{w}}/ds {out}".split(), out.replace("{w}/", ""))
@@ -275,6 +394,27 @@ for name, culprit in [("cfg_lr_word", "optim.lr"), ("cfg_batch_zero", "data.batc
                       ("cfg_stage", "vidoe")]:
     for extra in ("", " --dry-run", " --stage image"):
         case(f"{TRAIN} --shards synthetic --config {{w}}/{name}.toml{extra}".split(), culprit)
+# Configs that pass the type check but cannot build a model, or that no parser should take whole.
+for name, culprit in [("cfg_groups", "num_groups"), ("cfg_ae_groups", "num_groups"), ("cfg_stage_scalar", "stages.video"),
+                      ("cfg_stages_scalar", "stages"), ("cfg_seed_2_64", "seed"), ("cfg_seed_2_40", "seed"),
+                      ("cfg_deep", "nested too deeply"), ("cfg_heads", "heads"), ("cfg_latin1", "not UTF-8")]:
+    for extra in ("", " --dry-run"):
+        case(f"{TRAIN} --shards synthetic --config {{w}}/{name}.toml{extra}".split(), culprit)
+for seed in ("4294967296", "18446744073709551616"):
+    case(f"{TRAIN} --shards synthetic --seed {seed}".split(), "seed")
+    case(f"{RENDER} --seed {seed}".split(), "--seed")
+    case(f"generate Hello --motion wave --model {{w}}/model --out {{w}}/new/g.gif --seed {seed}".split(), "--seed")
+    case(f"eval renders --n 2 --out {{w}}/new/ev --seed {seed}".split(), "--seed")
+    case(f"{PREVIEW} --seed {seed}".split(), "--seed")
+for n in ("100000001", "10000000000"):
+    case(f"{RENDER} --n {n}".split(), "--n")
+    case(f"{RENDER} --shard-size {n}".split(), "--shard-size")
+# Template files no TOML reader should take whole: the file and key named, for every command that reads them.
+for name, culprit in [("templates_big_int", "duration"), ("templates_deep", "nested too deeply"),
+                      ("templates_latin1", "not UTF-8")]:
+    case(f"templates list --templates {{w}}/{name}".split(), culprit)
+    case(f"render --templates {{w}}/{name} --n 4 --out {{w}}/new/ds --quiet {' '.join(TINY)}".split(), culprit)
+    case(f"preview --random --templates {{w}}/{name} --out {{w}}/new/p.gif".split(), culprit)
 case(f"{TRAIN} --shards synthetic --config {{w}}/missing.toml".split(), "missing.toml")
 case(f"{TRAIN} --shards synthetic --preset huge".split(), "huge")
 case(f"{TRAIN} --shards synthetic --stage sideways".split(), "sideways")
@@ -310,10 +450,21 @@ case("eval renders --n 2 --size 0 --out {w}/new/ev".split(), "--size")
 case("eval renders --n 2 --reader nope --out {w}/new/ev".split(), "nope")
 for model, culprit in [("nomodel", "nomodel"), ("model_flipped", "model.safetensors"), ("model_nan", "non-finite")]:
     case(f"eval model --model {{w}}/{model} --n 2 --out {{w}}/new/ev".split(), culprit)
+def _drop_digests(folder: Path) -> None:
+    index = json.loads((folder / "model_index.json").read_text())
+    del index["sha256"]
+    (folder / "model_index.json").write_text(json.dumps(index))
+
+
+# Model folders damaged but not corrupt, for every command that reads one (one reader, one check).
+for model, culprit in MODEL_CULPRITS.items():
+    case(f"generate Hello --motion wave --steps 2 --out {{w}}/new/g.gif --model {{w}}/{model}".split(), culprit)
+    case(f"eval model --model {{w}}/{model} --n 1 --steps 2 --out {{w}}/new/ev".split(), culprit)
+    case(f"{TRAIN} --shards synthetic --stage video --init {{w}}/{model} --dry-run".split(), culprit)
 
 
 def test_the_table_is_large():
-    assert len(CASES) >= 250, len(CASES)
+    assert len(CASES) >= 350, len(CASES)
 
 
 @pytest.mark.parametrize("args,culprit,codes", CASES, ids=[" ".join(a)[:90] for a, _, _ in CASES])
@@ -333,6 +484,95 @@ def test_bad_input(world, args, culprit, codes):
     assert {k: v for k, v in after.items() if k in before} == before, "a file that existed was changed"
     new = set(after) - set(before)
     assert not new, f"a failed command left files: {sorted(new)[:5]}"
+
+
+# --- the Python API: the CLI's rules, in one line, before any work ------------------------------------
+
+
+def _api_cases():
+    """(name, call(world, templates) -> None, words the one-line message must hold)."""
+    def render(*args, **kw):
+        def call(world, templates):
+            from kinetype.render import render_clip
+
+            render_clip(*[templates[0] if a is T else a for a in args], **{"num_frames": 2, **kw})
+        return call
+
+    def pipe(*args, **kw):
+        def call(world, templates):
+            from kinetype.pipeline import load_pipeline
+
+            load_pipeline(world / "model")(*args, **{"steps": 1, **kw})
+        return call
+
+    def dataset(**kw):
+        def call(world, templates):
+            from kinetype.data import ShardDataset
+
+            args = {"shards": str(world / "ds"), **kw}
+            if isinstance(args["shards"], str):
+                args["shards"] = args["shards"].replace("{w}", str(world))
+            ShardDataset(**args)
+        return call
+
+    def load(model):
+        def call(world, templates):
+            from kinetype.pipeline import load_pipeline
+
+            load_pipeline(model.replace("{w}", str(world)) if isinstance(model, str) else model)
+        return call
+
+    import numpy as np
+
+    one = (["a static caption"], ["a dynamic caption"], ["H^|i"])
+    return [
+        ("render_clip: template a string", render("drop-bounce-in-ltr", "Hi", 0), ["template", "str"]),
+        ("render_clip: seed a string", render(T, "Hi", "3"), ["seed", "'3'"]),
+        ("render_clip: seed a float", render(T, "Hi", 1.5), ["seed", "1.5"]),
+        ("render_clip: seed negative", render(T, "Hi", -1), ["seed", "-1"]),
+        ("render_clip: seed 2^64", render(T, "Hi", 2**64), ["seed", str(2**64)]),
+        ("render_clip: size a string", render(T, "Hi", 0, size="64"), ["--size", "'64'"]),
+        ("render_clip: size a float", render(T, "Hi", 0, size=64.0), ["--size", "64.0"]),
+        ("render_clip: size True", render(T, "Hi", 0, size=True), ["--size", "True"]),
+        ("render_clip: word bytes", render(T, b"Hi", 0), ["word"]),
+        ("render_clip: frames 0", render(T, "Hi", 0, num_frames=0), ["--frames", "0"]),
+        ("pipeline: static a string", pipe("a", ["b"], ["c"]), ["static", "str"]),
+        ("pipeline: captions of different lengths", pipe(["a", "b"], ["b"], ["c"]), ["dynamic", "1 item"]),
+        ("pipeline: a caption not a string", pipe([1], ["b"], ["c"]), ["static", "1"]),
+        ("pipeline: no captions", pipe([], [], []), ["static", "empty"]),
+        ("pipeline: steps 0", pipe(*one, steps=0), ["steps", "0"]),
+        ("pipeline: steps a float", pipe(*one, steps=2.5), ["steps", "2.5"]),
+        ("pipeline: guidance nan", pipe(*one, guidance=float("nan")), ["guidance", "nan"]),
+        ("pipeline: seed -1", pipe(*one, seed=-1), ["seed", "-1"]),
+        ("pipeline: sampler unknown", pipe(*one, sampler="nope"), ["sampler", "nope"]),
+        ("pipeline: frames 0", pipe(*one, num_frames=0), ["num_frames", "0"]),
+        ("pipeline: frames beyond the model", pipe(*one, num_frames=10_000), ["num_frames", "10000"]),
+        ("pipeline: masks of the wrong shape", pipe(*one, np.zeros((1, 2, 3))), ["glyph_masks", "(1, 2, 3)"]),
+        ("pipeline: masks of strings", pipe(*one, np.full((1, 4, 32, 32), "x")), ["glyph_masks"]),
+        ("load_pipeline: a number", load(3), ["model", "int"]),
+        ("load_pipeline: a damaged folder", load("{w}/model_int_weights"), ["I32"]),
+        ("ShardDataset: shards a number", dataset(shards=3), ["shards", "int"]),
+        ("ShardDataset: frame_stride 0", dataset(frame_stride=0), ["frame_stride", "0"]),
+        ("ShardDataset: num_frames a float", dataset(num_frames=2.5), ["num_frames", "2.5"]),
+        ("ShardDataset: seed negative", dataset(seed=-1), ["seed", "-1"]),
+        ("ShardDataset: a FIFO shard", dataset(shards="{w}/ds_fifo"), ["FIFO"]),
+    ]
+
+
+T = object()  # stands for the first bundled template
+API_CASES = _api_cases()
+
+
+@pytest.mark.parametrize("name,call,words", API_CASES, ids=[c[0] for c in API_CASES])
+def test_the_python_api_checks_its_arguments_as_the_cli_does(world, templates, name, call, words):
+    from kinetype.errors import KinetypeError
+
+    before = snapshot(world)
+    with pytest.raises(KinetypeError) as e:
+        call(world, templates)
+    message = str(e.value)
+    assert "\n" not in message and all(w.lower() in message.lower() for w in words), message
+    assert snapshot(world) == before
 
 
 # --- faults beyond the table --------------------------------------------------------------------------

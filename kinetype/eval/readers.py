@@ -184,6 +184,10 @@ def tesseract(image: np.ndarray, tsv: bool = True) -> tuple[str, float]:
     out = subprocess.run(["tesseract", "stdin", "stdout", "--psm", "7", "-l", "eng", *TESS_CONFIG, *(["tsv"] if tsv else [])],
                          input=buf.getvalue(), capture_output=True, check=False,
                          env={**os.environ, "OMP_THREAD_LIMIT": "1"})  # the pool already uses every core
+    if out.returncode != 0:  # no language data, a broken install: it read nothing, which is no score of 0
+        said = [line.strip() for line in out.stderr.decode("utf-8", "replace").splitlines() if line.strip()]
+        raise KinetypeError(f"reader tesseract cannot read (exit status {out.returncode}"
+                            f"{': ' + said[0][:160] if said else ''}); check the install and TESSDATA_PREFIX")
     text = out.stdout.decode("utf-8", "replace")
     if not tsv:
         return "".join(ch for ch in text if ch.isalpha()), -1.0
@@ -255,5 +259,11 @@ def reader_available(name: str) -> str | None:
             return "rapidocr is not installed (pip install -e '.[eval]')"
         return None
     if name == "tesseract":
-        return None if tesseract_version() else "tesseract is not installed (make sysdeps)"
+        if not tesseract_version():
+            return "tesseract is not installed (make sysdeps)"
+        try:  # installed is not working: a read of a blank image finds missing language data
+            tesseract(np.full((16, 16), 255, np.uint8), tsv=False)
+        except KinetypeError as e:
+            return str(e).removeprefix("reader tesseract ")
+        return None
     return f"unknown reader {name!r}"

@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import os
 import time
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from kinetype import checks
 from kinetype.errors import KinetypeError
+from kinetype.fsutil import check_output_dir
 from kinetype.eval.evalset import EvalItem, eval_items, load_evalset
 from kinetype.eval.readers import make_reader, reader_available, reader_names
 from kinetype.eval.regions import DEFAULT_FINDER
 from kinetype.eval.report import EvalReport, breakdowns, finder_means, print_report, summarise, write_report
 from kinetype.eval.score import score_clip
+from kinetype.workers import process_pool, stop_pool
 
 MAX_N = 1_000_000
 
@@ -72,36 +75,26 @@ class _Inline:
         f.set_result(fn(*args))
         return f
 
-    def shutdown(self, cancel_futures: bool = False):
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False):
         pass
 
 
 def _pool(workers: int, names: tuple[str, ...]):
     if workers <= 1:
         return _Inline(names)
-    import multiprocessing as mp
-
-    # spawn: the main process may hold torch threads or a CUDA context that a fork would copy.
-    return ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker, initargs=(names,))
+    return process_pool(workers, _init_worker, (names,), what="eval")
 
 
-def _check_args(n: int, out: Path | None, readers: str | Sequence[str]) -> tuple[str, ...]:
-    if not 1 <= n <= MAX_N:
-        raise KinetypeError(f"--n must be 1 to {MAX_N}, got {n}")
+def _check_args(n: int, out: Path | None, readers: str | Sequence[str], seed: int) -> tuple[str, ...]:
+    checks.whole("--n", n, 1, MAX_N)
+    checks.random_seed(seed)
     names = reader_names(readers) if isinstance(readers, str) else tuple(readers)
     for name in names:
         why = reader_available(name)
         if why:
             raise KinetypeError(f"reader {name}: {why}")
-    if out is not None:
-        out = Path(out)
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-            probe = out / ".kinetype-eval-write-test"
-            probe.write_bytes(b"")
-            probe.unlink()
-        except OSError as e:
-            raise KinetypeError(f"--out {out}: cannot write there ({e.strerror or e})") from None
+    if out is not None:  # made by the report's first write: a run that fails leaves no folder
+        check_output_dir(out, "--out")
     return names
 
 
@@ -140,7 +133,7 @@ def evaluate_renders(*, n: int, seed: int = 0, templates: Path | None = None, re
     the at-rest frames), the region finders' IoU against the true glyph masks, colour ΔE."""
     from kinetype.templates import default_templates, load_templates
 
-    names = _check_args(n, out, readers)
+    names = _check_args(n, out, readers, seed)
     templates = Path(templates or default_templates())
     items = eval_items(load_templates(templates), n, seed)
     config = _config("renders", n, seed, names, templates, size=size, num_frames=num_frames, fps=fps)
@@ -155,7 +148,7 @@ def evaluate_renders(*, n: int, seed: int = 0, templates: Path | None = None, re
                 results.append(f.result())
                 bar.advance(task)
     finally:
-        pool.shutdown(cancel_futures=True)
+        stop_pool(pool)
     return _finish("renders", config, results, names, out, progress)
 
 
@@ -174,7 +167,7 @@ def evaluate_model(pipe_or_dir, *, n: int, seed: int = 0, glyph: bool = True, st
     from kinetype.sample.mitigate import MG_SCALE_DEFAULT, check_mg_scale
     from kinetype.templates import default_templates, get_template, load_templates
 
-    names = _check_args(n, out, readers)
+    names = _check_args(n, out, readers, seed)
     mg = MG_SCALE_DEFAULT if mg is None else check_mg_scale(mg)
     if check_verify(verify) > 1 and (why := reader_available(VERIFY_READER)):
         raise KinetypeError(f"--verify reads with {VERIFY_READER}: {why}")
@@ -224,7 +217,7 @@ def evaluate_model(pipe_or_dir, *, n: int, seed: int = 0, glyph: bool = True, st
             row.update(extra)
             results.append((row, thumb))
     finally:
-        pool.shutdown(cancel_futures=True)
+        stop_pool(pool)
     return _finish("model", config, results, names, out, progress)
 
 

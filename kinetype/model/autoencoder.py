@@ -64,7 +64,10 @@ class Autoencoder(nn.Module):
         if is_glyph_vae_folder(path):
             return cls._load_glyph(path, train)
         from diffusers import AutoencoderKL
+        from diffusers.utils import logging as diffusers_logging
 
+        # diffusers warns of config keys it ignores on stderr, lines around kinetype's one line.
+        diffusers_logging.set_verbosity_error()
         try:
             vae = AutoencoderKL.from_pretrained(str(path), local_files_only=True, use_safetensors=True, low_cpu_mem_usage=False)
         except Exception as e:  # corrupt or incompatible weights: one line for the user

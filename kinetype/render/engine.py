@@ -11,6 +11,7 @@ import dataclasses
 
 import numpy as np
 
+from kinetype import checks
 from kinetype.captions import make_captions
 from kinetype.errors import KinetypeError
 from kinetype.render.animation import animate, at_rest, frame_times
@@ -53,12 +54,9 @@ def still_frames(tracks, camera: CameraPlan) -> np.ndarray:
 
 def check_render_args(size: int, num_frames: int, fps: int) -> None:
     """One-line errors for clip dimensions the engine cannot draw (the CLI shows them as they are)."""
-    if not MIN_SIZE <= size <= MAX_SIZE:
-        raise KinetypeError(f"--size must be {MIN_SIZE} to {MAX_SIZE} pixels, got {size}")
-    if not 1 <= num_frames <= MAX_FRAMES:
-        raise KinetypeError(f"--frames must be 1 to {MAX_FRAMES}, got {num_frames}")
-    if not 1 <= fps <= MAX_FPS:
-        raise KinetypeError(f"--fps must be 1 to {MAX_FPS}, got {fps}")
+    checks.whole("--size", size, MIN_SIZE, MAX_SIZE, " pixels")
+    checks.whole("--frames", num_frames, 1, MAX_FRAMES)
+    checks.whole("--fps", fps, 1, MAX_FPS)
 
 
 def render_clip(template: Template, word: str, seed: int, size: int = 256, num_frames: int = 24, fps: int = 8,
@@ -68,7 +66,11 @@ def render_clip(template: Template, word: str, seed: int, size: int = 256, num_f
     ``pixels=False`` paints no frame (``frames`` is None) for callers that need only the captions,
     masks, boxes and at-rest frames: those are the same bytes as in the full render.
     """
+    if not isinstance(template, Template):
+        raise KinetypeError(f"template must be a Template (from kinetype.templates.load_templates), "
+                            f"got {type(template).__name__}")
     validate_word(word)
+    checks.random_seed(seed, "seed")
     check_render_args(size, num_frames, fps)
     lib = fonts or FontLibrary.load()
     plan = plan_clip(template, word, seed, size, num_frames, fps, lib)

@@ -15,7 +15,6 @@ import functools
 import os
 import re
 import string
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ import skia
 import uharfbuzz as hb
 
 from kinetype.errors import FontError
+from kinetype.tomlfile import TomlError, read_toml
 
 CLASSES = ("serif", "sans", "slab", "rounded", "condensed", "display", "script", "handwritten", "mono")
 LICENCES = ("OFL-1.1", "Apache-2.0")
@@ -195,9 +195,9 @@ def _load(folder: Path) -> FontLibrary:
     if not manifest.is_file():
         raise FontError(f"{manifest}: no font manifest (set {ENV_VAR} to a folder that has one)")
     try:
-        raw = tomllib.loads(manifest.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise FontError(f"{manifest}: not valid TOML: {e}") from None
+        raw = read_toml(manifest)
+    except TomlError as e:
+        raise FontError(str(e)) from None
     extra = set(raw) - {"font"}
     if extra:
         raise FontError(f"{manifest}: {sorted(extra)[0]}: unknown top-level key (expected [[font]] tables)")

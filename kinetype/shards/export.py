@@ -12,7 +12,8 @@ KineTy names files by (effect, word), so one (template, word) pair can appear on
 of the same pair are skipped and counted.
 
 The export is whole or absent: it is written into a temporary folder next to OUT and renamed to OUT
-at the end; an existing OUT is never overwritten, and a damaged dataset leaves nothing behind.
+at the end; an existing OUT is never overwritten, a damaged dataset leaves nothing behind, and the
+temporary folder of an earlier export killed mid-way is removed by the next one.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import csv
 import json
 import os
 import shutil
-import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +29,7 @@ from pathlib import Path
 from PIL import Image
 
 from kinetype.errors import KinetypeError
-from kinetype.fsutil import check_output_dir
+from kinetype.fsutil import check_output_dir, remove_stale_temporaries, temp_sibling
 from kinetype.shards.layout import ShardReader, ShardReadError, read_render_record, read_stats
 from kinetype.shards.sample import INSTANCE_EXT, TEXT_FIELDS, SampleError, decode_instance
 from kinetype.shards.storage import LocalStorage, Storage
@@ -50,7 +50,9 @@ def export_kinety(folder: str | Path, out: str | Path) -> ExportSummary:
     num_shards = record.config.num_shards
     out = check_output_dir(out, "OUT", must_not_exist=True)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    remove_stale_temporaries(out)  # an export-sized folder a killed run left
+    tmp = temp_sibling(out)
+    tmp.mkdir()
     try:
         summary = _write_kinety(storage, num_shards, effect_of, tmp)
         os.rename(tmp, out)  # fails, rather than overwrite, if OUT appeared meanwhile

@@ -148,8 +148,14 @@ def config_from_json(values: dict[str, Any], damaged) -> RenderConfig:
 # --- shard stats and tables --------------------------------------------------------------------------
 
 
+# The fields every reader relies on, with their types (the stats file is the shard's "complete" marker).
+STATS_FIELDS = {"samples": int, "failed": int, "failures": list, "tar_bytes": int, "tar_sha256": str,
+                "sample_bytes": int, "fingerprint": str}
+
+
 def read_stats(storage: Storage, shard: int) -> dict[str, Any] | None:
-    """The shard's stats, or None when the shard is not complete."""
+    """The shard's stats, or None when the shard is not complete (no stats file, or one cut short).
+    A stats file that parses but holds wrong types is damage, not a missing marker: one line naming it."""
     name = stats_name(shard)
     if not storage.exists(name):
         return None
@@ -157,7 +163,20 @@ def read_stats(storage: Storage, shard: int) -> dict[str, Any] | None:
         stats = json.loads(storage.read_bytes(name))
     except (OSError, ValueError):
         return None
-    return stats if isinstance(stats, dict) else None
+    if not isinstance(stats, dict):
+        return None
+    for field, kind in STATS_FIELDS.items():
+        value = stats.get(field)
+        if field in stats and (not isinstance(value, kind) or isinstance(value, bool) or
+                               (kind is int and value < 0)):
+            raise KinetypeError(f"{storage.url(name)} is damaged: {field} must be "
+                                f"{'a count' if kind is int else 'a ' + kind.__name__}, got {value!r} "
+                                f"(remove it to render the shard again)")
+    for failure in stats.get("failures", []):
+        if not isinstance(failure, dict) or not isinstance(failure.get("key"), str):
+            raise KinetypeError(f"{storage.url(name)} is damaged: failures must be records with a key, got {failure!r} "
+                                "(remove it to render the shard again)")
+    return stats
 
 
 def read_parquet(storage: Storage, name: str) -> pa.Table:

@@ -36,7 +36,8 @@ def key_index(key: str) -> int:
 
 
 # RenderConfig field -> the `kinetype render` option that sets it (errors name the option).
-OPTIONS = {"n": "--n", "shard_size": "--shard-size", "size": "--size", "num_frames": "--frames", "fps": "--fps"}
+OPTIONS = {"n": "--n", "shard_size": "--shard-size"}
+MAX_N = 100_000_000  # clips in one dataset: planning is linear in n, and 10^8 is days of rendering
 
 
 @dataclass(frozen=True)
@@ -57,20 +58,18 @@ class RenderConfig:
     retries: int = 2  # extra attempts for a sample that fails to render
 
     def __post_init__(self):
+        from kinetype import checks
+        from kinetype.render.engine import check_render_args
+
         for name, option in OPTIONS.items():
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise KinetypeError(f"{option} must be a whole number, got {value!r}")
-            if value < 1:
-                raise KinetypeError(f"{option} must be at least 1, got {value}")
-        from kinetype.render.engine import check_render_args
+            checks.whole(option, int(value) if isinstance(value, np.integer) else value, 1, MAX_N)
 
         check_render_args(self.size, self.num_frames, self.fps)
         if self.size % 2:
             # x264's yuv420p halves the colour planes: an odd size would be padded to the next even one.
             raise KinetypeError(f"--size must be even (H.264 4:2:0 video), got {self.size}")
-        if self.seed < 0:
-            raise KinetypeError(f"--seed must be 0 or more, got {self.seed}")
+        checks.random_seed(self.seed)
         if not 0.0 <= self.english_share <= 1.0:
             raise KinetypeError(f"english share must be in [0, 1], got {self.english_share}")
 

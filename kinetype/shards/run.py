@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing as mp
 import os
 import shlex
 import sys
 import time
 from collections import deque
-from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +30,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 import kinetype
 from kinetype.errors import KinetypeError
+from kinetype.fsutil import check_output_dir
 from kinetype.shards.layout import (CONFIG_FILE, MANIFEST, RenderRecord, read_render_record, read_stats, tar_name,
                                     write_render_record)
 from kinetype.shards.manifest import write_manifest_and_card
@@ -41,6 +40,7 @@ from kinetype.shards.storage import LocalStorage, Storage
 from kinetype.shards.worker import (CRASHES, FailedSample, Job, RenderFn, SampleResult, default_encode_fn,
                                     default_render_fn, init_worker, work_chunk)
 from kinetype.shards.writer import ShardWriter, remove_temporaries
+from kinetype.workers import process_pool, stop_pool
 
 CHUNK_SAMPLES = 8  # samples per worker task: small enough for a smooth progress bar
 MAX_WORKERS = 256
@@ -164,7 +164,9 @@ def render_dataset(
     check_job_args(workers, num_shards, shard_index)
     workers = max(1, workers or os.cpu_count() or 1)
     command = command or shlex.join(["kinetype", *sys.argv[1:]])
-    storage = storage or LocalStorage(out)
+    if storage is None:
+        check_output_dir(out, "--out")  # an unwritable folder: refused before any clip is rendered
+        storage = LocalStorage(out)
     if templates is None:
         templates = load_engine_templates(config.templates)
     job = Job(config, tuple(sorted(templates, key=lambda t: t.id)), render_fn or default_render_fn,
@@ -273,11 +275,10 @@ def _render_pool(job: Job, storage: Storage, shards: list[int], workers: int, ad
     main process writes shards one after the other. A worker that dies (a crash in native code)
     breaks the pool: it is rebuilt and the chunks in flight are retried; a chunk caught in three
     crashes is recorded as failed."""
-    context = mp.get_context("spawn")
     todo = deque((chunk, 0) for chunk in _chunks(job, shards))
     window = workers * 4
     sink = _ShardSink(job, storage, advance, summary)
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker, initargs=(job, os.getpid()))
+    pool = process_pool(workers, init_worker, (job,), what="render")
     inflight: deque = deque()
     try:
         while todo or inflight:
@@ -289,8 +290,8 @@ def _render_pool(job: Job, storage: Storage, shards: list[int], workers: int, ad
             try:
                 results = work if isinstance(work, list) else work.result()
             except BrokenProcessPool:
-                pool.shutdown(wait=False, cancel_futures=True)
-                pool = ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker, initargs=(job, os.getpid()))
+                stop_pool(pool)
+                pool = process_pool(workers, init_worker, (job,), what="render")
                 todo.extendleft(reversed([(c, n + 1) for c, n, _ in inflight]))
                 inflight.clear()
                 continue
@@ -299,7 +300,7 @@ def _render_pool(job: Job, storage: Storage, shards: list[int], workers: int, ad
                 sink.put(result)
     except BaseException:
         sink.abort()
-        pool.shutdown(wait=False, cancel_futures=True)
+        stop_pool(pool)
         raise
     pool.shutdown(wait=True)
 

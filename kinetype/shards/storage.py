@@ -8,6 +8,7 @@ class with these methods.
 from __future__ import annotations
 
 import os
+import stat
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,6 +39,17 @@ class Storage(Protocol):
         """What a reader (webdataset, pyarrow) opens."""
 
 
+def check_regular_file(path: Path) -> None:
+    """Refuse what is named like a dataset file but is not a file: reading a FIFO blocks for ever, a
+    device never ends."""
+    from kinetype.errors import KinetypeError
+
+    mode = os.stat(path).st_mode  # FileNotFoundError: the caller's to report
+    if not stat.S_ISREG(mode):
+        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a folder" if stat.S_ISDIR(mode) else "a special file"
+        raise KinetypeError(f"{path} is not a regular file ({kind}): remove it, or render the dataset again")
+
+
 class LocalStorage:
     """A local (or network-mounted) folder; atomicity by write-to-temporary + fsync + rename."""
 
@@ -51,7 +63,9 @@ class LocalStorage:
         return self._path(name).exists()
 
     def read_bytes(self, name: str) -> bytes:
-        return self._path(name).read_bytes()
+        path = self._path(name)
+        check_regular_file(path)
+        return path.read_bytes()
 
     def write_bytes(self, name: str, data: bytes) -> None:
         with self.open_write(name) as f:

@@ -18,8 +18,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,12 +26,12 @@ import pyarrow as pa
 
 from kinetype.errors import KinetypeError
 from kinetype.shards.layout import (CARD_JSON, MANIFEST, ShardReader, ShardReadError, parquet_name, read_parquet,
-                                    read_render_record, read_stats, shard_name, shard_table, tar_name)
+                                    read_render_record, read_stats, shard_name, shard_table, stats_name, tar_name)
 from kinetype.shards.manifest import manifest_checksums
 from kinetype.shards.plan import sample_key
 from kinetype.shards.sample import INSTANCE_EXT, TEXT_FIELDS, SampleError, check_members, decode_instance, parse_meta
-from kinetype.shards.storage import LocalStorage
-from kinetype.shards.worker import die_with_parent
+from kinetype.shards.storage import TMP_MARK, LocalStorage
+from kinetype.workers import process_pool, stop_pool
 from kinetype.words import word_caption
 
 EXIT_OK, EXIT_CORRUPT, EXIT_MISSING, EXIT_BOTH = 0, 1, 3, 4
@@ -106,8 +104,13 @@ def check_sample(members: dict[str, bytes], key: str) -> None:
 def check_shard(root: str, shard: int, planned_range: range) -> ShardCheck:
     storage = LocalStorage(root)
     result = ShardCheck(shard)
-    stats = read_stats(storage, shard)
     name = shard_name(shard)
+    try:
+        stats = read_stats(storage, shard)
+    except KinetypeError as e:  # damaged stats: the shard cannot be checked against them
+        result.complete = True
+        result.corrupt.append((stats_name(shard), str(e).split(" is damaged: ", 1)[-1]))
+        return result
     planned = [sample_key(i) for i in planned_range]
     if stats is None or not storage.exists(tar_name(shard)):
         result.missing = [f"{name} (not complete)"]
@@ -178,8 +181,11 @@ def verify_dataset(folder: str | Path, workers: int = 1) -> VerifyReport:
     report = VerifyReport(shards=num_shards, planned=config.n)
     ranges = [config.shard_range(k) for k in range(num_shards)]
     if workers > 1:
-        with ProcessPoolExecutor(workers, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
+        pool = process_pool(workers, what="shards verify")
+        try:
             checks = list(pool.map(check_shard, [str(folder)] * num_shards, range(num_shards), ranges))
+        finally:
+            stop_pool(pool)
     else:
         checks = [check_shard(str(folder), k, ranges[k]) for k in range(num_shards)]
     valid_keys: set[str] = set()
@@ -194,11 +200,20 @@ def verify_dataset(folder: str | Path, workers: int = 1) -> VerifyReport:
     if len(report.notes) > 2:  # one note per file of an old dataset says the same thing
         report.notes = [f"{len(report.notes)} shard files have no recorded checksum (written by an older kinetype): "
                         "checked by content only"]
+    report.unexpected += unknown_shard_files(storage, num_shards)
     if storage.exists(MANIFEST):
         check_manifest(storage, checks, ranges, valid_keys, report)
     elif all(c.complete for c in checks):
         report.manifest_problems.append("all shards are complete but manifest.parquet is missing")
     return report
+
+
+def unknown_shard_files(storage: LocalStorage, num_shards: int) -> list[str]:
+    """Files named like shards that the plan does not have (copied in from another dataset): the
+    loader does not read them, and they are named rather than passed over."""
+    known = {name(k) for k in range(num_shards) for name in (tar_name, parquet_name, stats_name)}
+    return [f"{n} (not a shard of this dataset's plan of {num_shards}: not read; remove it)"
+            for n in storage.list("shard-") if n not in known and TMP_MARK not in n]
 
 
 def check_manifest(storage: LocalStorage, checks: list[ShardCheck], ranges: list[range],

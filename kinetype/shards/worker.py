@@ -9,10 +9,6 @@ failure), the same in the main process, a pool process or a Ray task.
 from __future__ import annotations
 
 import os
-import signal
-import sys
-import threading
-import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Sequence, Union
 
@@ -23,7 +19,6 @@ from kinetype.shards.writer import ShardWriter
 
 RenderFn = Callable[..., Any]  # (template, word, seed, size=, num_frames=, fps=) -> Clip
 CRASHES = 3  # a chunk whose worker process died this many times is recorded as failed
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def default_render_fn(template, word, seed, size, num_frames, fps):
@@ -133,39 +128,11 @@ class Job:
 _WORKER_JOB: Job | None = None
 
 
-def die_with_parent(parent_pid: int) -> None:
-    """Make this worker process end when ``parent_pid`` dies, even by kill -9 (no clean-up runs then).
-
-    On Linux the kernel sends SIGKILL at the parent's death (``prctl(PR_SET_PDEATHSIG)``); everywhere a
-    daemon thread also polls the parent pid once a second (re-parenting changes ``os.getppid()``).
-    """
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        except (OSError, AttributeError):
-            pass
-
-    def watch() -> None:
-        while True:
-            if os.getppid() != parent_pid:
-                os._exit(1)
-            time.sleep(1.0)
-
-    if os.getppid() != parent_pid:  # the parent died before the signal was armed
-        os._exit(1)
-    threading.Thread(target=watch, name="kinetype-parent-watchdog", daemon=True).start()
-
-
-def init_worker(job: Job, parent_pid: int | None = None) -> None:
-    """Pool initializer: keep the job for :func:`work_chunk`, die with the parent."""
+def init_worker(job: Job) -> None:
+    """Pool initializer (:func:`kinetype.workers.process_pool` makes it die with the parent): keep
+    the job for :func:`work_chunk`."""
     global _WORKER_JOB
-    if parent_pid is not None:
-        die_with_parent(parent_pid)
     _WORKER_JOB = job
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 def work_chunk(indices: list[int]) -> list[SampleResult]:

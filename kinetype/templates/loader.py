@@ -5,12 +5,12 @@ A user adds a template by dropping a file in the folder. Ids are unique across t
 
 from __future__ import annotations
 
-import tomllib
 from functools import lru_cache
 from pathlib import Path
 
 from kinetype.errors import TemplateError
 from kinetype.templates.schema import Template, check_template
+from kinetype.tomlfile import TomlError, read_toml
 
 BUNDLED_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
@@ -24,11 +24,11 @@ def default_templates() -> Path:
 
 def _read_file(path: Path) -> tuple[list[Template], list[TemplateError]]:
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as e:
-        return [], [TemplateError(path, "", f"TOML syntax error: {e}")]
-    except (OSError, UnicodeDecodeError) as e:
-        return [], [TemplateError(path, "", f"cannot read: {e}")]
+        raw = read_toml(path)
+    except TomlError as e:
+        return [], [TemplateError(path, "", str(e).removeprefix(f"{path}: "))]
+    except OSError as e:
+        return [], [TemplateError(path, "", f"cannot read: {e.strerror or e}")]
     extra = sorted(set(raw) - {"template"})
     if extra:
         return [], [TemplateError(path, k, "unknown top-level field (a file holds [[template]] tables only)") for k in extra]

@@ -97,18 +97,29 @@ def save_checkpoint(
 ) -> Path:
     final = checkpoint_dir(run) / f"step_{step:08d}"
     tmp = final.with_name(final.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    save_file({k: v.detach().cpu().contiguous() for k, v in model.items()}, tmp / "model.safetensors")
-    save_file({k: v.detach().cpu().contiguous() for k, v in ema.items()}, tmp / "ema.safetensors")
-    opt_tensors, opt_meta = optimizer_tensors(optimizer)
-    save_file(opt_tensors, tmp / "optimizer.safetensors")
-    save_file({f"rank{r}.{k}": v for r, (ts, _) in enumerate(rng) for k, v in ts.items()}, tmp / "rng.safetensors")
-    full = {**state, "step": step, "optimizer": opt_meta, "rng": [meta for _, meta in rng]}
-    (tmp / "state.json").write_text(json.dumps(full))
-    for f in tmp.iterdir():  # flush file contents before the rename makes them visible
-        with open(f, "rb") as fh:
-            os.fsync(fh.fileno())
+    for stale in checkpoint_dir(run).glob("step_*.tmp"):  # what a killed or failed write left
+        shutil.rmtree(stale, ignore_errors=True)
+    file = tmp
+    try:
+        tmp.mkdir(parents=True)
+        opt_tensors, opt_meta = optimizer_tensors(optimizer)
+        files = {"model.safetensors": model, "ema.safetensors": ema, "optimizer.safetensors": opt_tensors,
+                 "rng.safetensors": {f"rank{r}.{k}": v for r, (ts, _) in enumerate(rng) for k, v in ts.items()}}
+        for name, tensors in files.items():
+            file = tmp / name
+            save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, file)
+        file = tmp / "state.json"
+        full = {**state, "step": step, "optimizer": opt_meta, "rng": [meta for _, meta in rng]}
+        file.write_text(json.dumps(full))
+        for f in tmp.iterdir():  # flush file contents before the rename makes them visible
+            with open(f, "rb") as fh:
+                os.fsync(fh.fileno())
+    except Exception as e:  # a full disk: safetensors raises its own error type, json an OSError
+        shutil.rmtree(tmp, ignore_errors=True)
+        last = latest_checkpoint(run)
+        kept = f"the last whole checkpoint, {last.name}, is kept" if last else "no earlier checkpoint"
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else " ".join(str(e).split())[:160]
+        raise TrainingError(f"{file}: cannot write the checkpoint of step {step} ({reason}); {kept}") from None
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from kinetype.checks import MAX_SEED
 from kinetype.model.config import ModelConfig, from_dict, merge, to_dict
 from kinetype.model.errors import TrainingError
 from kinetype.model.losses import LossConfig
@@ -201,19 +202,27 @@ def resolve(preset: str, toml_file: Path | None = None, overrides: dict[str, Any
     cfg = copy.deepcopy(PRESETS[preset])  # presets are never mutated
     data: dict[str, Any] = {}
     if toml_file is not None:
-        import tomllib
+        from kinetype.tomlfile import TomlError, read_toml
 
         try:
-            data = tomllib.loads(Path(toml_file).read_text())
+            data = read_toml(toml_file)
         except FileNotFoundError:
             raise TrainingError(f"{toml_file}: no such config file") from None
-        except tomllib.TOMLDecodeError as e:
-            raise TrainingError(f"{toml_file}: not valid TOML ({e})") from None
+        except IsADirectoryError:
+            raise TrainingError(f"{toml_file}: a folder, not a config file") from None
+        except TomlError as e:
+            raise TrainingError(str(e)) from None
     stage = (overrides or {}).get("stage") or data.get("stage") or cfg.stage
     # Per-stage settings (the preset's, then the file's [stages.STAGE] tables) come before the
     # file's and the flags' plain settings.
-    if isinstance(data.get("stages"), dict):
-        cfg = merge(cfg, {"stages": data.pop("stages")}, where=str(toml_file))
+    if "stages" in data:
+        stages = data.pop("stages")
+        bad = {k: v for k, v in stages.items() if not isinstance(v, dict)} if isinstance(stages, dict) else {"": stages}
+        if bad:  # a scalar would be accepted by the merge and then never read
+            name, value = next(iter(bad.items()))
+            raise TrainingError(f"{toml_file}: stages{'.' + name if name else ''} must be a table of settings "
+                                f"(e.g. [stages.video.optim]), got {value!r}")
+        cfg = merge(cfg, {"stages": stages}, where=str(toml_file))
     if isinstance(cfg.stages.get(stage), dict):
         cfg = merge(cfg, cfg.stages[stage], where=f"{toml_file or 'preset ' + preset} [stages.{stage}]")
     if data:
@@ -261,6 +270,7 @@ def validate(cfg: TrainConfig, where: str = "") -> TrainConfig:
     for name in ("data.num_workers", "data.shuffle_buffer", "sample_every", "optim.max_minutes",
                  "optim.weight_decay", "optim.grad_clip", "loss.glyph_weight", "loss.motion_weight", "seed"):
         need(math.isfinite(get(name)) and get(name) >= 0, name, "0 or more")
+    need(cfg.seed <= MAX_SEED, "seed", f"0 to {MAX_SEED}")
     need(math.isfinite(o.lr) and 0 < o.lr < 1, "optim.lr", "a number between 0 and 1")
     need(0 <= o.lr_warmup <= 0.5, "optim.lr_warmup", "a fraction of the steps in [0, 0.5]")
     need(0 <= o.lr_final <= 1, "optim.lr_final", "a fraction of the peak in [0, 1]")
@@ -287,7 +297,25 @@ def validate(cfg: TrainConfig, where: str = "") -> TrainConfig:
     unknown = sorted(set(cfg.stages) - set(STAGES))
     if unknown:
         raise TrainingError(f"{prefix}stages.{unknown[0]}: unknown stage (choose from {', '.join(STAGES)})")
+    _check_builds(cfg.model, prefix)
     return cfg
+
+
+def _check_builds(model: ModelConfig, prefix: str) -> None:
+    """What the ranges cannot say (group-norm groups that do not divide a width, lists that do not
+    fit together): build the networks on the meta device, which costs no memory and no time."""
+    import torch
+
+    from kinetype.model import Autoencoder, KineTyNet
+
+    try:
+        with torch.device("meta"):
+            Autoencoder(model.autoencoder)
+            if model.text.kind == "byte":
+                KineTyNet(model)
+    except (ValueError, RuntimeError, TypeError, IndexError, ZeroDivisionError) as e:
+        said = " ".join(str(e).split())[:160] or type(e).__name__
+        raise TrainingError(f"{prefix}model: these settings do not build a model ({said})") from None
 
 
 def config_to_json(cfg: TrainConfig) -> str:

@@ -71,7 +71,7 @@ def train(
     resume = check_run_folder(run, cfg, resume)
     dev = device_setup(cfg, d.device)
     torch.manual_seed(cfg.seed)  # the same initial weights on every rank
-    np.random.seed(cfg.seed + d.rank)
+    np.random.seed((cfg.seed + d.rank) % 2**32)  # numpy takes 32 bits
     random.seed(cfg.seed + d.rank)
 
     # ---- Model and the parameters this stage trains ----------------------------------------------------
@@ -142,7 +142,9 @@ def train(
     # The run folder is made once the model and data are built: a run that fails earlier leaves none.
     if d.is_main:
         run.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(run / "config.json", (config_to_json(cfg) + "\n").encode())
+        text = (config_to_json(cfg) + "\n").encode()
+        if not (run / "config.json").is_file() or (run / "config.json").read_bytes() != text:  # a resume: as it was
+            atomic_write_bytes(run / "config.json", text)
 
     # ---- Resume -------------------------------------------------------------------------------------------
     step, seen_clips = 0, 0

@@ -31,6 +31,11 @@ def read_metrics(file: Path, up_to_step: int | None = None) -> tuple[list[str], 
     return kept, torn
 
 
+def _count_lines(file: Path) -> int:
+    with open(file, "rb") as f:
+        return sum(block.count(b"\n") for block in iter(lambda: f.read(1 << 20), b""))
+
+
 class Logger:
     def __init__(self, run: Path, *, enabled: bool, total_steps: int, start_step: int, echo=print):
         self.enabled = enabled
@@ -38,12 +43,15 @@ class Logger:
         self.pending: list[tuple[int, dict[str, float | torch.Tensor]]] = []
         if not enabled:
             return
-        metrics = run / "metrics.jsonl"
+        self.path = metrics = run / "metrics.jsonl"
         if metrics.is_file():  # a resumed run redoes the steps after its checkpoint: drop their lines
             kept, torn = read_metrics(metrics, start_step)
             if torn:
                 echo(f"{metrics}: dropped {torn} unreadable line(s) (a write cut short)")
-            atomic_write_bytes(metrics, "".join(kept).encode())
+            # Appended to as it stands when nothing is dropped; else replaced whole (a full disk
+            # then fails the replacement, not the history).
+            if torn or len(kept) != _count_lines(metrics):
+                atomic_write_bytes(metrics, "".join(kept).encode())
         self.file = open(metrics, "a")
         try:
             from torch.utils.tensorboard import SummaryWriter
@@ -74,13 +82,16 @@ class Logger:
         self.pending.clear()
         if not self.enabled:
             return rows
-        for row in rows:
-            self.file.write(json.dumps(row) + "\n")
-            if self.tb is not None:
+        try:  # whole lines: a write the disk cuts short leaves at most a torn last line, dropped on resume
+            self.file.write("".join(json.dumps(row) + "\n" for row in rows))
+            self.file.flush()
+        except OSError as e:
+            raise OSError(e.errno, e.strerror, str(self.path)) from None
+        if self.tb is not None:
+            for row in rows:
                 for k, v in row.items():
                     if k != "step":
                         self.tb.add_scalar(f"train/{k}", v, row["step"])
-        self.file.flush()
         last = rows[-1]
         info = f"loss {last['loss']:.4f}  lr {last['lr']:.2e}  {last['clips_per_s']:.1f} clips/s"
         self.progress.update(self.task, completed=last["step"], info=info,

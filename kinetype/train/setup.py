@@ -15,6 +15,8 @@ from typing import Callable
 import torch
 
 from kinetype.data import expand_shards
+from kinetype.errors import KinetypeError
+from kinetype.fsutil import check_output_dir
 from kinetype.model import Autoencoder, KineTyNet
 from kinetype.model.autoencoder import folder_config, training_fields
 from kinetype.model.errors import ModelError, TrainingError
@@ -100,13 +102,20 @@ def check_shards(spec: str) -> None:
 
 def check_run_folder(run: Path, cfg: TrainConfig, resume: bool | None) -> bool:
     """Whether to resume: a run folder with a checkpoint continues (the same settings only)."""
+    check_output_dir(run, "--out")  # an unwritable place: refused before a model is built
     has_ckpt = ckpt_io.latest_checkpoint(run) is not None
     if resume and not has_ckpt:
         raise TrainingError(f"--resume: {run} holds no checkpoint to continue from (drop --resume to start it)")
     if has_ckpt:
         saved_file = run / "config.json"
         if saved_file.is_file():
-            saved = config_from_json(saved_file.read_text())
+            try:
+                saved = config_from_json(saved_file.read_text(encoding="utf-8"))
+            except (KinetypeError, ValueError, TypeError, KeyError, AttributeError) as e:
+                why = "empty" if not saved_file.stat().st_size else " ".join(str(e).split())[:120]
+                raise TrainingError(f"{saved_file}: not a readable run configuration ({why}); it is what the "
+                                    "checkpoints were trained with: restore it, or remove it to continue with "
+                                    "these settings") from None
             for part in ("stage", "model", "data", "loss", "seed"):
                 if getattr(saved, part) != getattr(cfg, part):
                     raise TrainingError(f"{run} holds a run with a different {part} ({saved_file}): "
