@@ -17,7 +17,6 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from kinetype.errors import KinetypeError
 from kinetype.eval.lookalikes import lookalike_map
 from kinetype.eval.measures import vote, word_scores
 from kinetype.eval.readers import Reader
@@ -28,10 +27,10 @@ VERIFY_READER = "ppocr"
 
 
 def check_verify(n: int, name: str = "--verify") -> int:
-    """The candidate count, or a one-line error naming the option."""
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_CANDIDATES:
-        raise KinetypeError(f"{name} must be 1 to {MAX_CANDIDATES} candidates (1 = no check), got {n}")
-    return n
+    """The candidate count, or a one-line error naming the option (kinetype.checks, as every number)."""
+    from kinetype import checks
+
+    return checks.whole(name, n, 1, MAX_CANDIDATES, unit=" candidates (1 = no check)")
 
 
 def candidate_seeds(seed: int, n: int) -> list[int]:
