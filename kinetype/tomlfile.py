@@ -33,7 +33,7 @@ def read_toml(path: str | Path) -> dict[str, Any]:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise TomlError(f"{path}: not valid TOML ({e})") from None
+        raise TomlError(f"{path}: not valid TOML: TOML syntax error ({e})") from None
     except RecursionError:
         raise TomlError(f"{path}: nested too deeply (more than {MAX_DEPTH} tables or arrays inside one another)") from None
     _check(data, path, "", 0)
