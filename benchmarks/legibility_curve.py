@@ -6,7 +6,9 @@ the held-out eval set with the engine's glyph layout, and PP-OCR reads them. Tra
 sum of the logged step times up to that checkpoint, the earlier stages included.
 
 Usage: ``python benchmarks/legibility_curve.py [--run runs/kinetype] [--n 24] [--steps 20] [--every 2]``
-Prints a table; writes ``--out``/curve.png and curve.json.
+Prints a table; writes ``--out``/curve.png and curve.json. ``--times`` prints only each stage's
+training time: the sum of its logged step times, and its steps times the median step — what the
+stage costs on an unshared machine, since a step the machine spent on other work logs that wait too.
 """
 
 from __future__ import annotations
@@ -30,6 +32,26 @@ def stage_seconds(run: Path) -> dict[int, float]:
         total += rec["step_s"]
         out[rec["step"]] = total
     return out
+
+
+def stage_times(root: Path) -> list[tuple[str, int, float, float]]:
+    """[(stage, steps, logged minutes, steps × median step in minutes)] of the stages run so far."""
+    rows = []
+    for stage in ("autoencoder", "image", "video"):
+        path = root / stage / "metrics.jsonl"
+        if path.is_file():
+            step_s = [json.loads(line)["step_s"] for line in open(path)]
+            rows.append((stage, len(step_s), sum(step_s) / 60, len(step_s) * float(np.median(step_s)) / 60))
+    return rows
+
+
+def print_times(root: Path) -> None:
+    rows = stage_times(root)
+    rows.append(("all", sum(r[1] for r in rows), sum(r[2] for r in rows), sum(r[3] for r in rows)))
+    print(f"training time of {root}, minutes")
+    print(f"{'stage':<13}{'steps':>6}{'logged':>9}{'steps x median step':>21}")
+    for stage, steps, logged, typical in rows:
+        print(f"{stage:<13}{steps:>6}{logged:>9.1f}{typical:>21.1f}")
 
 
 def plot(points: list[dict], path: Path) -> None:
@@ -69,7 +91,11 @@ def main() -> None:
     ap.add_argument("--every", type=int, default=1, help="score every k-th checkpoint (the last is always scored)")
     ap.add_argument("--stages", default="image,video")
     ap.add_argument("--out", type=Path, default=Path("eval/curve"))
+    ap.add_argument("--times", action="store_true", help="print each stage's training time only")
     args = ap.parse_args()
+    print_times(args.run)
+    if args.times:
+        return
 
     from kinetype.eval import evaluate_model
     from kinetype.train.loop import pipeline_at_checkpoint

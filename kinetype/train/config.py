@@ -128,12 +128,12 @@ def _cpu() -> TrainConfig:
         data=DataConfig(size_px=128, num_frames=12, frame_stride=2, batch_size=4, num_workers=0, shuffle_buffer=400,
                         video_dtype="yuv420", latent_cache=True),
         optim=OptimConfig(lr=5e-4, max_steps=1800),
-        # Step counts sized on this machine (2-core Xeon VM; benchmarks/train_speed.py --preset cpu): about
-        # 5 + 19 + 57 minutes of steps, and 9 minutes to build the latent cache.
+        # Step counts sized to fit make model's 2.5 hours on this machine (2-core Xeon VM): 4.5 + 25.6 + 53.4
+        # minutes of steps and 9.4 to build the latent cache (benchmarks/legibility_curve.py --times).
         stages={
             "autoencoder": {"optim": {"lr": 1e-3, "max_steps": 900}, "data": {"batch_size": 8}},
             "image": {"optim": {"max_steps": 2000}, "data": {"batch_size": 16}},
-            "video": {"optim": {"max_steps": 3500, "lr": 3e-4}, "data": {"batch_size": 2}},
+            "video": {"optim": {"max_steps": 2000, "lr": 3e-4}, "data": {"batch_size": 2}},
         },
         fps=4,
         sample_every=0,
