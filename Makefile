@@ -39,8 +39,9 @@ bench: setup sysdeps
 	$(PY) benchmarks/legibility.py
 	$(PY) benchmarks/dataset_speed.py
 
-# The bundled model from scratch, with the exact commands that made it: its training set, the three
-# stages with the cpu preset, half-precision bundling, scores. About 2 hours on 2 CPU cores: 84 minutes
+# A bundle-sized model from scratch with the bundled model's commands and today's trainer (the card,
+# models/kinetype/README.md, scores it beside the bundled one): its training set, the three stages with
+# the cpu preset, half-precision bundling into models/kinetype, scores. About 2 hours on 2 CPU cores: 84 minutes
 # of training steps and 9 of latent cache (benchmarks/legibility_curve.py --times), then scoring.
 model: setup sysdeps
 	$(VENV)/bin/kinetype render --n 8000 --size 128 --seed 0 --shard-size 500 --out shards/cpu128
