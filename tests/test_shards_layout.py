@@ -102,7 +102,7 @@ def test_older_render_config_without_new_fields_reads_with_defaults(tmp_path):
     ('{"config": {"n": 3}}', "no valid templates"),
     ('{"config": {"templates": "t", "n": 3, "words": 7}}', "no valid words"),
     ('{"config": {"templates": "t", "n": 3, "size": 65}}', "--size must be even"),
-    ('{"config": {"templates": "t", "n": 0}}', "--n must be at least 1"),
+    ('{"config": {"templates": "t", "n": 0}}', "--n must be 1 to"),
     ('{"config": {"templates": "t", "n": 3}, "template_ids": "ab"}', "no valid template_ids"),
 ])
 def test_bad_render_config_is_one_line_naming_file_and_field(tmp_path, text, field):
