@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from test_reliability import _unlisted as _unlisted_flipped  # the same damaged folder as the table's case
 from test_shards_helpers import REPO, copy_some_templates
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="signals, /proc and ulimit as on Linux")
@@ -236,16 +237,6 @@ def _reindex(folder: Path) -> None:
     index = json.loads((folder / "model_index.json").read_text())
     index["sha256"] = digests(folder)
     (folder / "model_index.json").write_text(json.dumps(index))
-
-
-def _unlisted_flipped(folder: Path) -> None:
-    index = json.loads((folder / "model_index.json").read_text())
-    del index["sha256"]["denoiser/model.safetensors"]
-    (folder / "model_index.json").write_text(json.dumps(index))
-    f = folder / "denoiser" / "model.safetensors"
-    raw = bytearray(f.read_bytes())
-    raw[len(raw) // 2] ^= 0x01
-    f.write_bytes(bytes(raw))
 
 
 def _retyped(dtype: str):
