@@ -213,7 +213,21 @@ def _escape_unencodable(stream) -> bool:
         return False
 
 
+def interrupted_cause(e: BaseException) -> KeyboardInterrupt | None:
+    """The Ctrl-C behind ``e``, if any: a KeyboardInterrupt that lands while a C extension module
+    initialises (numpy, torch, skia at start-up) reaches Python as ``ImportError: initialization
+    failed`` raised *from* it, not as the interrupt itself."""
+    seen: set[int] = set()
+    while e is not None and id(e) not in seen:
+        if isinstance(e, KeyboardInterrupt):
+            return e
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return None
+
+
 def _stopped(e: BaseException, note: str) -> int:
+    e = interrupted_cause(e) or e
     terminated = isinstance(e, Terminated) or isinstance(e.__cause__, Terminated) or isinstance(e.__context__, Terminated)
     report(note.replace("interrupted", "terminated", 1) if terminated else note, prefix="stopped")
     return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
@@ -249,6 +263,10 @@ def user_errors(fn: Callable | None = None, *, interrupted: str | None = None):
                 raise typer.Exit(EXIT_USER_ERROR)
             except KeyboardInterrupt as e:
                 raise typer.Exit(_stopped(e, note))
+            except ImportError as e:
+                if interrupted_cause(e) is None:
+                    raise
+                raise typer.Exit(_stopped(e, note))
 
         return wrapper
 
@@ -276,5 +294,9 @@ class OneLineErrorsGroup(typer.core.TyperGroup):
             report(e.format_message() + hint)
             sys.exit(e.exit_code if e.exit_code else EXIT_USER_ERROR)
         except AbortError as e:  # Ctrl-C outside a command's body (parsing, imports)
+            sys.exit(_stopped(e, INTERRUPTED_DEFAULT))
+        except (KeyboardInterrupt, ImportError) as e:
+            if interrupted_cause(e) is None:
+                raise
             sys.exit(_stopped(e, INTERRUPTED_DEFAULT))
         sys.exit(rv if isinstance(rv, int) else EXIT_OK)

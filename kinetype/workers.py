@@ -117,15 +117,40 @@ class _WorkerProcess(mp_context.SpawnProcess):
 
     def start(self) -> None:
         # Blocked here, SIGINT stays blocked in the child for good (the mask survives fork and exec).
+        # Blocking it in this thread is not enough for this process: another thread may take the
+        # signal and Python raises KeyboardInterrupt in the main thread all the same, in the middle
+        # of the start, leaving a child whose pid nobody holds. So a Ctrl-C meanwhile is held and
+        # raised again once the start is complete (the process then has a pid stop_pool can kill).
+        held: list[int] = []
+        handler = signal.getsignal(signal.SIGINT)
+        hold = handler is not None and threading.current_thread() is threading.main_thread()
+        if hold:
+            signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
         old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
             super().start()
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, old)
+            if hold:
+                signal.signal(signal.SIGINT, handler)
+                if held:
+                    signal.raise_signal(signal.SIGINT)
 
 
 class _WorkerContext(mp_context.SpawnContext):
-    Process = _WorkerProcess
+    """One per pool. Remembers every process it made: a Ctrl-C held back while a worker starts lands
+    the moment ``start()`` returns, before the executor has recorded the worker, and
+    :func:`stop_pool` must end that one too (left alive, it unpickles its job after the parent has
+    removed the job's semaphores and prints a traceback of its own)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.made: list[_WorkerProcess] = []
+
+    def Process(self, *args, **kwargs) -> _WorkerProcess:  # noqa: N802 - multiprocessing's name
+        process = _WorkerProcess(*args, **kwargs)
+        self.made.append(process)
+        return process
 
 
 def _ping() -> int:
@@ -158,14 +183,16 @@ def stop_pool(pool: Any) -> None:
     """End a pool now: queued tasks are cancelled and running ones killed (Ctrl-C, an error, a
     failed start), rather than waited for."""
     processes = list((getattr(pool, "_processes", None) or {}).values())
+    processes += [p for p in getattr(getattr(pool, "_mp_context", None), "made", ()) if p not in processes]
     for p in processes:
         try:
             p.kill()
-        except (OSError, ValueError, AttributeError):
+        except (OSError, ValueError, AttributeError):  # not started, or already gone
             pass
     try:
         pool.shutdown(wait=True, cancel_futures=True)
     except Exception:  # a pool broken by the kill above is shut down all the same
         pass
     for p in processes:
-        p.join(timeout=5)
+        if p.pid is not None:
+            p.join(timeout=5)

@@ -641,6 +641,30 @@ def test_ctrl_c_message_fits_the_command(world, monkeypatch):
     assert "train" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
+def test_ctrl_c_while_an_extension_module_initialises_is_the_same_one_line(world, monkeypatch):
+    """A Ctrl-C that lands while numpy/torch/skia initialise reaches Python as ``ImportError:
+    initialization failed`` raised from the KeyboardInterrupt: still an interrupt, never a traceback."""
+    import kinetype.shards
+
+    def interrupted_import(*a, **k):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as e:
+            raise ImportError("initialization failed") from e
+
+    monkeypatch.setattr(kinetype.shards, "render_dataset", interrupted_import)
+    result = runner.invoke(app, [*RENDER.replace("{w}", str(world)).split()])
+    assert result.exit_code == 130, result.output
+    assert result.stderr.strip().startswith("stopped: interrupted") and len(result.stderr.strip().splitlines()) == 1
+
+    def broken_import(*a, **k):
+        raise ImportError("libfoo.so: cannot open shared object file")
+
+    monkeypatch.setattr(kinetype.shards, "render_dataset", broken_import)
+    result = runner.invoke(app, [*RENDER.replace("{w}", str(world)).split()])
+    assert result.exit_code not in (0, 130) and isinstance(result.exception, ImportError)  # a real import error is not hidden
+
+
 def test_templates_validate_reports_every_error_and_takes_a_file(tmp_path):
     bad = tmp_path / "two.toml"
     bad.write_text('[[template]]\nid = "Bad Id"\ndescription = "d"\nmotion_tag = "m"\ncolour = 1\n'

@@ -381,6 +381,47 @@ def test_ctrl_c_at_any_moment_of_a_render_is_one_line(world, tmp_path, delay_s):
             pass
 
 
+def test_ctrl_c_through_a_dataclass_being_built_still_exits_130(world, tmp_path):
+    """dataclasses and namedtuples build methods with exec(): a Ctrl-C landing there (during an
+    import) made CPython end `python -m kinetype` by SIGINT after the one line, not with 130."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        "import kinetype.shards\n"
+        "def interrupted(*a, **k):\n    exec('raise KeyboardInterrupt')\n"
+        "kinetype.shards.render_dataset = interrupted\n")
+    r = kinetype(*_render_args(world, tmp_path), PYTHONPATH=str(site))
+    assert r.returncode == 130, (r.returncode, r.stderr)
+    one_line(r, "interrupted", prefix="stopped")
+
+
+def test_a_ctrl_c_while_a_worker_starts_leaves_no_worker_behind(monkeypatch):
+    """The interrupt taken by another thread while a worker is being spawned: the child exists but its
+    start has not finished. The pool must still end it (left alone, it printed a traceback later)."""
+    import threading
+    from multiprocessing import util
+
+    from kinetype import workers
+
+    spawned: list[int] = []
+    real = util.spawnv_passfds
+
+    def spawn_then_ctrl_c(path, args, passfds):
+        pid = real(path, args, passfds)
+        if any("spawn_main" in str(a) for a in args):  # a worker, not the resource tracker
+            spawned.append(pid)
+            # SIGINT is blocked in this thread here: the kernel hands it to the other one.
+            other = threading.Thread(target=os.kill, args=(os.getpid(), signal.SIGINT))
+            other.start()
+            other.join()
+        return pid
+
+    monkeypatch.setattr(util, "spawnv_passfds", spawn_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        workers.process_pool(2, what="test")
+    assert spawned and not [pid for pid in spawned if alive(pid)], spawned
+
+
 # --- issue 20: what a killed export leaves is removed by the next run --------------------------------------
 
 
