@@ -32,8 +32,8 @@ def frames(n: int, seed: int, size: int):
     import torch
 
     from kinetype.render import render_clip
-    from kinetype.templates import load_templates
-    from kinetype.words import LETTERS
+    from kinetype.render.templates import load_templates
+    from kinetype.render.words import LETTERS
 
     templates = load_templates()
     rng = np.random.default_rng(seed)

@@ -106,7 +106,7 @@ def main() -> None:
     from kinetype.render import render_clip
     from kinetype.shards import RenderConfig, render_dataset
     from kinetype.shards.plan import make_plan
-    from kinetype.templates import load_templates
+    from kinetype.render.templates import load_templates
 
     templates = load_templates(args.templates)
     by_id = {t.id: t for t in templates}

@@ -65,8 +65,8 @@ sys.path.insert(0, str(ROOT))
 
 from kinetype.render import render_clip
 from kinetype.render.palettes import contrast
-from kinetype.templates import load_templates
-from kinetype.words import LETTERS
+from kinetype.render.templates import load_templates
+from kinetype.render.words import LETTERS
 
 ENGLISH = ["Hello", "Motion", "Type", "Kinetic", "Studio", "Dance", "Sunny", "Bravo", "Flow", "Magic", "Rhythm",
            "Wonder", "Jump", "Quiet", "Zebra", "Pixel", "Vivid", "Ocean", "Spark", "Glow"]

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from legibility import random_jobs, read_at_rest  # noqa: E402
 
 from kinetype.render import render_clip  # noqa: E402
-from kinetype.templates import load_templates  # noqa: E402
+from kinetype.render.templates import load_templates  # noqa: E402
 
 
 def jobs(n: int, seed: int) -> list[tuple]:

@@ -37,8 +37,8 @@ sys.path.insert(0, str(ROOT))
 from kinetype.media import X264_PARAMS, X264_PRESET, encode_mp4  # noqa: E402
 from kinetype.render import render_clip  # noqa: E402
 from kinetype.render.fonts import FontLibrary  # noqa: E402
-from kinetype.templates import load_templates  # noqa: E402
-from kinetype.words import LETTERS  # noqa: E402
+from kinetype.render.templates import load_templates  # noqa: E402
+from kinetype.render.words import LETTERS  # noqa: E402
 
 SIZE, FRAMES, FPS = 256, 24, 8
 
@@ -270,7 +270,7 @@ def main() -> None:
         print_reference_renders(templates, fonts)
         return
     font_path = str(next(f for f in fonts.fonts if f.family == "Lato" and f.style == "Bold").path)
-    from kinetype.templates.schema import parse_template
+    from kinetype.render.schema import parse_template
 
     from kinetype.render.scene import NOISE_TILES, pattern_weight
 

@@ -206,7 +206,7 @@ def generate_before_after(steps: int, guidance: float, repeats: int, model: str 
     and values copied to every pixel and frame, against the repeat folded into the queries)."""
     from kinetype.model.attention import Attention
     from kinetype.render import render_clip
-    from kinetype.templates import get_template, load_templates
+    from kinetype.render.templates import get_template, load_templates
 
     if model is None and not (DEFAULT_MODEL_DIR / "model_index.json").is_file():
         print(f"\n(generate before/after: no model at {DEFAULT_MODEL_DIR}; pass --model DIR)")

@@ -250,7 +250,7 @@ def stages_table(args, ae_dir: str, tmp: str) -> None:
         print(f"{name:<12}{r['frames']:>7}{r['px']:>5}{r['batch']:>6}{r['flops'] / 1e9:>11.1f}{r['step_s']:>9.3f}"
               f"{r['batch'] / r['step_s']:>9.2f}{100 * r['wait']:>9.1f}%{r['mem_gb']:>9.2f}{tflops:>9.3f}{mfu:>8}")
     if old_rows:
-        print(f"\nthe step before issue 15 (reference implementation in this script) against the trainer, same model and data")
+        print("\nthe step before issue 15 (reference implementation in this script) against the trainer, same model and data")
         print(f"{'stage':<8}{'old s/step':>11}{'old clips/s':>12}{'old MFU':>9}{'new s/step':>11}{'new clips/s':>12}"
               f"{'new MFU':>9}{'new/old':>9}")
         for r in old_rows:
@@ -346,7 +346,7 @@ def resume_row(batches_seen: int, shards: str | None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         if shards is None:
             from kinetype.shards import RenderConfig, render_dataset
-            from kinetype.templates import load_templates
+            from kinetype.render.templates import load_templates
 
             templates_dir = Path(__file__).resolve().parents[1] / "templates"
             shards = str(Path(tmp) / "ds")

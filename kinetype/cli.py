@@ -36,9 +36,9 @@ err_console = Console(stderr=True)
 
 
 def default_templates() -> Path:
-    """:func:`kinetype.templates.loader.default_templates`, imported only when a command runs (the
+    """:func:`kinetype.render.templates.default_templates`, imported only when a command runs (the
     engine's imports would slow down ``--help``)."""
-    from kinetype.templates.loader import default_templates as folder
+    from kinetype.render.templates import default_templates as folder
 
     return folder()
 
@@ -50,7 +50,7 @@ Seed = Annotated[int, typer.Option("--seed", help="Random seed: the same seed gi
 
 
 def check_seed(seed: int) -> int:
-    from kinetype.checks import random_seed
+    from kinetype.errors import random_seed
 
     return random_seed(seed)
 
@@ -66,7 +66,7 @@ def templates_list(
 ):
     """List templates: id, category tags, motion tag and description."""
     from kinetype.gallery import template_records
-    from kinetype.templates import load_templates
+    from kinetype.render.templates import load_templates
 
     templates = templates or default_templates()
     records = template_records(load_templates(templates))
@@ -90,7 +90,7 @@ def templates_validate(
         help="Template folder or one template file (default: ./templates if present, else the bundled ones).")] = None,
 ):
     """Check template files; exit 0 when all are valid, else print every error of every file and exit 1."""
-    from kinetype.templates import scan_templates
+    from kinetype.render.templates import scan_templates
 
     path = path or default_templates()
     found, errors = scan_templates(path)
@@ -114,8 +114,8 @@ def templates_sheet(
 ):
     """Write a gallery of every template as PNG sheets (one row of frames per template)."""
     from kinetype.gallery import template_sheets
-    from kinetype.templates import load_templates
-    from kinetype.words import validate_word
+    from kinetype.render.templates import load_templates
+    from kinetype.render.words import validate_word
 
     word = validate_word(word)
     paths = template_sheets(load_templates(templates or default_templates()), out, word=word, per_sheet=per_sheet,
@@ -160,8 +160,8 @@ def preview(
     """Render one clip of a template and write it as a video or a contact sheet."""
     from kinetype.gallery import check_preview_args
     from kinetype.gallery import preview as run_preview
-    from kinetype.templates import get_template, load_templates
-    from kinetype.words import validate_word
+    from kinetype.render.templates import get_template, load_templates
+    from kinetype.render.words import validate_word
 
     # Every argument is checked before the templates are read or anything is written.
     check_seed(seed)
@@ -223,7 +223,10 @@ def shards_verify(
     from kinetype.shards.run import check_workers
     from kinetype.shards.verify import run_verify
 
-    raise typer.Exit(run_verify(folder, workers=check_workers(workers), console=console))
+    status, failure = run_verify(folder, workers=check_workers(workers), console=console)
+    if failure is not None:
+        report(failure, prefix="verify failed")
+    raise typer.Exit(status)
 
 
 @shards_app.command("inspect")

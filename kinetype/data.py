@@ -43,7 +43,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from webdataset import tariterators
 
 from kinetype.decode import RGB_DTYPES, ColourError, decode_video, video_dtype
-from kinetype.errors import KinetypeError
+from kinetype.errors import KinetypeError, random_seed, whole
 from kinetype.shards.sample import INSTANCE_EXT, TEXT_FIELDS, SampleError, check_members, decode_instance, parse_meta
 
 log = logging.getLogger("kinetype.data")
@@ -161,16 +161,15 @@ class ShardDataset(IterableDataset):
                  random_crop: bool = False, single_frame: bool = False, shuffle_buffer: int = 0,
                  resampled: bool = False, seed: int = 0, dtype: str | torch.dtype = "float32"):
         super().__init__()
-        from kinetype import checks
 
         if not isinstance(shards, (str, Path)) and not (isinstance(shards, (list, tuple))
                                                        and all(isinstance(u, (str, Path)) for u in shards)):
             raise KinetypeError(f"shards must be a folder, a glob or a list of shard paths, got {type(shards).__name__}")
         if num_frames is not None:
-            checks.whole("num_frames", num_frames, 1)
-        checks.whole("frame_stride", frame_stride, 1)
-        checks.whole("shuffle_buffer", shuffle_buffer, 0)
-        checks.random_seed(seed, "seed")
+            whole("num_frames", num_frames, 1)
+        whole("frame_stride", frame_stride, 1)
+        whole("shuffle_buffer", shuffle_buffer, 0)
+        random_seed(seed, "seed")
         self.dtype = video_dtype(dtype)  # its name: "float32", "float16", "uint8" or "yuv420"
         self.mask_dtype = RGB_DTYPES.get(self.dtype, torch.uint8)
         self.urls = expand_shards(shards)

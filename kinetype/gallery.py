@@ -17,7 +17,7 @@ from kinetype.fsutil import atomic_path, check_output_dir, check_output_file
 from kinetype.media import VIDEO_SUFFIXES, contact_sheet, write_video
 from kinetype.render.engine import check_render_args, render_clip
 from kinetype.render.fonts import FontLibrary
-from kinetype.templates import Template
+from kinetype.render.schema import Template
 
 def check_preview_args(out: Path, *, size: int, num_frames: int, fps: int, masks: bool) -> Path:
     """Every check of a preview's output, before anything is rendered or written."""

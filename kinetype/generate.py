@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from kinetype.errors import KinetypeError, whole
 from kinetype.media import VIDEO_SUFFIXES
 from kinetype.render.engine import MAX_FPS, MAX_FRAMES
 
@@ -27,7 +28,7 @@ _STOP = {"a", "an", "the", "and", "then", "with", "of", "to", "in", "out", "on",
 
 @dataclass(frozen=True)
 class MotionMatch:
-    template: object  # kinetype.templates.Template
+    template: object  # kinetype.render.schema.Template
     score: float
     exact: bool
 
@@ -50,7 +51,6 @@ def match_motion(phrase: str, templates: list) -> MotionMatch:
     exact item match, direction words ("in" -> the template has an enter phase, "out" -> an exit),
     and coverage by the template id and description.
     """
-    from kinetype.errors import KinetypeError
 
     stop = {_t for w in _STOP for _t in _tokens(w)}
     words = _tokens(phrase)
@@ -98,13 +98,13 @@ def default_out(word: str, motion: str | None, template_id: str | None, folder: 
 def check_generate_args(*, steps: int, guidance: float, seed: int, num_frames: int | None, fps: int | None,
                         sampler: str, mg: float | None = None, verify: int = 1) -> None:
     """Every number checked before a model is loaded: one line naming the option."""
-    from kinetype import checks
+    from kinetype.sample.solvers import check_sampling
 
-    checks.sampling(steps=steps, guidance=guidance, seed=seed, sampler=sampler, prefix="--")
+    check_sampling(steps=steps, guidance=guidance, seed=seed, sampler=sampler, prefix="--")
     if num_frames is not None:
-        checks.whole("--frames", num_frames, 1, MAX_FRAMES)
+        whole("--frames", num_frames, 1, MAX_FRAMES)
     if fps is not None:
-        checks.whole("--fps", fps, 1, MAX_FPS)
+        whole("--fps", fps, 1, MAX_FPS)
     if mg is not None:
         from kinetype.sample.mitigate import check_mg_scale
 
@@ -112,7 +112,6 @@ def check_generate_args(*, steps: int, guidance: float, seed: int, num_frames: i
     from kinetype.eval.verify import VERIFY_READER, check_verify
 
     if check_verify(verify) > 1:
-        from kinetype.errors import KinetypeError
         from kinetype.eval.readers import reader_available
 
         why = reader_available(VERIFY_READER)
@@ -146,10 +145,9 @@ def generate(
     ``verify``: sample up to this many seeds from ``seed`` on and keep the first PP-OCR reads
     correctly (else the best read); only that clip is written.
     """
-    from kinetype.errors import KinetypeError
     from kinetype.fsutil import check_output_file
-    from kinetype.templates import get_template, load_templates
-    from kinetype.words import validate_word
+    from kinetype.render.templates import get_template, load_templates
+    from kinetype.render.words import validate_word
 
     started = time.perf_counter()
     # Cheap checks first: the word, the numbers, the output, the template, then the model.

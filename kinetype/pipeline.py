@@ -24,8 +24,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from kinetype import checks
-from kinetype.errors import KinetypeError
+from kinetype.errors import KinetypeError, text_list, whole
+from kinetype.sample.solvers import check_sampling
 from kinetype.model.errors import ModelError
 
 FORMAT = "kinetype-pipeline"
@@ -253,12 +253,12 @@ class Pipeline:
         if self.net is None:
             raise ModelError("this model has no denoiser (autoencoder stage only)")
         # The arguments, by the rules the CLI applies to its options, before any noise is drawn.
-        b = len(checks.text_list("static", static))
-        checks.text_list("dynamic", dynamic, b)
-        checks.text_list("word", word, b)
-        checks.sampling(steps=steps, guidance=guidance, seed=seed, sampler=sampler)
+        b = len(text_list("static", static))
+        text_list("dynamic", dynamic, b)
+        text_list("word", word, b)
+        check_sampling(steps=steps, guidance=guidance, seed=seed, sampler=sampler)
         frames = self.num_frames if num_frames is None else num_frames
-        checks.whole("num_frames", frames, 1, self.net.cfg.denoiser.max_frames)
+        whole("num_frames", frames, 1, self.net.cfg.denoiser.max_frames)
         masks = None
         if glyph_masks is not None:
             masks = np.asarray(glyph_masks)

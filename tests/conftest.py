@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kinetype.render.fonts import FontLibrary
-from kinetype.templates import load_templates
+from kinetype.render.templates import load_templates
 
 
 @pytest.fixture(scope="session")

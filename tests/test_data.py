@@ -42,7 +42,7 @@ def test_round_trip_matches_the_render(dataset):
     assert -1.0 <= s["video"].min() and s["video"].max() <= 1.0
     assert s["mask"].shape == (8, 64, 64) and set(s["mask"].unique().tolist()) <= {0.0, 1.0}
     from kinetype.render import render_clip
-    from kinetype.templates import get_template, load_templates
+    from kinetype.render.templates import get_template, load_templates
 
     template = get_template(load_templates(dataset.parent / "templates"), s["meta"]["template"])
     clip = render_clip(template, s["meta"]["word"], s["meta"]["seed"], **TINY)

@@ -7,7 +7,7 @@ import pytest
 
 from kinetype.errors import WordError
 from kinetype.render import render_clip
-from kinetype.words import word_caption
+from kinetype.render.words import word_caption
 
 WORDS = ["Hello", "KINETIC", "ty", "Typography", "aBcDeFgHiJkL", "W", "quiz"]
 
@@ -121,7 +121,7 @@ def test_held_frames_reuse_masks_exactly(templates, fonts, monkeypatch):
 
     from pathlib import Path
 
-    from kinetype.templates.schema import parse_template
+    from kinetype.render.schema import parse_template
 
     # Letters waiting to decode sit still but show a new random glyph every frame.
     scrambled_hold = parse_template({"id": "decode-still", "description": "d", "motion_tag": "decode",
@@ -146,7 +146,7 @@ def test_held_letters_drawn_once_look_the_same(fonts, monkeypatch, background, b
     from pathlib import Path
 
     from kinetype.render import engine
-    from kinetype.templates.schema import parse_template
+    from kinetype.render.schema import parse_template
 
     t = parse_template({"id": "hold", "description": "d", "motion_tag": "fly in",
                         "enter": {"motion": "fly", "duration": 0.4, "easing": "out-cubic", "params": {"fade": 1.0}},
@@ -170,7 +170,7 @@ def test_font_switch_without_params_still_gets_its_default_fonts(fonts):
 
     from kinetype.render.plan import plan_clip
     from kinetype.render.motions import MOTIONS
-    from kinetype.templates.schema import parse_template
+    from kinetype.render.schema import parse_template
 
     t = parse_template({"id": "fs", "description": "d", "motion_tag": "font switch", "enter": {"motion": "font-switch"}},
                        Path("<test>"), "t")

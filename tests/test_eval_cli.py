@@ -58,7 +58,7 @@ def test_evaluate_model_on_a_tiny_model(tmp_path):
     torch = pytest.importorskip("torch")
     pytest.importorskip("diffusers")
     from kinetype.eval import EvalReport, evaluate_model
-    from kinetype.model.testing import tiny_pipeline_folder
+    from model_helpers import tiny_pipeline_folder
 
     torch.set_num_threads(1)
     model = tiny_pipeline_folder(tmp_path / "model")

@@ -5,14 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kinetype.eval.evalset import eval_items, held_out_words, load_evalset
+from kinetype.eval.evalset import eval_items
+from kinetype.render.words import bundled_words, held_out_words, load_evalset
 from kinetype.eval.lookalikes import alike_pairs, lookalike_map
 from kinetype.eval.measures import (ciede2000, delta_e, dilate, erode, flicker, mask_iou, ned, srgb_to_lab, vote,
                                     word_scores)
 from kinetype.eval.readers import Reading, reader_available
 from kinetype.eval.score import score_clip
 from kinetype.render import render_clip
-from kinetype.templates import get_template, load_templates
+from kinetype.render.templates import get_template, load_templates
 
 
 class PerfectReader:
@@ -139,8 +140,6 @@ def test_flicker_is_zero_on_the_reference_and_measures_noise_where_it_is_still()
 
 
 def test_evalset_is_disjoint_from_the_renderer_words_and_well_formed():
-    from kinetype.shards.plan import bundled_words
-
     s = load_evalset()
     words = [*s.english, *s.random]
     assert len(s.english) >= 300 and len(s.random) >= 300 and len(s.motions) >= 50
@@ -160,7 +159,7 @@ def test_eval_items_are_deterministic_prefixes_half_english():
 
 
 def test_render_word_mix_never_draws_an_eval_word():
-    from kinetype.shards.plan import WordSource, bundled_words
+    from kinetype.shards.plan import WordSource
 
     ws = WordSource(tuple(bundled_words()), 0.5, False)
     held = held_out_words()

@@ -14,7 +14,7 @@ pytest.importorskip("diffusers")
 from typer.testing import CliRunner  # noqa: E402
 
 from kinetype.cli import app  # noqa: E402
-from kinetype.model.testing import tiny_autoencoder_folder, tiny_pipeline_folder  # noqa: E402
+from model_helpers import tiny_autoencoder_folder, tiny_pipeline_folder  # noqa: E402
 
 torch.set_num_threads(1)
 runner = CliRunner()

@@ -204,7 +204,7 @@ def test_mp4_bytes_are_the_same_in_every_process():
 
     code = (
         "import hashlib, numpy as np\n"
-        "from kinetype.templates import load_templates\n"
+        "from kinetype.render.templates import load_templates\n"
         "from kinetype.render import render_clip\n"
         "from kinetype.media import encode_mp4\n"
         "ts = load_templates()\n"

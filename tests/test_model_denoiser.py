@@ -9,7 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 
-from kinetype.model import Autoencoder, KineTyNet  # noqa: E402
+from kinetype.model import KineTyNet  # noqa: E402
 from kinetype.model.losses import dilate, glyph_loss, motion_loss  # noqa: E402
 from kinetype.model.text import ByteTextEncoder, ByteTokenizer  # noqa: E402
 from kinetype.train.config import PRESETS  # noqa: E402

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from kinetype.render.plan import plan_clip, plan_phases
-from kinetype.templates.schema import Spec
+from kinetype.render.schema import Spec
 
 # SHA-256 (first 16 hex digits) of json.dumps(dataclasses.asdict(plan)) with the plan's old fields
 # (ClipPlan.font_id after fps), recorded before the plan carried its font in the style only. The
@@ -39,7 +39,7 @@ def test_a_fixed_template_renders_its_canonical_phases(fonts):
     """Without ranges or choices, the engine's sampled phases are the ones the signature test compares."""
     from pathlib import Path
 
-    from kinetype.templates.schema import parse_template
+    from kinetype.render.schema import parse_template
 
     t = parse_template({"id": "fixed", "description": "d", "motion_tag": "m",
                         "enter": {"motion": "fly", "duration": 0.3, "params": {"angle": 90.0}},

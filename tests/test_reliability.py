@@ -127,7 +127,7 @@ def _model_world(root: Path) -> None:
 
     from safetensors.torch import load_file, save_file
 
-    from kinetype.model.testing import tiny_pipeline_folder
+    from model_helpers import tiny_pipeline_folder
     from kinetype.model.weights import digests
 
     model = tiny_pipeline_folder(root / "model", num_frames=4)
@@ -311,8 +311,8 @@ for out in ["{w}/keep.txt/p.gif", "{w}/keep.txt/deeper/p.png", "{w}/keep_dir", "
 case(f"{PREVIEW} --masks".split(), "--masks")
 case(f"preview {TEMPLATE} --templates {{w}}/templates --out {{w}}/new/p.mp4 --masks".split(), "--masks")
 case(f"preview {TEMPLATE} --templates {{w}}/templates --out {{w}}/new/p.mp4 --size 17".split(), "--size")
-case(f"preview --templates {{w}}/templates --out {{w}}/new/p.gif".split(), "TEMPLATE_ID")
-case(f"preview no-such-template --templates {{w}}/templates --out {{w}}/new/p.gif".split(), "no-such-template")
+case("preview --templates {w}/templates --out {w}/new/p.gif".split(), "TEMPLATE_ID")
+case("preview no-such-template --templates {w}/templates --out {w}/new/p.gif".split(), "no-such-template")
 for out in ["{w}/keep.txt/sheets", "{w}/keep.txt"]:
     case(f"templates sheet --templates {{w}}/templates --out {out} --size 32".split(), "--out")
 for out in ["{w}/keep.txt/ds", "{w}/keep.txt"]:

@@ -124,7 +124,7 @@ def world(tmp_path_factory):
     (root / "broken_site").mkdir()
     (root / "broken_site" / "sitecustomize.py").write_text(
         "import os, sys\nif sys.argv and sys.argv[0] == '-c':\n    os._exit(1)\n")
-    from kinetype.model.testing import tiny_pipeline_folder
+    from model_helpers import tiny_pipeline_folder
 
     tiny_pipeline_folder(root / "model", num_frames=4)
     return root

@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 
 from kinetype.errors import KinetypeError  # noqa: E402
-from kinetype.model.testing import tiny_pipeline_folder  # noqa: E402
+from model_helpers import tiny_pipeline_folder  # noqa: E402
 from kinetype.pipeline import Pipeline  # noqa: E402
 from kinetype.sample import SAMPLERS, sample_latents  # noqa: E402
 from kinetype.sample.mitigate import (  # noqa: E402

@@ -13,7 +13,7 @@ pytest.importorskip("transformers")
 
 from kinetype.model import Autoencoder  # noqa: E402
 from kinetype.model.errors import ModelError  # noqa: E402
-from kinetype.model.testing import tiny_autoencoder_folder, tiny_clip_folder, tiny_pipeline_folder  # noqa: E402
+from model_helpers import tiny_autoencoder_folder, tiny_clip_folder, tiny_pipeline_folder  # noqa: E402
 from kinetype.pipeline import Pipeline  # noqa: E402
 
 torch.set_num_threads(1)

@@ -18,7 +18,7 @@ from kinetype.render.palettes import Palette
 from kinetype.render.plan import ClipPlan
 from kinetype.render.scene import BackgroundPlan, CameraPlan
 from kinetype.render.style import StylePlan
-from kinetype.words import word_caption
+from kinetype.render.words import word_caption
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = dict(size=64, num_frames=8, fps=8)

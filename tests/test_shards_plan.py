@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 
 from kinetype.errors import KinetypeError
-from kinetype.shards.plan import RenderConfig, WordSource, bundled_words, key_index, make_plan, read_word_file, sample_key
-from kinetype.words import validate_word
+from kinetype.render.words import bundled_words
+from kinetype.shards.plan import RenderConfig, WordSource, key_index, make_plan, read_word_file, sample_key
+from kinetype.render.words import validate_word
 
 IDS = [f"t{i:02d}" for i in range(7)]
 

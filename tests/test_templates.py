@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from kinetype.errors import TemplateError
-from kinetype.templates import TAGS, load_templates, scan_templates
-from kinetype.templates.signature import canonical_signature
+from kinetype.render.templates import load_templates, scan_templates
+from kinetype.render.schema import TAGS
+from kinetype.render.signature import canonical_signature
 
 GOOD = '''
 [[template]]
@@ -124,7 +125,7 @@ def test_scan_collects_every_error(tmp_path):
 
 
 def test_default_templates_folder_is_the_working_folders_else_the_bundled(tmp_path, monkeypatch):
-    from kinetype.templates import BUNDLED_TEMPLATES, default_templates
+    from kinetype.render.templates import BUNDLED_TEMPLATES, default_templates
 
     monkeypatch.chdir(tmp_path)
     assert default_templates() == BUNDLED_TEMPLATES

@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 
-from kinetype.model.testing import tiny_autoencoder_folder  # noqa: E402
+from model_helpers import tiny_autoencoder_folder  # noqa: E402
 
 
 def torchrun(args, cwd):

@@ -83,7 +83,7 @@ def test_building_resumes_and_rebuilds_only_what_changed(dataset, autoencoder, t
 
 def test_training_reads_the_cache_and_decodes_no_video(dataset, tmp_path, monkeypatch):
     from kinetype.data import ShardDataset
-    from kinetype.model.testing import tiny_autoencoder_folder
+    from model_helpers import tiny_autoencoder_folder
     from kinetype.train import loop
     from kinetype.train.config import resolve
 

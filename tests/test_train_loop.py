@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 
 from kinetype.model.errors import TrainingError  # noqa: E402
-from kinetype.model.testing import tiny_autoencoder_folder  # noqa: E402
+from model_helpers import tiny_autoencoder_folder  # noqa: E402
 from kinetype.train import loop, setup  # noqa: E402
 from kinetype.train.config import resolve  # noqa: E402
 

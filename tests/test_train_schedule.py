@@ -80,7 +80,7 @@ def test_a_time_budget_fixes_n_after_a_few_timed_steps_and_a_resumed_run_keeps_i
 def image_run(tmp_path_factory):
     """A tiny image-stage config, and its seconds per step on this machine (budgets are sized from it,
     so the runs below have a few hundred steps however fast the machine is)."""
-    from kinetype.model.testing import tiny_autoencoder_folder
+    from model_helpers import tiny_autoencoder_folder
     from kinetype.train import loop
     from kinetype.train.config import resolve
 

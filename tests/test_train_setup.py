@@ -40,7 +40,7 @@ def test_bf16_only_where_the_device_multiplies_it_natively(monkeypatch):
 
 
 def test_init_reads_the_model_folder_through_the_one_reader(tmp_path):
-    from kinetype.model.testing import tiny_pipeline_folder
+    from model_helpers import tiny_pipeline_folder
 
     folder = tiny_pipeline_folder(tmp_path / "model")
     cfg = setup.resolve_model(resolve("tiny", overrides={"stage": "video", "init": str(folder)}))

@@ -1,7 +1,7 @@
 import pytest
 
 from kinetype.errors import WordError
-from kinetype.words import parse_word_caption, validate_word, word_caption
+from kinetype.render.words import parse_word_caption, validate_word, word_caption
 
 
 def test_word_caption_format_matches_kinety():

@@ -32,7 +32,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kinetype.templates import load_templates  # noqa: E402
+from kinetype.render.templates import load_templates  # noqa: E402
 
 VERSION = 1
 N_RANDOM = 400

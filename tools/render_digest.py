@@ -26,7 +26,7 @@ import numpy as np
 
 from kinetype.render.engine import render_clip
 from kinetype.render.fonts import FontLibrary
-from kinetype.templates.loader import load_templates
+from kinetype.render.templates import load_templates
 
 WORDS = ("Hello", "kINETic", "Wave", "qz")
 SIZES = ((256, 24, 8), (128, 12, 4))

@@ -1,7 +1,8 @@
 """The eval set: held-out words and motion phrases, and the deterministic (template, word, seed) draw.
 
 The words ship as a versioned file (``kinetype/assets/evalset_v1.json``, made by
-``tools/make_evalset.py``): English words disjoint from the renderer's bundled list, and random
+``tools/make_evalset.py``, read by :func:`kinetype.render.words.load_evalset`: the dataset writer
+keeps its words out of the default mix without depending on eval): English words disjoint from the renderer's bundled list, and random
 letter strings, 3-10 letters, cases mixed. A figure is only comparable with figures on the same
 version, so the report names it.
 
@@ -12,30 +13,13 @@ tag, so every motion is covered whatever its number of templates.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from functools import lru_cache
-from importlib import resources
 from typing import Sequence
 
 import numpy as np
 
 from kinetype.errors import KinetypeError
-
-EVALSET_VERSION = 1
-
-
-@dataclass(frozen=True)
-class EvalSet:
-    version: int
-    english: tuple[str, ...]
-    random: tuple[str, ...]
-    motions: tuple[str, ...]
-
-    @property
-    def name(self) -> str:
-        return f"evalset_v{self.version}"
-
+from kinetype.render.words import EvalSet, load_evalset
 
 @dataclass(frozen=True)
 class EvalItem:
@@ -47,24 +31,6 @@ class EvalItem:
     seed: int  # render (and sampling) seed
     word_type: str  # "English" or "random"
     motion: str  # the motion phrase the template was drawn for
-
-
-@lru_cache(maxsize=4)
-def load_evalset(version: int = EVALSET_VERSION) -> EvalSet:
-    """The shipped eval set of one version."""
-    try:
-        text = resources.files("kinetype").joinpath(f"assets/evalset_v{version}.json").read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise KinetypeError(f"no eval set version {version} (kinetype/assets/evalset_v{version}.json)") from None
-    raw = json.loads(text)
-    return EvalSet(int(raw["version"]), tuple(raw["english"]), tuple(raw["random"]), tuple(raw["motions"]))
-
-
-@lru_cache(maxsize=1)
-def held_out_words() -> frozenset[str]:
-    """Every eval-set word, lower-cased: the renderer's default word mix never draws one."""
-    s = load_evalset()
-    return frozenset(w.lower() for w in (*s.english, *s.random))
 
 
 def eval_items(templates: Sequence, n: int, seed: int = 0, evalset: EvalSet | None = None) -> list[EvalItem]:

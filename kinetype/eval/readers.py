@@ -25,7 +25,7 @@ from typing import Protocol
 import numpy as np
 
 from kinetype.errors import KinetypeError
-from kinetype.words import LETTERS
+from kinetype.render.words import LETTERS
 
 READERS = ("ppocr", "tesseract")
 

@@ -13,14 +13,14 @@ import os
 import time
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-from kinetype import checks
-from kinetype.errors import KinetypeError
+from kinetype.errors import KinetypeError, random_seed, whole
 from kinetype.fsutil import check_output_dir
-from kinetype.eval.evalset import EvalItem, eval_items, load_evalset
+from kinetype.eval.evalset import EvalItem, eval_items
+from kinetype.render.words import load_evalset
 from kinetype.eval.readers import make_reader, reader_available, reader_names
 from kinetype.eval.regions import DEFAULT_FINDER
 from kinetype.eval.report import EvalReport, breakdowns, finder_means, print_report, summarise, write_report
@@ -42,7 +42,7 @@ def _init_worker(names: tuple[str, ...]) -> None:
 
 def _reference(item: EvalItem, templates_dir: Path, size: int, num_frames: int, fps: int):
     from kinetype.render import render_clip
-    from kinetype.templates import get_template, load_templates
+    from kinetype.render.templates import get_template, load_templates
 
     template = get_template(load_templates(templates_dir), item.template_id)
     return render_clip(template, item.word, item.seed, size=size, num_frames=num_frames, fps=fps)
@@ -86,8 +86,8 @@ def _pool(workers: int, names: tuple[str, ...]):
 
 
 def _check_args(n: int, out: Path | None, readers: str | Sequence[str], seed: int) -> tuple[str, ...]:
-    checks.whole("--n", n, 1, MAX_N)
-    checks.random_seed(seed)
+    whole("--n", n, 1, MAX_N)
+    random_seed(seed)
     names = reader_names(readers) if isinstance(readers, str) else tuple(readers)
     for name in names:
         why = reader_available(name)
@@ -131,7 +131,7 @@ def evaluate_renders(*, n: int, seed: int = 0, templates: Path | None = None, re
                      out: Path | None = None, progress: bool = True) -> EvalReport:
     """Score ``n`` engine renders of the eval set against themselves: legibility (what OCR reads on
     the at-rest frames), the region finders' IoU against the true glyph masks, colour ΔE."""
-    from kinetype.templates import default_templates, load_templates
+    from kinetype.render.templates import default_templates, load_templates
 
     names = _check_args(n, out, readers, seed)
     templates = Path(templates or default_templates())
@@ -165,7 +165,7 @@ def evaluate_model(pipe_or_dir, *, n: int, seed: int = 0, glyph: bool = True, st
     from kinetype.eval.verify import VERIFY_READER, candidate_seeds, check_verify, clip_judge, first_legible
     from kinetype.pipeline import Pipeline
     from kinetype.sample.mitigate import MG_SCALE_DEFAULT, check_mg_scale
-    from kinetype.templates import default_templates, get_template, load_templates
+    from kinetype.render.templates import default_templates, get_template, load_templates
 
     names = _check_args(n, out, readers, seed)
     mg = MG_SCALE_DEFAULT if mg is None else check_mg_scale(mg)

@@ -17,6 +17,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from kinetype.errors import whole
 from kinetype.eval.lookalikes import lookalike_map
 from kinetype.eval.measures import vote, word_scores
 from kinetype.eval.readers import Reader
@@ -27,10 +28,9 @@ VERIFY_READER = "ppocr"
 
 
 def check_verify(n: int, name: str = "--verify") -> int:
-    """The candidate count, or a one-line error naming the option (kinetype.checks, as every number)."""
-    from kinetype import checks
+    """The candidate count, or a one-line error naming the option (kinetype.errors, as every number)."""
 
-    return checks.whole(name, n, 1, MAX_CANDIDATES, unit=" candidates (1 = no check)")
+    return whole(name, n, 1, MAX_CANDIDATES, unit=" candidates (1 = no check)")
 
 
 def candidate_seeds(seed: int, n: int) -> list[int]:

@@ -11,9 +11,8 @@ import dataclasses
 
 import numpy as np
 
-from kinetype import checks
-from kinetype.captions import make_captions
-from kinetype.errors import KinetypeError
+from kinetype.errors import KinetypeError, random_seed, whole
+from kinetype.render.captions import make_captions
 from kinetype.render.animation import animate, at_rest, frame_times
 from kinetype.render.canvas import FramePainter, Glyphs, MaskPainter
 from kinetype.render.clip import Clip
@@ -22,8 +21,8 @@ from kinetype.render.layout import layout_word, substitute_path
 from kinetype.render.palettes import COLOURS
 from kinetype.render.plan import ClipPlan, plan_clip, stable_seed
 from kinetype.render.scene import Background, CameraPlan
-from kinetype.templates.schema import Template
-from kinetype.words import LETTERS, validate_word
+from kinetype.render.schema import Template
+from kinetype.render.words import LETTERS, validate_word
 
 MIN_SIZE, MAX_SIZE = 16, 4096  # pixels; below 16 a letter is a couple of pixels
 MAX_FRAMES, MAX_FPS = 1000, 120
@@ -54,9 +53,9 @@ def still_frames(tracks, camera: CameraPlan) -> np.ndarray:
 
 def check_render_args(size: int, num_frames: int, fps: int) -> None:
     """One-line errors for clip dimensions the engine cannot draw (the CLI shows them as they are)."""
-    checks.whole("--size", size, MIN_SIZE, MAX_SIZE, " pixels")
-    checks.whole("--frames", num_frames, 1, MAX_FRAMES)
-    checks.whole("--fps", fps, 1, MAX_FPS)
+    whole("--size", size, MIN_SIZE, MAX_SIZE, " pixels")
+    whole("--frames", num_frames, 1, MAX_FRAMES)
+    whole("--fps", fps, 1, MAX_FPS)
 
 
 def render_clip(template: Template, word: str, seed: int, size: int = 256, num_frames: int = 24, fps: int = 8,
@@ -67,10 +66,10 @@ def render_clip(template: Template, word: str, seed: int, size: int = 256, num_f
     masks, boxes and at-rest frames: those are the same bytes as in the full render.
     """
     if not isinstance(template, Template):
-        raise KinetypeError(f"template must be a Template (from kinetype.templates.load_templates), "
+        raise KinetypeError(f"template must be a Template (from kinetype.render.templates.load_templates), "
                             f"got {type(template).__name__}")
     validate_word(word)
-    checks.random_seed(seed, "seed")
+    random_seed(seed, "seed")
     check_render_args(size, num_frames, fps)
     lib = fonts or FontLibrary.load()
     plan = plan_clip(template, word, seed, size, num_frames, fps, lib)

@@ -25,7 +25,7 @@ import skia
 import uharfbuzz as hb
 
 from kinetype.errors import FontError
-from kinetype.tomlfile import TomlError, read_toml
+from kinetype.render.tomlfile import TomlError, read_toml
 
 CLASSES = ("serif", "sans", "slab", "rounded", "condensed", "display", "script", "handwritten", "mono")
 LICENCES = ("OFL-1.1", "Apache-2.0")

@@ -16,7 +16,7 @@ import uharfbuzz as hb
 
 from kinetype.errors import FontError
 from kinetype.render.fonts import FontInfo, FontLibrary
-from kinetype.words import LETTERS
+from kinetype.render.words import LETTERS
 
 # Ligatures off so that one glyph is one letter; kerning and contextual alternates stay on.
 HB_FEATURES = {"liga": False, "clig": False, "dlig": False, "hlig": False, "rlig": False, "kern": True}

@@ -26,7 +26,7 @@ from kinetype.render.motions import MOTIONS
 from kinetype.render.palettes import COLOURS, sample_palette
 from kinetype.render.scene import BackgroundPlan, CameraPlan, legible_backgrounds
 from kinetype.render.style import StylePlan
-from kinetype.templates.schema import Spec, Template
+from kinetype.render.schema import Spec, Template
 
 Pick = Callable[[Spec], Any]  # chooses one value of a Spec: a seeded sample, or its canonical value
 

@@ -37,11 +37,11 @@ with eps, x̂₀ = (x_t - σ ε̂) / α follows x_t 1/α to one near noise, so a
 
 from __future__ import annotations
 
-import math
 from typing import Callable
 
 import torch
 
+from kinetype.errors import number
 from kinetype.sample.schedule import alphas_sigmas
 
 MG_SCALE_DEFAULT = 0.0
@@ -51,13 +51,8 @@ Denoise = Callable[[torch.Tensor, float], tuple[torch.Tensor, torch.Tensor]]
 
 
 def check_mg_scale(scale: float, name: str = "--mg") -> float:
-    """The scale as a float, or a one-line error naming the option (the wording of kinetype.checks, which
-    this module cannot import: checks imports the samplers, whose guidance imports this)."""
-    from kinetype.errors import KinetypeError
-
-    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale < 0:
-        raise KinetypeError(f"{name} must be a finite number >= 0 (0 = off), got {scale!r}")
-    return float(scale)
+    """The scale as a float, or a one-line error naming the option."""
+    return number(name, scale, 0.0, rule="a finite number >= 0 (0 = off)")
 
 
 def frame_differences(x0: torch.Tensor) -> torch.Tensor:

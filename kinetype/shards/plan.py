@@ -14,14 +14,13 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import asdict, dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from kinetype.errors import KinetypeError, WordError
-from kinetype.words import LETTERS, MAX_LETTERS, validate_word
+from kinetype.errors import KinetypeError, WordError, random_seed, whole
+from kinetype.render.words import LETTERS, MAX_LETTERS, bundled_words, held_out_words, validate_word
 
 FORMAT_VERSION = 1  # bump when the shard layout changes; part of the config fingerprint
 KEY_DIGITS = 9  # keys look like s000123456 (no dots: webdataset splits keys at the first dot)
@@ -58,18 +57,17 @@ class RenderConfig:
     retries: int = 2  # extra attempts for a sample that fails to render
 
     def __post_init__(self):
-        from kinetype import checks
         from kinetype.render.engine import check_render_args
 
         for name, option in OPTIONS.items():
             value = getattr(self, name)
-            checks.whole(option, int(value) if isinstance(value, np.integer) else value, 1, MAX_N)
+            whole(option, int(value) if isinstance(value, np.integer) else value, 1, MAX_N)
 
         check_render_args(self.size, self.num_frames, self.fps)
         if self.size % 2:
             # x264's yuv420p halves the colour planes: an odd size would be padded to the next even one.
             raise KinetypeError(f"--size must be even (H.264 4:2:0 video), got {self.size}")
-        checks.random_seed(self.seed)
+        random_seed(self.seed)
         if not 0.0 <= self.english_share <= 1.0:
             raise KinetypeError(f"english share must be in [0, 1], got {self.english_share}")
 
@@ -93,12 +91,6 @@ class RenderConfig:
 
 
 # --- words ------------------------------------------------------------------------------------
-
-
-def bundled_words() -> list[str]:
-    """The bundled English word list (see kinetype/assets/README.md for its source and licence)."""
-    text = resources.files("kinetype").joinpath("assets/words.txt").read_text(encoding="utf-8")
-    return [w for w in text.split() if w]
 
 
 def read_word_file(path: Path) -> list[str]:
@@ -142,8 +134,6 @@ class WordSource:
         # The default mix never gives a word of `kinetype eval`'s held-out set (the bundled English
         # list is disjoint from it by construction; a short random string spells one, in some case,
         # in about 1.5 of 10^4 draws and is drawn again: every other sample keeps its word).
-        from kinetype.eval.evalset import held_out_words
-
         held_out = held_out_words()
         while (word := self._draw_mix(rng)).lower() in held_out:
             pass

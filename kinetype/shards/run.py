@@ -47,7 +47,7 @@ MAX_WORKERS = 256
 
 
 def load_engine_templates(folder: Path) -> list:
-    from kinetype.templates import load_templates  # the engine's templates: loaded only when rendering
+    from kinetype.render.templates import load_templates  # the engine's templates: loaded only when rendering
 
     return list(load_templates(Path(folder)))
 

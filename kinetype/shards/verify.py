@@ -32,7 +32,7 @@ from kinetype.shards.plan import sample_key
 from kinetype.shards.sample import INSTANCE_EXT, TEXT_FIELDS, SampleError, check_members, decode_instance, parse_meta
 from kinetype.shards.storage import TMP_MARK, LocalStorage
 from kinetype.workers import process_pool, stop_pool
-from kinetype.words import word_caption
+from kinetype.render.words import word_caption
 
 EXIT_OK, EXIT_CORRUPT, EXIT_MISSING, EXIT_BOTH = 0, 1, 3, 4
 
@@ -294,8 +294,9 @@ def table_difference(got: pa.Table, want: pa.Table) -> str:
     return "column types differ"
 
 
-def run_verify(folder: str | Path, workers: int = 1, console=None, limit: int = 20) -> int:
-    """Verify and print the result; returns the exit status."""
+def run_verify(folder: str | Path, workers: int = 1, console=None, limit: int = 20) -> tuple[int, str | None]:
+    """Verify and print the result; returns the exit status and, when it is not 0, the one line
+    the CLI reports on stderr."""
     from rich.console import Console
 
     console = console or Console()
@@ -314,10 +315,7 @@ def run_verify(folder: str | Path, workers: int = 1, console=None, limit: int = 
                 console.print(f"  … and {len(items) - limit} more", markup=False)
     if report.exit_code == EXIT_OK:
         console.print("[green]OK[/green]")
-    else:
-        from kinetype.cli_errors import report as report_line
-
-        counts = ", ".join(f"{len(items)} {title}" for title, items in sections if items)
-        first = next(items[0] for _, items in sections if items)
-        report_line(f"{folder}: {counts} (first: {first}); exit status {report.exit_code}", prefix="verify failed")
-    return report.exit_code
+        return report.exit_code, None
+    counts = ", ".join(f"{len(items)} {title}" for title, items in sections if items)
+    first = next(items[0] for _, items in sections if items)
+    return report.exit_code, f"{folder}: {counts} (first: {first}); exit status {report.exit_code}"

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from kinetype.checks import MAX_SEED
+from kinetype.errors import MAX_SEED
 from kinetype.model.config import ModelConfig, from_dict, merge, to_dict
 from kinetype.model.errors import TrainingError
 from kinetype.model.losses import LossConfig
@@ -202,7 +202,7 @@ def resolve(preset: str, toml_file: Path | None = None, overrides: dict[str, Any
     cfg = copy.deepcopy(PRESETS[preset])  # presets are never mutated
     data: dict[str, Any] = {}
     if toml_file is not None:
-        from kinetype.tomlfile import TomlError, read_toml
+        from kinetype.render.tomlfile import TomlError, read_toml
 
         try:
             data = read_toml(toml_file)

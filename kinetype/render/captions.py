@@ -16,7 +16,7 @@ from kinetype.render.motions import MOTIONS
 from kinetype.render.scene import BackgroundPlan, CameraPlan, background_phrase, camera_phrase
 from kinetype.render.style import StylePlan, effect_phrase, fill_phrase
 from kinetype.render.clip import Captions
-from kinetype.words import word_caption
+from kinetype.render.words import word_caption
 
 CLASS_NOUNS = {"serif": "serif", "sans": "sans-serif", "slab": "slab-serif", "rounded": "rounded", "condensed": "condensed",
                "display": "display", "script": "script", "handwritten": "handwritten", "mono": "monospaced"}

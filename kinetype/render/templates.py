@@ -9,8 +9,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from kinetype.errors import TemplateError
-from kinetype.templates.schema import Template, check_template
-from kinetype.tomlfile import TomlError, read_toml
+from kinetype.render.schema import Template, check_template
+from kinetype.render.tomlfile import TomlError, read_toml
 
 BUNDLED_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 

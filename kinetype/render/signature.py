@@ -12,7 +12,7 @@ import numpy as np
 
 from kinetype.render.animation import animate, frame_times, signature
 from kinetype.render.plan import plan_phases
-from kinetype.templates.schema import Spec, Template
+from kinetype.render.schema import Spec, Template
 
 CANON_LETTERS = 8
 CANON_FRAMES = 24
