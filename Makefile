@@ -41,12 +41,12 @@ bench: setup sysdeps
 
 # A bundle-sized model from scratch with the bundled model's commands and today's trainer (the card,
 # models/kinetype/README.md, scores it beside the bundled one): its training set, the three stages with
-# the cpu preset, half-precision bundling into models/kinetype, scores. About 2 hours on 2 CPU cores: 84 minutes
+# the cpu preset, half-precision bundling into kinetype/assets/model (models/kinetype links to it), scores. About 2 hours on 2 CPU cores: 84 minutes
 # of training steps and 9 of latent cache (benchmarks/legibility_curve.py --times), then scoring.
 model: setup sysdeps
 	$(VENV)/bin/kinetype render --n 8000 --size 128 --seed 0 --shard-size 500 --out shards/cpu128
 	$(VENV)/bin/kinetype train --preset cpu --shards shards/cpu128 --out runs/kinetype --seed 0
-	$(PY) tools/bundle_model.py runs/kinetype/video/pipeline models/kinetype
+	$(PY) tools/bundle_model.py runs/kinetype/video/pipeline kinetype/assets/model
 	$(VENV)/bin/kinetype eval model --model models/kinetype --n 100 --out eval/model
 
 clean:

@@ -29,9 +29,9 @@ from kinetype.sample.solvers import check_sampling
 from kinetype.model.errors import ModelError
 
 FORMAT = "kinetype-pipeline"
-# The bundled model lives beside the package (the repository's models/kinetype), so it is found
-# from any working directory.
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "kinetype"
+# The bundled model ships inside the package (kinetype/assets/model; the checkout's models/kinetype
+# links to it), so an installed kinetype finds it from any working directory.
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "assets" / "model"
 HOW_TO_GET_ONE = (
     "train one with `kinetype train` (it exports runs/kinetype/video/pipeline) "
     f"and pass --model RUN/pipeline, or put a pipeline folder at {DEFAULT_MODEL_DIR}/"

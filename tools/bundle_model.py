@@ -1,6 +1,7 @@
-"""Bundle a trained pipeline as kinetype's default model: ``models/kinetype`` in half precision.
+"""Bundle a trained pipeline as kinetype's default model: ``kinetype/assets/model`` (inside the
+package, so wheels carry it; ``models/kinetype`` in a checkout links to it) in half precision.
 
-    python tools/bundle_model.py runs/kinetype/video/pipeline models/kinetype
+    python tools/bundle_model.py runs/kinetype/video/pipeline
 
 Weights are written as float16 safetensors (loading computes in float32), with fresh SHA-256
 digests in ``model_index.json``, the training config beside them, and the model card
@@ -14,15 +15,17 @@ import shutil
 import sys
 from pathlib import Path
 
-LIMIT_MB = 30  # the repository carries the model: keep it small
+import torch
+
+from kinetype.errors import KinetypeError
+from kinetype.pipeline import DEFAULT_MODEL_DIR, Pipeline
+
+LIMIT_MB = 30  # the repository and every wheel carry the model: keep it small
 
 
 def bundle(src: Path, dst: Path) -> Path:
-    import torch
-
-    from kinetype.pipeline import Pipeline
-
     pipe = Pipeline.from_pretrained(src)
+    dst = dst.resolve()  # models/kinetype is a link: swap the folder it names, not the link
     tmp = dst.with_name(dst.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     pipe.save_pretrained(tmp, dtype=torch.float16)
@@ -48,9 +51,8 @@ def bundle(src: Path, dst: Path) -> Path:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("src", type=Path, help="an exported pipeline folder (RUN/pipeline)")
-    ap.add_argument("dst", type=Path, nargs="?", default=Path(__file__).resolve().parents[1] / "models" / "kinetype")
+    ap.add_argument("dst", type=Path, nargs="?", default=DEFAULT_MODEL_DIR)
     args = ap.parse_args()
-    from kinetype.errors import KinetypeError
 
     try:
         bundle(args.src, args.dst)

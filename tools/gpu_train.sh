@@ -7,7 +7,7 @@
 #
 # OUT/pipeline is the trained model; OUT/figures.txt the speed tables and OUT/eval/report.md its
 # scores. If OUT/eval beats the bundled model's card, bundle it:
-#   python tools/bundle_model.py OUT/pipeline models/kinetype
+#   python tools/bundle_model.py OUT/pipeline kinetype/assets/model
 # Settings by environment: PRESET (small), CLIPS (20000), SIZE (128), FRAMES (24), EVAL_N (100),
 # KINETYPE (kinetype), PYTHON (python); SPEED_STEPS, SPEED_REPEATS, SAMPLE_STEPS size the benchmarks. The same script runs on a CPU with tiny settings (tests).
 set -euo pipefail

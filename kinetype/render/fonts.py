@@ -1,6 +1,6 @@
 """The bundled font library: a validated manifest of OFL/Apache fonts, with cached skia and HarfBuzz handles.
 
-``fonts/fonts.toml`` lists one ``[[font]]`` per file. ``FontLibrary.load()`` checks every field, that
+``kinetype/assets/fonts/fonts.toml`` lists one ``[[font]]`` per file. ``FontLibrary.load()`` checks every field, that
 every font has the 52 letters A–Z a–z, and finds *caps-only* fonts (lowercase drawn as capitals,
 e.g. Bebas Neue), which can only render all-capital words truthfully.
 
@@ -217,9 +217,9 @@ def _load(folder: Path) -> FontLibrary:
 
 
 def default_folder() -> Path:
-    """``$KINETYPE_FONTS`` if set, else ``fonts/`` at the repository root."""
+    """``$KINETYPE_FONTS`` if set, else the fonts bundled inside the package (``kinetype/assets/fonts``)."""
     env = os.environ.get(ENV_VAR)
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "fonts"
+    return Path(env) if env else Path(__file__).resolve().parents[1] / "assets" / "fonts"
 
 
 class FontLibrary:

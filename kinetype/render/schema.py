@@ -4,7 +4,7 @@ A value in a template file is one of
 * a scalar (``0.4``, ``"out-back"``, ``true``) — fixed;
 * a two-number list (``[0.3, 0.5]``) — a uniform range;
 * a list of strings (``["left-to-right", "random"]``) — a choice.
-The full schema is documented in ``templates/README.md``; every check below names the file and
+The full schema is documented in ``kinetype/assets/templates/README.md``; every check below names the file and
 the field it rejects (``templates/x.toml: template[2].enter.params.angle: ...``).
 """
 

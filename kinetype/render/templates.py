@@ -12,7 +12,8 @@ from kinetype.errors import TemplateError
 from kinetype.render.schema import Template, check_template
 from kinetype.render.tomlfile import TomlError, read_toml
 
-BUNDLED_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+# Inside the package (kinetype/assets/templates), so an installed kinetype finds them from any folder.
+BUNDLED_TEMPLATES = Path(__file__).resolve().parents[1] / "assets" / "templates"
 
 
 def default_templates() -> Path:
