@@ -16,6 +16,7 @@ Every pool made by :func:`process_pool` keeps four promises a plain ``ProcessPoo
 
 from __future__ import annotations
 
+import ctypes
 import io
 import os
 import signal
@@ -25,7 +26,7 @@ import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from multiprocessing import context as mp_context
+from multiprocessing import context as mp_context, resource_tracker
 from multiprocessing import popen_spawn_posix, reduction, spawn, util
 from typing import Any, Callable
 
@@ -50,8 +51,6 @@ def die_with_parent(parent_pid: int) -> None:
     """
     if sys.platform.startswith("linux"):
         try:
-            import ctypes
-
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         except (OSError, AttributeError):
@@ -81,8 +80,6 @@ class _SpawnPopen(popen_spawn_posix.Popen):
     once the job is larger than a pipe's buffer."""
 
     def _launch(self, process_obj):
-        from multiprocessing import resource_tracker
-
         tracker_fd = resource_tracker.getfd()
         self._fds.append(tracker_fd)
         prep_data = spawn.get_preparation_data(process_obj._name)

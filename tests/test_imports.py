@@ -3,7 +3,9 @@
 An import tucked into a function to dodge a cycle hides it; the cycle is still there for a reader
 following the code. Edges go from a module to the module it names (``from kinetype.x import y``
 names ``kinetype.x.y`` when that is a module, else ``kinetype.x``); a package's ``__init__`` is the
-package itself. The render side never imports torch.
+package itself. The engine wing (``kinetype/render/``) never imports torch and imports nothing of
+kinetype but itself and the error types; no library module imports the CLI; the dataset writer and
+eval do not depend on each other.
 """
 
 from __future__ import annotations
@@ -86,8 +88,34 @@ def test_the_package_has_no_import_cycles():
 
 
 def test_the_render_side_never_imports_torch():
-    for path in [*(ROOT / "render").rglob("*.py"), *(ROOT / "templates").rglob("*.py")]:
+    for path in (ROOT / "render").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             assert not any(n.split(".")[0] == "torch" for n in names), f"{path} imports torch"
+
+
+def test_the_engine_wing_imports_nothing_of_kinetype_but_itself_and_the_error_types():
+    graph = import_graph()
+    outside = {f"{name} -> {target}" for name, targets in graph.items() if name.startswith("kinetype.render")
+               for target in targets if not target.startswith("kinetype.render") and target != "kinetype.errors"}
+    assert not outside, sorted(outside)
+
+
+def test_the_error_types_are_a_leaf():
+    assert not import_graph()["kinetype.errors"]
+
+
+def test_no_library_module_imports_the_cli():
+    cli = {"kinetype.cli", "kinetype.cli_errors", "kinetype.__main__"}
+    culprits = {f"{name} -> {target}" for name, targets in import_graph().items() if name not in cli
+                for target in targets & cli}
+    assert not culprits, sorted(culprits)
+
+
+def test_the_dataset_writer_and_eval_do_not_depend_on_each_other():
+    graph = import_graph()
+    crossing = {f"{name} -> {target}" for name, targets in graph.items() for target in targets
+                if (name.startswith("kinetype.shards") and target.startswith("kinetype.eval"))
+                or (name.startswith("kinetype.eval") and target.startswith("kinetype.shards"))}
+    assert not crossing, sorted(crossing)

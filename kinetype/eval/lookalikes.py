@@ -22,6 +22,8 @@ import numpy as np
 import skia
 
 from kinetype.eval.measures import erode
+from kinetype.render.fonts import FontLibrary
+from kinetype.render.layout import stem_em
 
 ALIKE_IOU = 0.9
 # A difference thicker than this many stems is a stroke. Measured on the bundled fonts (erosions
@@ -35,8 +37,6 @@ RASTER_PX = 64  # em size of the comparison
 def glyph_masks(font_id: str) -> dict[str, np.ndarray]:
     """Boolean (2·px, 2·px) rasters of the font's glyphs for ``CHARS`` (characters without a
     glyph are left out), each centred on its advance, baseline at 3/4 height."""
-    from kinetype.render.fonts import FontLibrary
-
     lib = FontLibrary.load()
     font = skia.Font(lib.typeface(lib.get(font_id)), RASTER_PX)
     n = 2 * RASTER_PX
@@ -68,9 +68,6 @@ def thickness_px(mask: np.ndarray) -> int:
 @lru_cache(maxsize=64)
 def stem_px(font_id: str) -> float:
     """The font's stem width in pixels at ``RASTER_PX``."""
-    from kinetype.render.fonts import FontLibrary
-    from kinetype.render.layout import stem_em
-
     lib = FontLibrary.load()
     return stem_em(lib, lib.get(font_id)) * RASTER_PX
 

@@ -15,6 +15,7 @@ uses one thread, since the evaluation already runs one process per core.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import shutil
 import subprocess
@@ -23,6 +24,7 @@ from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
+from PIL import Image, ImageDraw, ImageOps
 
 from kinetype.errors import KinetypeError
 from kinetype.render.words import LETTERS
@@ -81,7 +83,6 @@ class PPOCRReader:
             from rapidocr._version import __version__
         except ImportError:
             raise KinetypeError("the PP-OCR reader needs rapidocr: pip install -e '.[eval]'") from None
-        import logging
 
         self._engine = RapidOCR(params={
             "Global.log_level": "error", "Global.use_cls": False,
@@ -136,8 +137,6 @@ def border_colour(rgb: np.ndarray) -> np.ndarray:
 def candidate_channels(rgb: np.ndarray) -> list[np.ndarray]:
     """Grey, R, G, B and the colour distance from the border colour, each uint8: which separates
     the text best depends on the palette."""
-    from PIL import Image, ImageOps
-
     grey = np.asarray(ImageOps.grayscale(Image.fromarray(rgb)))
     dist = np.sqrt(((rgb.astype(np.float32) - border_colour(rgb)) ** 2).sum(-1))
     dist = np.rint(dist * 255 / max(float(dist.max()), 1.0)).astype(np.uint8)
@@ -147,8 +146,6 @@ def candidate_channels(rgb: np.ndarray) -> list[np.ndarray]:
 def drop_border_components(ink: np.ndarray) -> np.ndarray:
     """Ink connected to the frame's edge is background pattern (stripes, grid, shapes, grain), never
     a word fitted inside safe margins: flood it away, unless that removes most of the ink."""
-    from PIL import Image, ImageDraw
-
     img = Image.fromarray(ink.astype(np.uint8) * 255)
     px, (w, h) = img.load(), img.size
     edge = [(x, 0) for x in range(w)] + [(x, h - 1) for x in range(w)] + [(0, y) for y in range(h)] + [(w - 1, y) for y in range(h)]
@@ -162,8 +159,6 @@ def drop_border_components(ink: np.ndarray) -> np.ndarray:
 def fit_for_tesseract(ink: np.ndarray, height_px: int = TEXT_HEIGHT_PX) -> np.ndarray:
     """Crop to the ink and scale it so the text line is ``height_px`` tall (anti-aliased grey, dark
     on white, as Tesseract expects a scanned page), with a white margin of half that."""
-    from PIL import Image
-
     ys, xs = np.nonzero(ink)
     if len(ys) == 0:
         return np.full((2 * height_px, 2 * height_px), 255, np.uint8)
@@ -177,8 +172,6 @@ def fit_for_tesseract(ink: np.ndarray, height_px: int = TEXT_HEIGHT_PX) -> np.nd
 def tesseract(image: np.ndarray, tsv: bool = True) -> tuple[str, float]:
     """Tesseract ``--psm 7`` on a binary image (True = ink) or a uint8 grey one (dark text on white):
     the letters read and the lowest word confidence (0..100, -1 when nothing was read)."""
-    from PIL import Image
-
     buf = io.BytesIO()
     Image.fromarray(image if image.dtype == np.uint8 else np.where(image, 0, 255).astype(np.uint8)).save(buf, format="PNG")
     out = subprocess.run(["tesseract", "stdin", "stdout", "--psm", "7", "-l", "eng", *TESS_CONFIG, *(["tsv"] if tsv else [])],

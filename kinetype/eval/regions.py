@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+from PIL import Image, ImageDraw
 
 from kinetype.eval.measures import srgb_to_lab
 from kinetype.eval.readers import border_colour, drop_border_components, otsu
@@ -46,8 +47,6 @@ def contrast_region(frame: np.ndarray, hints: RegionHints | None = None) -> np.n
 
 
 def boxes_region(frame: np.ndarray, hints: RegionHints, grow_px: float = 0.0) -> np.ndarray:
-    from PIL import Image, ImageDraw
-
     img = Image.new("L", (frame.shape[1], frame.shape[0]), 0)
     draw = ImageDraw.Draw(img)
     for quad in (hints.boxes if hints.boxes is not None else ()):

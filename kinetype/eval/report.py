@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rich.table import Table
 
 from kinetype.fsutil import atomic_write_bytes
+from kinetype.media import contact_sheet, encode_png
 
 BREAKDOWN = ("font class", "effect", "fill", "background", "word type", "motion category", "palette", "camera", "font")
 SHEET_CELLS = 64  # misreads on the contact sheet, at most
@@ -142,8 +144,6 @@ def summary_lines(report: EvalReport) -> list[tuple[str, str, str]]:
 
 def print_report(report: EvalReport, console, limit: int = 8) -> None:
     """Rich tables: overall, the region finders (renders), and the worst values of each breakdown."""
-    from rich.table import Table
-
     t = Table("measure", "value", "", title=f"kinetype eval {report.kind} ({report.config['evalset']}, seed {report.config['seed']})")
     for row in summary_lines(report):
         t.add_row(*row)
@@ -189,8 +189,6 @@ def markdown(report: EvalReport) -> str:
 def contact_sheet_image(report: EvalReport) -> np.ndarray:
     """The misread clips' read frames (red border), or, with none, the first clips (green border),
     labelled "word -> reading"."""
-    from kinetype.media import contact_sheet
-
     reader = report.config["readers"][0]
     misread = [r for r in report.rows if r["rest"] and not r.get(f"{reader}.merged") and r["index"] in report.thumbs]
     cells = misread[:SHEET_CELLS] or [r for r in report.rows if r["index"] in report.thumbs][:16]
@@ -210,8 +208,6 @@ def contact_sheet_image(report: EvalReport) -> np.ndarray:
 
 def write_report(report: EvalReport, out: Path) -> dict[str, Path]:
     """report.json, report.md and contact_sheet.png in ``out``, each written atomically."""
-    from kinetype.media import encode_png
-
     out = Path(out)
     paths = {"json": out / "report.json", "md": out / "report.md", "sheet": out / "contact_sheet.png"}
     atomic_write_bytes(paths["json"], (json.dumps(report.to_json(), indent=1) + "\n").encode())

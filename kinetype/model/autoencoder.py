@@ -13,6 +13,8 @@ optional per-clip flag ``present`` (B,) saying whether the mask is given (1) or 
 
 from __future__ import annotations
 
+import copy
+import json
 from pathlib import Path
 
 import torch
@@ -20,7 +22,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from kinetype.model.config import AutoencoderConfig
-from kinetype.model.glyph_vae import CLASS_NAME, GlyphVAE, GlyphVAEShape, is_glyph_vae_folder
+from kinetype.model.errors import ModelError
+from kinetype.model.glyph_vae import CLASS_NAME, WEIGHTS, GlyphVAE, GlyphVAEShape, is_glyph_vae_folder
+from kinetype.model.weights import load_weights
 
 
 class Autoencoder(nn.Module):
@@ -30,6 +34,8 @@ class Autoencoder(nn.Module):
             vae = GlyphVAE(GlyphVAEShape(tuple(cfg.block_out_channels), cfg.layers_per_block, cfg.latent_channels,
                                          cfg.norm_num_groups if cfg.glyph_norm else 0, cfg.init_logvar))
         elif vae is None:
+            # diffusers only for the "kl" kind, imported here: it adds about 2 s to every start-up
+            # (measured beside torch on the 2-core machine), and the glyph kind never needs it.
             from diffusers import AutoencoderKL
 
             n = len(cfg.block_out_channels)
@@ -55,15 +61,13 @@ class Autoencoder(nn.Module):
     @classmethod
     def from_folder(cls, path: str | Path, cfg: AutoencoderConfig | None = None) -> Autoencoder:
         """Load a local autoencoder folder (kinetype GlyphVAE or diffusers AutoencoderKL); never a hub."""
-        from kinetype.model.errors import ModelError
-
         path = Path(path)
         if not (path / "config.json").is_file():
             raise ModelError(f"{path}: not an autoencoder folder (no config.json)")
         train = training_fields(cfg or AutoencoderConfig())
         if is_glyph_vae_folder(path):
             return cls._load_glyph(path, train)
-        from diffusers import AutoencoderKL
+        from diffusers import AutoencoderKL  # the "kl" kind only (see __init__)
         from diffusers.utils import logging as diffusers_logging
 
         # diffusers warns of config keys it ignores on stderr, lines around kinetype's one line.
@@ -91,9 +95,6 @@ class Autoencoder(nn.Module):
 
     @classmethod
     def _load_glyph(cls, path: Path, train: dict) -> Autoencoder:
-        from kinetype.model.glyph_vae import WEIGHTS
-        from kinetype.model.weights import load_weights
-
         ae = cls(folder_config(path, train))
         load_weights(ae.vae, path / WEIGHTS)
         return ae
@@ -193,10 +194,6 @@ def training_fields(cfg: AutoencoderConfig) -> dict:
 def folder_config(path: str | Path, train: dict | None = None) -> AutoencoderConfig:
     """The architecture of an autoencoder folder (either kind) as a config, without loading weights;
     ``train`` carries the training-only fields (loss weights) over."""
-    import json
-
-    from kinetype.model.errors import ModelError
-
     path = Path(path)
     file = path / "config.json"
     try:
@@ -229,6 +226,4 @@ def _first_line(e: BaseException) -> str:
 
 
 def _cast_copy(module: nn.Module, dtype: torch.dtype) -> nn.Module:
-    import copy
-
     return copy.deepcopy(module).to(dtype)

@@ -6,8 +6,12 @@ dataclasses are what a pipeline folder stores in its ``config.json`` files.
 
 from __future__ import annotations
 
+import types
+import typing
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Any, Literal
+
+from kinetype.errors import KinetypeError
 
 Objective = Literal["flow", "v", "eps"]
 
@@ -85,11 +89,6 @@ def check_types(cfg: Any, where: str = "") -> Any:
     """Check every field of a (nested) config dataclass against its annotation, in place; ints are
     accepted (and stored) as floats. Raises one line naming the field: ``data.batch_size: expected
     an integer, got 'eight'``."""
-    import types
-    import typing
-
-    from kinetype.errors import KinetypeError
-
     def fits(value: Any, tp: Any) -> tuple[bool, Any]:
         origin, args = typing.get_origin(tp), typing.get_args(tp)
         if tp is Any:
@@ -162,8 +161,6 @@ def check_types(cfg: Any, where: str = "") -> Any:
 
 def from_dict(cls: type, data: dict[str, Any], *, where: str = "") -> Any:
     """Build dataclass ``cls`` from a (possibly partial) dict; unknown keys are errors naming the key."""
-    from kinetype.errors import KinetypeError
-
     known = {f.name: f for f in fields(cls)}
     kwargs: dict[str, Any] = {}
     for key, value in data.items():

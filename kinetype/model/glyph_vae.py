@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from kinetype.model.weights import save_weights
+
 CLASS_NAME = "KinetypeGlyphVAE"
 WEIGHTS = "model.safetensors"
 MASK_CHANNELS = 2  # coverage x flag, flag
@@ -181,8 +183,6 @@ class GlyphVAE(nn.Module):
 
     # -- folder format: config.json + model.safetensors ---------------------------------------------
     def save(self, path: Path, scaling_factor: float, dtype: torch.dtype = torch.float32) -> None:
-        from kinetype.model.weights import save_weights
-
         path.mkdir(parents=True, exist_ok=True)
         cfg = {"_class_name": CLASS_NAME, **asdict(self.shape), "scaling_factor": scaling_factor}
         (path / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")

@@ -16,6 +16,7 @@ import struct
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file, save_file
 from torch import nn
 
 from kinetype.model.errors import ModelError
@@ -99,16 +100,12 @@ def check_header(file: Path, expected: dict[str, tuple[int, ...]] | None = None)
 
 def save_weights(state: dict[str, torch.Tensor], file: Path, dtype: torch.dtype = torch.float32) -> None:
     """A state dict to safetensors, floating-point tensors in ``dtype`` (float16 halves the bytes)."""
-    from safetensors.torch import save_file
-
     save_file({k: v.detach().to("cpu", dtype if v.is_floating_point() else v.dtype).contiguous() for k, v in state.items()},
               str(file))
 
 
 def load_weights(module: nn.Module, file: Path) -> None:
     """Load a safetensors file into ``module`` (strict), in the module's dtype; refuse non-finite weights."""
-    from safetensors.torch import load_file
-
     if not file.is_file():
         raise ModelError(f"{file}: missing weights file")
     try:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
+from rich.console import Console
 
 from kinetype.errors import KinetypeError
 from kinetype.fsutil import check_output_dir, remove_stale_temporaries, temp_sibling
@@ -117,8 +118,6 @@ def export_dataset(folder: str | Path, out: str | Path, format: str = "kinety") 
 
 
 def run_export(folder: str | Path, out: str | Path, format: str = "kinety", console=None) -> ExportSummary:
-    from rich.console import Console
-
     console = console or Console()
     summary = export_dataset(folder, out, format=format)
     console.print(f"exported {summary.exported} clips to {out} in the {format} layout"

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import av
 import pyarrow as pa
+from rich.console import Console
 
 from kinetype.errors import KinetypeError
 from kinetype.shards.layout import (CARD_JSON, MANIFEST, ShardReader, ShardReadError, parquet_name, read_parquet,
@@ -297,8 +298,6 @@ def table_difference(got: pa.Table, want: pa.Table) -> str:
 def run_verify(folder: str | Path, workers: int = 1, console=None, limit: int = 20) -> tuple[int, str | None]:
     """Verify and print the result; returns the exit status and, when it is not 0, the one line
     the CLI reports on stderr."""
-    from rich.console import Console
-
     console = console or Console()
     report = verify_dataset(folder, workers=workers)
     expected = report.planned - report.recorded_failures

@@ -27,6 +27,8 @@ def train_command(
     echo: Callable[[str], None] = print,
 ) -> Path | None:
     """``kinetype train``: every stage (no ``stage``) or one; preset -> stage settings -> TOML -> flags."""
+    # Imported here: every kinetype.train.X imports this package first, so the loop at the top would
+    # load torch and the model (about 4.5 s of imports) for any of them, its config included.
     from kinetype.model.errors import TrainingError
     from kinetype.train.config import STAGES, default_preset, resolve
     from kinetype.train.loop import train

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import torch
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from kinetype.fsutil import atomic_write_bytes
 
@@ -59,7 +60,6 @@ class Logger:
             self.tb = SummaryWriter(str(run / "tb"))
         except ImportError:  # tensorboard is in the train extra; without it only metrics.jsonl
             self.tb = None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         self.progress = Progress(TextColumn("train"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                                  TextColumn("{task.fields[info]}"), transient=False)

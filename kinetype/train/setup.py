@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import ctypes
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -193,8 +194,6 @@ def keep_freed_memory() -> None:
     every large tensor afresh and returns it on free, and each first touch of a page then faults:
     the `cpu` preset's video step spent 4x as long in the kernel as without. Kept (no mmap below
     1 GiB, no trim below 2 GiB), its network ran 9% faster. A no-op off glibc."""
-    import ctypes
-
     try:
         libc = ctypes.CDLL("libc.so.6")
         libc.mallopt(-3, 1 << 30)  # M_MMAP_THRESHOLD
