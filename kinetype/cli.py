@@ -17,6 +17,8 @@ from rich.markup import escape
 
 from kinetype.cli_errors import EXIT_CHECK_FAILED, OneLineErrorsGroup, report, user_errors
 from kinetype.errors import KinetypeError
+from kinetype.render.settings import ClipSettings
+from kinetype.sample.settings import SamplingSettings
 
 # Help text is Markdown, not Rich markup: "[data]" in a help string stays "[data]".
 HELP_MARKUP = "markdown"
@@ -153,9 +155,9 @@ def preview(
     masks: Annotated[bool, typer.Option("--masks", help="With .png: draw each frame's glyph mask beside it.")] = False,
     random_template: Annotated[bool, typer.Option("--random", help="Pick the template from the seed instead of by id.")] = False,
     templates: TemplatesDir = None,
-    size: Annotated[int, typer.Option("--size", help="Frame size in pixels (even for .mp4).")] = 256,
-    frames: Annotated[int, typer.Option("--frames", help="Number of frames.")] = 24,
-    fps: Annotated[int, typer.Option("--fps", help="Frames per second.")] = 8,
+    size: Annotated[int, typer.Option("--size", help="Frame size in pixels (even for .mp4).")] = ClipSettings.size,
+    frames: Annotated[int, typer.Option("--frames", help="Number of frames.")] = ClipSettings.frames,
+    fps: Annotated[int, typer.Option("--fps", help="Frames per second.")] = ClipSettings.fps,
 ):
     """Render one clip of a template and write it as a video or a contact sheet."""
     from kinetype.gallery import check_preview_args
@@ -192,9 +194,9 @@ def render(
     workers: Annotated[Optional[int], typer.Option("--workers", help="Worker processes (default: all cores).")] = None,
     seed: Seed = 0,
     shard_size: Annotated[int, typer.Option("--shard-size", help="Clips per shard.")] = 1000,
-    size: Annotated[int, typer.Option("--size", help="Frame width and height in pixels (even: H.264 4:2:0).")] = 256,
-    frames: Annotated[int, typer.Option("--frames", help="Frames per clip.")] = 24,
-    fps: Annotated[int, typer.Option("--fps", help="Frames per second.")] = 8,
+    size: Annotated[int, typer.Option("--size", help="Frame width and height in pixels (even: H.264 4:2:0).")] = ClipSettings.size,
+    frames: Annotated[int, typer.Option("--frames", help="Frames per clip.")] = ClipSettings.frames,
+    fps: Annotated[int, typer.Option("--fps", help="Frames per second.")] = ClipSettings.fps,
     words: Annotated[Optional[Path], typer.Option("--words", help="Word list, one per line (default: random letters mixed with English words).")] = None,
     num_shards: Annotated[int, typer.Option("--num-shards", help="Split the shards over this many jobs (Slurm arrays, Kubernetes jobs)...")] = 1,
     shard_index: Annotated[int, typer.Option("--shard-index", help="...and do the shards k with k % num-shards == shard-index.")] = 0,
@@ -297,9 +299,9 @@ def generate(
     style: Annotated[Optional[str], typer.Option("--style", help="Appearance phrase; replaces the template's static caption.")] = None,
     template: Annotated[Optional[str], typer.Option("--template", help="Template id instead of a motion phrase.")] = None,
     model: ModelDir = None,
-    sampler: Annotated[str, typer.Option("--sampler", help="ddim, dpm++ or euler.")] = "dpm++",
-    steps: Annotated[int, typer.Option("--steps", help="Sampling steps.")] = 25,
-    guidance: Annotated[float, typer.Option("--guidance", help="Classifier-free guidance scale (1 = none).")] = 3.0,
+    sampler: Annotated[str, typer.Option("--sampler", help="ddim, dpm++ or euler.")] = SamplingSettings.sampler,
+    steps: Annotated[int, typer.Option("--steps", help="Sampling steps.")] = SamplingSettings.steps,
+    guidance: Annotated[float, typer.Option("--guidance", help="Classifier-free guidance scale (1 = none).")] = SamplingSettings.guidance,
     seed: Seed = 0,
     no_glyph: Annotated[bool, typer.Option("--no-glyph", help="Do not give the model the engine's glyph layout.")] = False,
     frames: Annotated[Optional[int], typer.Option("--frames", help="Frames (default: the model's).")] = None,
@@ -337,16 +339,14 @@ def eval_renders(
     seed: Seed = 0,
     reader: EvalReader = "ppocr",
     workers: EvalWorkers = None,
-    size: Annotated[int, typer.Option("--size", help="Frame size in pixels (a model's size gives its ceiling).")] = 256,
-    frames: Annotated[int, typer.Option("--frames", help="Frames per clip.")] = 24,
-    fps: Annotated[int, typer.Option("--fps", help="Frames per second.")] = 8,
+    size: Annotated[int, typer.Option("--size", help="Frame size in pixels (a model's size gives its ceiling).")] = ClipSettings.size,
+    frames: Annotated[int, typer.Option("--frames", help="Frames per clip.")] = ClipSettings.frames,
+    fps: Annotated[int, typer.Option("--fps", help="Frames per second.")] = ClipSettings.fps,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar or tables.")] = False,
 ):
     """Score engine renders of the eval set: the legibility ceiling of any model trained on them."""
     from kinetype.eval import evaluate_renders
-    from kinetype.render.engine import check_render_args
 
-    check_render_args(size, frames, fps)
     started = time.perf_counter()
     evaluate_renders(n=n, seed=seed, templates=templates or default_templates(), readers=reader, workers=workers,
                      out=out, progress=not quiet, size=size, num_frames=frames, fps=fps)
@@ -360,8 +360,8 @@ def eval_model(
     n: EvalN = 100,
     no_glyph: Annotated[bool, typer.Option("--no-glyph", help="Do not give the model the engine's glyph layout.")] = False,
     out: EvalOut = Path("eval/model"),
-    steps: Annotated[int, typer.Option("--steps", help="Sampling steps.")] = 25,
-    guidance: Annotated[float, typer.Option("--guidance", help="Classifier-free guidance scale.")] = 3.0,
+    steps: Annotated[int, typer.Option("--steps", help="Sampling steps.")] = SamplingSettings.steps,
+    guidance: Annotated[float, typer.Option("--guidance", help="Classifier-free guidance scale.")] = SamplingSettings.guidance,
     seed: Seed = 0,
     reader: EvalReader = "ppocr",
     workers: EvalWorkers = None,

@@ -15,14 +15,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from kinetype.errors import KinetypeError
 from kinetype.fsutil import atomic_path, check_output_dir, check_output_file
 from kinetype.media import VIDEO_SUFFIXES, contact_sheet, write_video
-from kinetype.render.engine import check_render_args, render_clip
+from kinetype.render.engine import render_clip
 from kinetype.render.fonts import FontLibrary
 from kinetype.render.schema import Template
+from kinetype.render.settings import ClipSettings
 
 def check_preview_args(out: Path, *, size: int, num_frames: int, fps: int, masks: bool) -> Path:
     """Every check of a preview's output, before anything is rendered or written."""
     out = Path(out)
-    check_render_args(size, num_frames, fps)
+    ClipSettings(size, num_frames, fps)
     suffix = out.suffix.lower()
     if suffix not in VIDEO_SUFFIXES:
         raise KinetypeError(f"--out {out}: unknown suffix {out.suffix!r} (use .mp4, .gif or .png)")
@@ -33,8 +34,8 @@ def check_preview_args(out: Path, *, size: int, num_frames: int, fps: int, masks
     return check_output_file(out, "--out")
 
 
-def preview(template: Template, word: str, seed: int, out: Path, *, size: int = 256, num_frames: int = 24, fps: int = 8,
-            masks: bool = False) -> dict:
+def preview(template: Template, word: str, seed: int, out: Path, *, size: int = ClipSettings.size,
+            num_frames: int = ClipSettings.frames, fps: int = ClipSettings.fps, masks: bool = False) -> dict:
     """Render one clip and write it: ``.mp4``/``.gif`` as video, ``.png`` as a contact sheet
     (with ``masks``, each frame's instance mask beside it). Returns the captions and metadata."""
     out = check_preview_args(out, size=size, num_frames=num_frames, fps=fps, masks=masks)  # before anything is written
@@ -67,7 +68,7 @@ def template_sheets(templates: list[Template], out_dir: Path, *, word: str = "Ty
                     size: int = 96, frames_shown: int = 8, seed: int = 0) -> list[Path]:
     """PNG gallery: each sheet shows ``per_sheet`` templates as rows of ``frames_shown`` frames with the id."""
     out_dir = Path(out_dir)
-    check_render_args(size, 24, 8)
+    clip_settings = ClipSettings(size=size)  # the default frames and fps, of which frames_shown are shown
     if per_sheet < 1:
         raise KinetypeError(f"--per-sheet must be at least 1, got {per_sheet}")
     if seed < 0:
@@ -86,7 +87,7 @@ def template_sheets(templates: list[Template], out_dir: Path, *, word: str = "Ty
             sheet = Image.new("RGB", (label_w + frames_shown * size, len(chunk) * size), (24, 24, 28))
             draw = ImageDraw.Draw(sheet)
             for row, t in enumerate(chunk):
-                clip = render_clip(t, word, seed, size=size, num_frames=24, fps=8, fonts=lib)
+                clip = render_clip(t, word, seed, size=size, num_frames=clip_settings.frames, fps=clip_settings.fps, fonts=lib)
                 pick = np.linspace(0, clip.num_frames - 1, frames_shown).round().astype(int)
                 strip = np.concatenate(list(clip.frames[pick]), axis=1)
                 sheet.paste(Image.fromarray(strip), (label_w, row * size))

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from kinetype.errors import KinetypeError, whole
+from kinetype.errors import KinetypeError, random_seed
 from kinetype.media import VIDEO_SUFFIXES
-from kinetype.render.engine import MAX_FPS, MAX_FRAMES
+from kinetype.render.settings import check_fps, check_frames
+from kinetype.sample.settings import SamplingSettings
 
 _STOP = {"a", "an", "the", "and", "then", "with", "of", "to", "in", "out", "on", "it", "by"}
 
@@ -95,16 +96,15 @@ def default_out(word: str, motion: str | None, template_id: str | None, folder: 
     return out
 
 
-def check_generate_args(*, steps: int, guidance: float, seed: int, num_frames: int | None, fps: int | None,
-                        sampler: str, mg: float | None = None, verify: int = 1) -> None:
-    """Every number checked before a model is loaded: one line naming the option."""
-    from kinetype.sample.solvers import check_sampling
-
-    check_sampling(steps=steps, guidance=guidance, seed=seed, sampler=sampler, prefix="--")
+def check_generate_args(*, seed: int, num_frames: int | None, fps: int | None, mg: float | None = None,
+                        verify: int = 1) -> None:
+    """The numbers besides the sampling settings, checked before a model is read: one line naming the
+    option. (The model's own limits come with its folder: :meth:`kinetype.pipeline.ModelFolder.clip`.)"""
+    random_seed(seed)
     if num_frames is not None:
-        whole("--frames", num_frames, 1, MAX_FRAMES)
+        check_frames(num_frames)
     if fps is not None:
-        whole("--fps", fps, 1, MAX_FPS)
+        check_fps(fps)
     if mg is not None:
         from kinetype.sample.mitigate import check_mg_scale
 
@@ -127,9 +127,9 @@ def generate(
     style: str | None = None,
     template_id: str | None = None,
     model: Path | None = None,
-    sampler: str = "dpm++",
-    steps: int = 25,
-    guidance: float = 3.0,
+    sampler: str = SamplingSettings.sampler,
+    steps: int = SamplingSettings.steps,
+    guidance: float = SamplingSettings.guidance,
     seed: int = 0,
     glyph: bool = True,
     num_frames: int | None = None,
@@ -152,8 +152,8 @@ def generate(
     started = time.perf_counter()
     # Cheap checks first: the word, the numbers, the output, the template, then the model.
     validate_word(word)
-    check_generate_args(steps=steps, guidance=guidance, seed=seed, num_frames=num_frames, fps=fps, sampler=sampler,
-                        mg=mg, verify=verify)
+    sampling = SamplingSettings(sampler, steps, guidance)
+    check_generate_args(seed=seed, num_frames=num_frames, fps=fps, mg=mg, verify=verify)
     if not motion and not template_id:
         raise KinetypeError("give a motion phrase (--motion 'bounce in') or a template id (--template ID)")
     named = out is not None
@@ -170,19 +170,22 @@ def generate(
         template = m.template
         match = (f"motion {motion!r} -> template {template.id} ({template.motion_tag}; "
                  f"{'exact tag' if m.exact else f'score {m.score:.2f}'})")
-    from kinetype.pipeline import load_pipeline
+    from kinetype.pipeline import load_pipeline, model_path, read_model_folder
 
-    pipe = load_pipeline(model)  # a missing or corrupt model fails here, in one line
+    # The model's configs (no weights): a missing or corrupt model, or frames it cannot make, fail
+    # here in one line, before the weights are loaded or the reference is rendered.
+    folder = read_model_folder(model_path(model))
+    clip_settings = folder.clip(num_frames, fps)
+    pipe = load_pipeline(folder)
     echo(match)
 
     from kinetype.media import write_video
     from kinetype.render import render_clip
 
-    frames = num_frames or pipe.num_frames
-    fps = fps or pipe.fps
+    frames, fps = clip_settings.frames, clip_settings.fps
     # The engine's render of the same template, word and seed gives the prompt and the glyph layout;
     # its pixels are not needed.
-    reference = render_clip(template, word, seed, size=pipe.size_px, num_frames=frames, fps=fps, pixels=False)
+    reference = render_clip(template, word, seed, size=clip_settings.size, num_frames=frames, fps=fps, pixels=False)
     caps = reference.captions
     static = style if style else caps.static
     echo(f"static: {static}")
@@ -191,8 +194,8 @@ def generate(
     masks = reference.text_mask[None].astype("float32") if glyph else None  # (1, T, H, W)
 
     def sample(s: int):  # (T, H, W, 3) uint8
-        return pipe([static], [caps.dynamic], [caps.word], masks, num_frames=frames, sampler=sampler, steps=steps,
-                    guidance=guidance, seed=s, mg=mg)[0]
+        return pipe([static], [caps.dynamic], [caps.word], masks, num_frames=frames, sampler=sampling.sampler,
+                    steps=sampling.steps, guidance=sampling.guidance, seed=s, mg=mg)[0]
 
     if verify > 1:
         from kinetype.eval.readers import make_reader
@@ -212,5 +215,5 @@ def generate(
         except FileExistsError:
             taken, out = out, default_out(word, motion, template_id)
             echo(f"{taken} was written meanwhile by another run: taking the next free name, {out}")
-    echo(f"wrote {out} ({frames} frames, {fps} fps, {pipe.size_px} px) in {time.perf_counter() - started:.1f} s")
+    echo(f"wrote {out} ({frames} frames, {fps} fps, {clip_settings.size} px) in {time.perf_counter() - started:.1f} s")
     return out

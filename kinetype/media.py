@@ -23,6 +23,7 @@ from PIL import Image, ImageDraw, ImageFont
 from kinetype.colour import CHROMA_ZERO, LUMA_BLACK, fixed_point_weights
 from kinetype.errors import KinetypeError
 from kinetype.fsutil import atomic_write_bytes
+from kinetype.render.settings import MAX_FPS
 
 # H.264 colour tags: BT.709, limited range, so browsers and decoders convert back to the same RGB.
 AVCOL_BT709 = 1
@@ -42,8 +43,8 @@ def _check_frames(frames: np.ndarray) -> np.ndarray:
 
 
 def _check_fps(fps: int) -> int:
-    if not (isinstance(fps, (int, np.integer)) and 1 <= fps <= 120):
-        raise ValueError(f"fps must be an integer from 1 to 120, got {fps!r}")
+    if not (isinstance(fps, (int, np.integer)) and 1 <= fps <= MAX_FPS):
+        raise ValueError(f"fps must be an integer from 1 to {MAX_FPS}, got {fps!r}")
     return int(fps)
 
 

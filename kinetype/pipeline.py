@@ -24,9 +24,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from kinetype.errors import KinetypeError, text_list, whole
-from kinetype.sample.solvers import check_sampling
+from kinetype.errors import KinetypeError, random_seed, text_list
 from kinetype.model.errors import ModelError
+from kinetype.render.settings import MAX_FPS, MAX_FRAMES, MAX_SIZE, MIN_SIZE, ClipSettings, check_frames
+from kinetype.sample.settings import SamplingSettings
 
 FORMAT = "kinetype-pipeline"
 # The bundled model ships inside the package (kinetype/assets/model; the checkout's models/kinetype
@@ -53,6 +54,15 @@ class ModelFolder:
     size_px: int
     num_frames: int
     fps: int
+
+    def clip(self, frames: int | None = None, fps: int | None = None) -> ClipSettings:
+        """The clips this model makes: its size, with ``frames`` and ``fps`` where given (else its
+        own). Frames beyond what its denoiser holds are refused in one line naming ``--frames``:
+        read from the configs alone, before any weights are loaded or anything is rendered."""
+        if frames is not None:
+            check_frames(frames, "--frames", most=self.model.denoiser.max_frames, why="the most this model makes")
+        return ClipSettings(self.size_px, self.num_frames if frames is None else frames,
+                            self.fps if fps is None else fps)
 
 
 def read_model_folder(path: str | Path) -> ModelFolder:
@@ -82,9 +92,9 @@ def read_model_folder(path: str | Path) -> ModelFolder:
 
     objective = field("objective", lambda v: v in OBJECTIVES, f"one of {', '.join(OBJECTIVES)}")
     stage = field("stage", lambda v: v in STAGES, f"one of {', '.join(STAGES)}") if "stage" in index else "video"
-    size_px = field("size_px", whole(8, 4096), "an integer between 8 and 4096")
-    num_frames = field("num_frames", whole(1, 1024), "an integer between 1 and 1024")
-    fps = field("fps", whole(1, 120), "an integer between 1 and 120")
+    size_px = field("size_px", whole(MIN_SIZE, MAX_SIZE), f"an integer between {MIN_SIZE} and {MAX_SIZE}")
+    num_frames = field("num_frames", whole(1, MAX_FRAMES), f"an integer between 1 and {MAX_FRAMES}")
+    fps = field("fps", whole(1, MAX_FPS), f"an integer between 1 and {MAX_FPS}")
     components = field("components", lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v)
                        and "autoencoder" in v, "a list of component names that includes 'autoencoder'")
     # Every weights file listed and checked: a folder without the table could load any bytes.
@@ -216,9 +226,13 @@ class Pipeline:
 
     @classmethod
     def from_pretrained(cls, path: str | Path, *, device: str = "cpu", need_denoiser: bool = True) -> Pipeline:
+        return cls.from_folder(read_model_folder(path), device=device, need_denoiser=need_denoiser)
+
+    @classmethod
+    def from_folder(cls, folder: ModelFolder, *, device: str = "cpu", need_denoiser: bool = True) -> Pipeline:
+        """The pipeline of a folder already read and checked by :func:`read_model_folder`, with its weights."""
         from kinetype.model import Autoencoder
 
-        folder = read_model_folder(path)
         if need_denoiser and not folder.has_denoiser:
             raise ModelError(f"{folder.path} holds only an autoencoder (stage {folder.stage}): "
                              "train the image and video stages with --init pointing at it")
@@ -236,10 +250,10 @@ class Pipeline:
         word: list[str],
         glyph_masks: np.ndarray | None = None,  # (B, T, H, W) {0,1} at pixel resolution, or None
         *,
-        num_frames: int | None = None,
-        sampler: str = "dpm++",
-        steps: int = 25,
-        guidance: float = 3.0,
+        num_frames: int | None = None,  # None: the model's
+        sampler: str = SamplingSettings.sampler,
+        steps: int = SamplingSettings.steps,
+        guidance: float = SamplingSettings.guidance,
         seed: int = 0,
         progress: Callable[[int], None] | None = None,
         mg: float | None = None,  # mitigating-gradient scale, 0 = off; None: kinetype.sample.mitigate.MG_SCALE_DEFAULT
@@ -256,9 +270,10 @@ class Pipeline:
         b = len(text_list("static", static))
         text_list("dynamic", dynamic, b)
         text_list("word", word, b)
-        check_sampling(steps=steps, guidance=guidance, seed=seed, sampler=sampler)
-        frames = self.num_frames if num_frames is None else num_frames
-        whole("num_frames", frames, 1, self.net.cfg.denoiser.max_frames)
+        SamplingSettings(sampler, steps, guidance)
+        random_seed(seed, "seed")
+        frames = check_frames(self.num_frames if num_frames is None else num_frames, "num_frames",
+                              most=self.net.cfg.denoiser.max_frames)
         masks = None
         if glyph_masks is not None:
             masks = np.asarray(glyph_masks)
@@ -301,15 +316,20 @@ def load_network(folder: ModelFolder):
     return net.eval()
 
 
-def load_pipeline(model: str | Path | None = None) -> Pipeline:
-    """The pipeline folder ``model`` (default: the bundled model) on the best device, or one line
-    saying how to get one."""
-    import torch
-
+def model_path(model: str | Path | None = None) -> Path:
+    """The pipeline folder ``model`` names (default: the bundled model)."""
     if model is not None and not isinstance(model, (str, Path)):
         raise KinetypeError(f"model must be a folder path (str or Path), got {type(model).__name__}")
-    path = Path(model) if model else DEFAULT_MODEL_DIR
-    return Pipeline.from_pretrained(path, device="cuda" if torch.cuda.is_available() else "cpu")
+    return Path(model) if model else DEFAULT_MODEL_DIR
+
+
+def load_pipeline(model: str | Path | ModelFolder | None = None) -> Pipeline:
+    """The pipeline folder ``model`` (default: the bundled model; or a folder already read) on the
+    best device, or one line saying how to get one."""
+    import torch
+
+    folder = model if isinstance(model, ModelFolder) else read_model_folder(model_path(model))
+    return Pipeline.from_folder(folder, device="cuda" if torch.cuda.is_available() else "cpu")
 
 
 def to_uint8(x) -> np.ndarray:

@@ -157,8 +157,8 @@ def test_a_compiled_pipeline_traces_once_for_every_step_and_prompt(pipe_dir):
 
 
 @pytest.mark.parametrize("field, value, message", [
-    ("size_px", "128", "size_px must be an integer between 8 and 4096"),
-    ("num_frames", 0, "num_frames must be an integer between 1 and 1024"),
+    ("size_px", "128", "size_px must be an integer between 16 and 4096"),
+    ("num_frames", 0, "num_frames must be an integer between 1 and 1000"),
     ("fps", 1000, "fps must be an integer between 1 and 120"),
     ("objective", "score", "objective must be one of flow, v, eps"),
     ("components", "autoencoder", "components must be a list"),

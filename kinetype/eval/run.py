@@ -20,11 +20,13 @@ import numpy as np
 from kinetype.errors import KinetypeError, random_seed, whole
 from kinetype.fsutil import check_output_dir
 from kinetype.eval.evalset import EvalItem, eval_items
+from kinetype.render.settings import ClipSettings
 from kinetype.render.words import load_evalset
 from kinetype.eval.readers import make_reader, reader_available, reader_names
 from kinetype.eval.regions import DEFAULT_FINDER
 from kinetype.eval.report import EvalReport, breakdowns, finder_means, print_report, summarise, write_report
 from kinetype.eval.score import score_clip
+from kinetype.sample.settings import SamplingSettings
 from kinetype.workers import process_pool, stop_pool
 
 MAX_N = 1_000_000
@@ -127,12 +129,13 @@ def _config(kind: str, n: int, seed: int, names: tuple[str, ...], templates: Pat
 
 
 def evaluate_renders(*, n: int, seed: int = 0, templates: Path | None = None, readers: str | Sequence[str] = "ppocr",
-                     size: int = 256, num_frames: int = 24, fps: int = 8, workers: int | None = None,
-                     out: Path | None = None, progress: bool = True) -> EvalReport:
+                     size: int = ClipSettings.size, num_frames: int = ClipSettings.frames, fps: int = ClipSettings.fps,
+                     workers: int | None = None, out: Path | None = None, progress: bool = True) -> EvalReport:
     """Score ``n`` engine renders of the eval set against themselves: legibility (what OCR reads on
     the at-rest frames), the region finders' IoU against the true glyph masks, colour ΔE."""
     from kinetype.render.templates import default_templates, load_templates
 
+    ClipSettings(size, num_frames, fps)
     names = _check_args(n, out, readers, seed)
     templates = Path(templates or default_templates())
     items = eval_items(load_templates(templates), n, seed)
@@ -152,10 +155,10 @@ def evaluate_renders(*, n: int, seed: int = 0, templates: Path | None = None, re
     return _finish("renders", config, results, names, out, progress)
 
 
-def evaluate_model(pipe_or_dir, *, n: int, seed: int = 0, glyph: bool = True, steps: int = 25, guidance: float = 3.0,
-                   workers: int | None = None, out: Path | None = None, progress: bool = True,
-                   readers: str | Sequence[str] = "ppocr", sampler: str = "dpm++", templates: Path | None = None,
-                   mg: float | None = None, verify: int = 1) -> EvalReport:
+def evaluate_model(pipe_or_dir, *, n: int, seed: int = 0, glyph: bool = True, steps: int = SamplingSettings.steps,
+                   guidance: float = SamplingSettings.guidance, workers: int | None = None, out: Path | None = None,
+                   progress: bool = True, readers: str | Sequence[str] = "ppocr", sampler: str = SamplingSettings.sampler,
+                   templates: Path | None = None, mg: float | None = None, verify: int = 1) -> EvalReport:
     """Generate one clip per eval item with a pipeline (a ``Pipeline`` or its folder) and score it
     against the engine's reference render of the same (template, word, seed): legibility on the
     reference's at-rest frames, text-region IoU with its glyph masks, colour ΔE, flicker, and the
@@ -167,6 +170,7 @@ def evaluate_model(pipe_or_dir, *, n: int, seed: int = 0, glyph: bool = True, st
     from kinetype.sample.mitigate import MG_SCALE_DEFAULT, check_mg_scale
     from kinetype.render.templates import default_templates, get_template, load_templates
 
+    SamplingSettings(sampler, steps, guidance)
     names = _check_args(n, out, readers, seed)
     mg = MG_SCALE_DEFAULT if mg is None else check_mg_scale(mg)
     if check_verify(verify) > 1 and (why := reader_available(VERIFY_READER)):

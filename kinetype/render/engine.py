@@ -11,7 +11,7 @@ import dataclasses
 
 import numpy as np
 
-from kinetype.errors import KinetypeError, random_seed, whole
+from kinetype.errors import KinetypeError, random_seed
 from kinetype.render.captions import make_captions
 from kinetype.render.animation import animate, at_rest, frame_times
 from kinetype.render.canvas import FramePainter, Glyphs, MaskPainter
@@ -22,10 +22,9 @@ from kinetype.render.palettes import COLOURS
 from kinetype.render.plan import ClipPlan, plan_clip, stable_seed
 from kinetype.render.scene import Background, CameraPlan
 from kinetype.render.schema import Template
+from kinetype.render.settings import ClipSettings
 from kinetype.render.words import LETTERS, validate_word
 
-MIN_SIZE, MAX_SIZE = 16, 4096  # pixels; below 16 a letter is a couple of pixels
-MAX_FRAMES, MAX_FPS = 1000, 120
 MOTION_BLUR_SAMPLES = 3  # sub-frames averaged per frame when a template asks for motion blur
 SHUTTER = 0.5  # fraction of a frame interval the virtual shutter stays open (180° shutter)
 
@@ -51,15 +50,9 @@ def still_frames(tracks, camera: CameraPlan) -> np.ndarray:
     return ~changed & (camera.kind == "none")
 
 
-def check_render_args(size: int, num_frames: int, fps: int) -> None:
-    """One-line errors for clip dimensions the engine cannot draw (the CLI shows them as they are)."""
-    whole("--size", size, MIN_SIZE, MAX_SIZE, " pixels")
-    whole("--frames", num_frames, 1, MAX_FRAMES)
-    whole("--fps", fps, 1, MAX_FPS)
-
-
-def render_clip(template: Template, word: str, seed: int, size: int = 256, num_frames: int = 24, fps: int = 8,
-                *, fonts: FontLibrary | None = None, pixels: bool = True) -> Clip:
+def render_clip(template: Template, word: str, seed: int, size: int = ClipSettings.size,
+                num_frames: int = ClipSettings.frames, fps: int = ClipSettings.fps, *, fonts: FontLibrary | None = None,
+                pixels: bool = True) -> Clip:
     """Render one clip: frames ``(T, H, W, 3)``, instance masks, letter boxes, at-rest frames, captions, plan.
 
     ``pixels=False`` paints no frame (``frames`` is None) for callers that need only the captions,
@@ -70,7 +63,7 @@ def render_clip(template: Template, word: str, seed: int, size: int = 256, num_f
                             f"got {type(template).__name__}")
     validate_word(word)
     random_seed(seed, "seed")
-    check_render_args(size, num_frames, fps)
+    ClipSettings(size, num_frames, fps)  # one line naming --size, --frames or --fps
     lib = fonts or FontLibrary.load()
     plan = plan_clip(template, word, seed, size, num_frames, fps, lib)
     font = lib.get(plan.style.font_id)

@@ -11,6 +11,7 @@ from kinetype.model.errors import ModelError
 from kinetype.model.objective import predict_x0_eps
 from kinetype.sample.mitigate import MG_SCALE_DEFAULT, mitigated
 from kinetype.sample.schedule import sample_times
+from kinetype.sample.settings import SamplingSettings
 from kinetype.sample.solvers import SAMPLERS
 
 
@@ -24,9 +25,9 @@ def sample_latents(
     glyph: torch.Tensor | None = None,  # (B, T, h, w) mask coverage at latent resolution, or None
     *,
     objective: str,
-    sampler: str = "dpm++",
-    steps: int = 25,
-    guidance: float = 3.0,
+    sampler: str = SamplingSettings.sampler,
+    steps: int = SamplingSettings.steps,
+    guidance: float = SamplingSettings.guidance,
     seed: int = 0,
     progress: Callable[[int], None] | None = None,
     denoise_fn: Callable | None = None,  # net.denoise or a compiled copy of it (Pipeline.compile)

@@ -20,6 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from kinetype.errors import KinetypeError, WordError, random_seed, whole
+from kinetype.render.settings import ClipSettings
 from kinetype.render.words import LETTERS, MAX_LETTERS, bundled_words, held_out_words, validate_word
 
 FORMAT_VERSION = 1  # bump when the shard layout changes; part of the config fingerprint
@@ -48,28 +49,30 @@ class RenderConfig:
     n: int  # number of samples
     seed: int = 0
     shard_size: int = 1000  # samples per shard
-    size: int = 256  # frame width and height, pixels
-    num_frames: int = 24
-    fps: int = 8
+    size: int = ClipSettings.size  # frame width and height, pixels
+    num_frames: int = ClipSettings.frames
+    fps: int = ClipSettings.fps
     words: Path | None = None  # one word per line; None: random letters mixed with English words
     english_share: float = 0.5  # share of English words in the default mix
     crf: int = 25  # H.264 quality (x264 settings: kinetype.media.encode_mp4)
     retries: int = 2  # extra attempts for a sample that fails to render
 
     def __post_init__(self):
-        from kinetype.render.engine import check_render_args
-
         for name, option in OPTIONS.items():
             value = getattr(self, name)
             whole(option, int(value) if isinstance(value, np.integer) else value, 1, MAX_N)
 
-        check_render_args(self.size, self.num_frames, self.fps)
+        ClipSettings(self.size, self.num_frames, self.fps)  # one line naming --size, --frames or --fps
         if self.size % 2:
             # x264's yuv420p halves the colour planes: an odd size would be padded to the next even one.
             raise KinetypeError(f"--size must be even (H.264 4:2:0 video), got {self.size}")
         random_seed(self.seed)
         if not 0.0 <= self.english_share <= 1.0:
             raise KinetypeError(f"english share must be in [0, 1], got {self.english_share}")
+
+    @property
+    def clip(self) -> ClipSettings:
+        return ClipSettings(self.size, self.num_frames, self.fps)
 
     @property
     def num_shards(self) -> int:

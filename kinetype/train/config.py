@@ -18,6 +18,8 @@ from kinetype.model.config import ModelConfig, from_dict, merge, to_dict
 from kinetype.model.errors import TrainingError
 from kinetype.model.losses import LossConfig
 from kinetype.model.presets import model_preset
+from kinetype.render.settings import check_fps
+from kinetype.sample.settings import SamplingSettings, check_guidance, check_sampler, check_steps
 
 Stage = Literal["autoencoder", "image", "video"]
 STAGES = ("autoencoder", "image", "video")
@@ -93,10 +95,14 @@ class TrainConfig:
     checkpoint_every: int = 500
     keep_checkpoints: int = 3
     max_nonfinite_in_row: int = 20
-    sampler: str = "dpm++"
-    sample_steps: int = 25
-    guidance: float = 3.0
-    fps: int = 8  # of the clips the model makes: the shards' fps / data.frame_stride
+    # The validation samples' settings (sample_every).
+    sampler: str = SamplingSettings.sampler
+    sample_steps: int = SamplingSettings.steps
+    guidance: float = SamplingSettings.guidance
+    # The frame rate of the clips the model makes: not a setting but the shards' recorded fps /
+    # data.frame_stride, filled in by kinetype.train.setup.resolve_model. A value given (a run
+    # config saved before it was derived, a TOML file) must equal it.
+    fps: int | None = None
     num_val_prompts: int = 2
     # Per-stage overrides applied when that stage runs (before --config and flags), as nested
     # tables: {"autoencoder": {"optim": {"max_steps": 3000}, "data": {"batch_size": 2}}, ...}.
@@ -135,7 +141,6 @@ def _cpu() -> TrainConfig:
             "image": {"optim": {"max_steps": 2000}, "data": {"batch_size": 16}},
             "video": {"optim": {"max_steps": 2000, "lr": 3e-4}, "data": {"batch_size": 2}},
         },
-        fps=4,
         sample_every=0,
         checkpoint_every=500,
         keep_checkpoints=100,  # every checkpoint stays: the legibility-against-time curve reads them
@@ -261,7 +266,7 @@ def validate(cfg: TrainConfig, where: str = "") -> TrainConfig:
     d, o, m = cfg.data, cfg.optim, cfg.model
     for name in ("data.size_px", "data.num_frames", "data.frame_stride", "data.batch_size", "optim.max_steps",
                  "optim.grad_accum_steps", "log_every", "checkpoint_every", "keep_checkpoints", "max_nonfinite_in_row",
-                 "sample_steps", "fps", "num_val_prompts", "model.text.width", "model.text.depth", "model.text.heads",
+                 "num_val_prompts", "model.text.width", "model.text.depth", "model.text.heads",
                  "model.text.max_tokens", "model.denoiser.layers_per_level", "model.denoiser.head_dim",
                  "loss.glyph_clips", "loss.glyph_frames",
                  "model.denoiser.norm_groups", "model.denoiser.max_frames", "model.autoencoder.latent_channels",
@@ -292,8 +297,15 @@ def validate(cfg: TrainConfig, where: str = "") -> TrainConfig:
     need(d.video_dtype in ("float32", "float16", "uint8", "yuv420"), "data.video_dtype",
          "one of 'float32', 'float16', 'uint8', 'yuv420'")
     need(d.num_frames <= m.denoiser.max_frames, "data.num_frames", f"at most model.denoiser.max_frames ({m.denoiser.max_frames})")
-    need(cfg.sampler in ("ddim", "dpm++", "euler"), "sampler", "one of 'ddim', 'dpm++', 'euler'")
-    need(math.isfinite(cfg.guidance) and cfg.guidance >= 0, "guidance", "a finite number >= 0")
+    # The sampling and clip settings by the rules of their types, named as this config names them.
+    checks = [(check_sampler, "sampler"), (check_steps, "sample_steps"), (check_guidance, "guidance")]
+    if cfg.fps is not None:
+        checks.append((check_fps, "fps"))
+    for check, name in checks:
+        try:
+            check(get(name), name)
+        except KinetypeError as e:
+            raise TrainingError(prefix + str(e)) from None
     unknown = sorted(set(cfg.stages) - set(STAGES))
     if unknown:
         raise TrainingError(f"{prefix}stages.{unknown[0]}: unknown stage (choose from {', '.join(STAGES)})")

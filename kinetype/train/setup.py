@@ -22,6 +22,7 @@ from kinetype.model import Autoencoder, KineTyNet
 from kinetype.model.autoencoder import folder_config, training_fields
 from kinetype.model.errors import ModelError, TrainingError
 from kinetype.pipeline import load_network, read_model_folder
+from kinetype.render.settings import ClipSettings
 from kinetype.train import checkpoint as ckpt_io
 from kinetype.train.config import TrainConfig, config_from_json
 from kinetype.train.flops import step_flops
@@ -45,6 +46,7 @@ def resolve_model(cfg: TrainConfig) -> TrainConfig:
             cfg.model.autoencoder = folder_config(ae_dir, training_fields(cfg.model.autoencoder))
     except ModelError as e:
         raise TrainingError(f"--init {cfg.init}: {e}" if cfg.init and str(cfg.init) not in str(e) else str(e)) from None
+    cfg.fps = clip_rate(cfg)
     if cfg.model.text.kind == "clip" and not cfg.model.text.clip_path:
         raise TrainingError("the 'clip' text encoder needs a local folder: pass --clip DIR")
     if cfg.stage != "autoencoder" and not cfg.model.autoencoder.path:
@@ -53,6 +55,43 @@ def resolve_model(cfg: TrainConfig) -> TrainConfig:
             "--out AE_RUN`) and pass --init AE_RUN/pipeline, or pass --autoencoder DIR (a diffusers AutoencoderKL folder)"
         )
     return cfg
+
+
+def shards_fps(spec: str) -> int | None:
+    """The frame rate recorded in the ``render_config.json`` of the dataset folder ``spec`` names
+    (the folder, or the one folder its shards lie in); None where none is recorded: synthetic
+    clips, shards gathered by hand, remote URLs, or no shards yet (``check_shards`` refuses those)."""
+    from kinetype.shards.layout import CONFIG_FILE, read_render_record
+    from kinetype.shards.storage import LocalStorage
+
+    if not spec or spec.startswith("synthetic"):
+        return None
+    if Path(spec).is_dir():
+        folders = {Path(spec)}
+    else:
+        try:
+            folders = {Path(u).parent for u in expand_shards(spec) if "://" not in u}
+        except FileNotFoundError:
+            return None
+    if len(folders) != 1 or not (folder := folders.pop()).joinpath(CONFIG_FILE).is_file():
+        return None
+    return read_render_record(LocalStorage(folder)).config.fps
+
+
+def clip_rate(cfg: TrainConfig) -> int:
+    """The fps of the clips the model learns and makes: the shards' recorded fps over
+    ``data.frame_stride`` (rounded: the model folder records whole frames per second). Where the
+    shards record none, the fps the config gives, else the engine's default over the stride. A
+    config that gives another fps than its shards' is refused in one line."""
+    stride = cfg.data.frame_stride
+    recorded = shards_fps(cfg.data.shards)
+    if recorded is None:
+        return cfg.fps if cfg.fps is not None else max(1, round(ClipSettings.fps / stride))
+    derived = max(1, round(recorded / stride))
+    if cfg.fps is not None and cfg.fps != derived:
+        raise TrainingError(f"fps {cfg.fps} does not match the shards: {cfg.data.shards} holds {recorded}-fps clips, "
+                            f"taken every {stride} frame(s): {derived} fps (drop fps from the config: it is derived)")
+    return derived
 
 
 def build_models(cfg: TrainConfig) -> tuple[Autoencoder, KineTyNet | None]:

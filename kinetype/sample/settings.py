@@ -1,0 +1,48 @@
+"""The sampling settings — solver, step count, guidance scale — with their defaults and bounds,
+each written once. ``kinetype generate``'s and ``eval model``'s options, ``Pipeline.__call__``,
+``evaluate_model`` and the trainer's validation samples all read them from here.
+
+A :class:`SamplingSettings` is checked when it is made: a bad value is one line naming the option
+(``--steps must be 1 to 10000, got 0``). Importing this module costs nothing (the CLI reads the
+defaults for its ``--help``); the solver registry, which needs torch, is read only to check a name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from kinetype.errors import KinetypeError, number, whole
+
+MAX_STEPS = 10_000  # far past where every solver has converged
+
+
+def check_sampler(value: Any, name: str = "--sampler") -> str:
+    from kinetype.sample.solvers import SAMPLERS
+
+    if not isinstance(value, str) or value not in SAMPLERS:
+        raise KinetypeError(f"{name} {value!r}: choose from {', '.join(SAMPLERS)}")
+    return value
+
+
+def check_steps(value: Any, name: str = "--steps") -> int:
+    return whole(name, value, 1, MAX_STEPS)
+
+
+def check_guidance(value: Any, name: str = "--guidance") -> float:
+    # 0 is the unconditional model, 1 the conditional one alone; above 1 pushes past it.
+    return number(name, value, 0.0, rule="a finite number >= 0 (1 = no guidance)")
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    """How a clip is sampled: ``steps`` steps of ``sampler`` with classifier-free guidance ``guidance``."""
+
+    sampler: str = "dpm++"  # a name in kinetype.sample.solvers.SAMPLERS
+    steps: int = 25
+    guidance: float = 3.0
+
+    def __post_init__(self):
+        check_sampler(self.sampler)
+        check_steps(self.steps)
+        check_guidance(self.guidance)
