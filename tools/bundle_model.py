@@ -20,27 +20,20 @@ LIMIT_MB = 30  # the repository carries the model: keep it small
 def bundle(src: Path, dst: Path) -> Path:
     import torch
 
+    from kinetype.fsutil import atomic_folder
     from kinetype.pipeline import Pipeline
 
     pipe = Pipeline.from_pretrained(src)
-    tmp = dst.with_name(dst.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    pipe.save_pretrained(tmp, dtype=torch.float16)
-    for keep in ("README.md", "curve.png"):
-        if (dst / keep).is_file():
-            shutil.copy2(dst / keep, tmp / keep)
-    if (src / "train_config.json").is_file():
-        shutil.copy2(src / "train_config.json", tmp / "train_config.json")
-    size_mb = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file()) / 2**20
-    if size_mb > LIMIT_MB:
-        shutil.rmtree(tmp)
-        raise SystemExit(f"error: {src}: {size_mb:.1f} MB in half precision, over the {LIMIT_MB} MB limit")
-    old = dst.with_name(dst.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if dst.exists():
-        dst.rename(old)
-    tmp.rename(dst)
-    shutil.rmtree(old, ignore_errors=True)
+    with atomic_folder(dst, overwrite=True) as tmp:
+        pipe.save_pretrained(tmp, dtype=torch.float16)
+        for keep in ("README.md", "curve.png"):
+            if (dst / keep).is_file():
+                shutil.copy2(dst / keep, tmp / keep)
+        if (src / "train_config.json").is_file():
+            shutil.copy2(src / "train_config.json", tmp / "train_config.json")
+        size_mb = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file()) / 2**20
+        if size_mb > LIMIT_MB:
+            raise SystemExit(f"error: {src}: {size_mb:.1f} MB in half precision, over the {LIMIT_MB} MB limit")
     print(f"bundled {src} -> {dst} ({size_mb:.1f} MB, float16)")
     return dst
 
