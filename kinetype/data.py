@@ -78,23 +78,27 @@ def _planned_shards(folder: Path) -> list[str]:
     copied in from elsewhere is not read (``kinetype shards verify`` names it). A folder without a
     plan (shards gathered by hand) gives every ``shard-*.tar``."""
     from kinetype.shards.layout import CONFIG_FILE, read_render_record, tar_name
-    from kinetype.shards.storage import LocalStorage
+    from kinetype.shards.storage import Storage
 
-    if not (folder / CONFIG_FILE).is_file():
+    storage = Storage(folder)
+    if not storage.path(CONFIG_FILE).is_file():
         return sorted(glob.glob(os.path.join(str(folder), "shard-*.tar")))
-    num_shards = read_render_record(LocalStorage(folder)).config.num_shards
-    return [str(folder / tar_name(k)) for k in range(num_shards) if (folder / tar_name(k)).exists()]
+    num_shards = read_render_record(storage).config.num_shards
+    return [str(storage.path(tar_name(k))) for k in range(num_shards) if storage.exists(tar_name(k))]
 
 
 def expected_samples(url: str) -> int | None:
     """The number of samples a local shard holds, from the stats file written beside it (None when
     there is none: a remote URL, or shards copied without their stats)."""
+    from kinetype.shards.storage import Storage
+
     if "://" in url or not url.endswith(".tar"):
         return None
-    try:
-        stats = json.loads(Path(url[: -len(".tar")] + ".stats.json").read_bytes())
+    tar = Path(url)
+    try:  # through Storage: a FIFO named like a stats file is refused, not read for ever
+        stats = json.loads(Storage(tar.parent).read_bytes(tar.name[: -len(".tar")] + ".stats.json"))
         return int(stats["samples"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, KinetypeError):
         return None
 
 
