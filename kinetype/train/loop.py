@@ -157,7 +157,7 @@ def train(
         ema.load_state_dict(ck["ema"])
         ckpt_io.load_optimizer(opt, ck["optimizer"], ck["state"]["optimizer"])
         st = ck["state"]
-        if not isinstance(st.get("data"), list):  # before resume by position: a batch count, not positions
+        if not isinstance(st.get("data"), list):  # a batch count, not data positions: no exact resume
             raise TrainingError(f"{last}: written by an older kinetype that recorded no data positions; this one "
                                 f"cannot continue it exactly (remove {ckpt_io.checkpoint_dir(run)} to start the stage again)")
         step, seen_clips = st["step"], st["seen_clips"]
