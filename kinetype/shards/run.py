@@ -154,7 +154,6 @@ def render_dataset(
     templates: Sequence | None = None,
     render_fn: RenderFn | None = None,
     encode_fn: Callable | None = None,
-    storage: Storage | None = None,
     command: str | None = None,
     progress: bool = True,
     console: Console | None = None,
@@ -164,9 +163,8 @@ def render_dataset(
     check_job_args(workers, num_shards, shard_index)
     workers = max(1, workers or os.cpu_count() or 1)
     command = command or shlex.join(["kinetype", *sys.argv[1:]])
-    if storage is None:
-        check_output_dir(out, "--out")  # an unwritable folder: refused before any clip is rendered
-        storage = Storage(out)
+    check_output_dir(out, "--out")  # an unwritable folder: refused before any clip is rendered
+    storage = Storage(out)
     if templates is None:
         templates = load_engine_templates(config.templates)
     job = Job(config, tuple(sorted(templates, key=lambda t: t.id)), render_fn or default_render_fn,
