@@ -3,7 +3,7 @@
 Layers (as in webdataset): shard URLs -> split over ranks and DataLoader workers -> tar members
 (``webdataset.tariterators``) -> raw samples -> shuffle blocks -> decoded tensors.
 
-Order: each reader's samples are a pure function of (seed, epoch, reader): its n-th shard draw is
+Order: each reader's samples are a pure function of (seed, reader): its n-th shard draw is
 fixed by the seed, whole shards are read into a block until it holds ``shuffle_buffer`` samples,
 and the block is permuted by a generator seeded with the draw of its first shard; a sample's random
 frame crop is seeded by its position. So a position (draw of the block's first shard, index in the
@@ -11,7 +11,7 @@ block's order), which every sample carries as ``__pos__``, is enough to restart 
 there: earlier shards are drawn but never opened, earlier samples of the block are never decoded
 (``ShardDataset.resume_from``, what a resumed training run uses).
 
-Splitting: in finite mode the (shuffled-per-epoch) shard list is dealt round-robin to the
+Splitting: in finite mode the (shuffled) shard list is dealt round-robin to the
 ``world_size × num_workers`` readers, so no sample is read twice; readers that get no shard simply
 end. Ranks may therefore see different numbers of samples when shards don't divide evenly (up to
 one shard's worth): for DDP training use ``resampled=True`` (endless, each reader draws shards at
@@ -78,23 +78,27 @@ def _planned_shards(folder: Path) -> list[str]:
     copied in from elsewhere is not read (``kinetype shards verify`` names it). A folder without a
     plan (shards gathered by hand) gives every ``shard-*.tar``."""
     from kinetype.shards.layout import CONFIG_FILE, read_render_record, tar_name
-    from kinetype.shards.storage import LocalStorage
+    from kinetype.shards.storage import Storage
 
-    if not (folder / CONFIG_FILE).is_file():
+    storage = Storage(folder)
+    if not storage.path(CONFIG_FILE).is_file():
         return sorted(glob.glob(os.path.join(str(folder), "shard-*.tar")))
-    num_shards = read_render_record(LocalStorage(folder)).config.num_shards
-    return [str(folder / tar_name(k)) for k in range(num_shards) if (folder / tar_name(k)).exists()]
+    num_shards = read_render_record(storage).config.num_shards
+    return [str(storage.path(tar_name(k))) for k in range(num_shards) if storage.exists(tar_name(k))]
 
 
 def expected_samples(url: str) -> int | None:
     """The number of samples a local shard holds, from the stats file written beside it (None when
     there is none: a remote URL, or shards copied without their stats)."""
+    from kinetype.shards.storage import Storage
+
     if "://" in url or not url.endswith(".tar"):
         return None
-    try:
-        stats = json.loads(Path(url[: -len(".tar")] + ".stats.json").read_bytes())
+    tar = Path(url)
+    try:  # through Storage: a FIFO named like a stats file is refused, not read for ever
+        stats = json.loads(Storage(tar.parent).read_bytes(tar.name[: -len(".tar")] + ".stats.json"))
         return int(stats["samples"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, KinetypeError):
         return None
 
 
@@ -176,7 +180,6 @@ class ShardDataset(IterableDataset):
         self.num_frames, self.frame_stride = num_frames, frame_stride
         self.random_crop, self.single_frame = random_crop, single_frame
         self.shuffle_buffer, self.resampled, self.seed = shuffle_buffer, resampled, seed
-        self.epoch = 0
         self.skipped = 0  # corrupt samples (and unreadable tar tails) skipped in this process
         self._skipped_at_start, self._delivered, self._last_damage = 0, 0, ""  # this iteration's (_judge)
         # Resuming (set before iterating): where each reader (DataLoader worker) starts, and which
@@ -184,10 +187,6 @@ class ShardDataset(IterableDataset):
         # stopped after b batches continues with reader b % num_workers).
         self.resume_from: dict[int, Position] = {}
         self.first_worker = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        """Reshuffle shard order and blocks differently per epoch (call before each epoch)."""
-        self.epoch = epoch
 
     # Layers, bottom up.
 
@@ -199,14 +198,16 @@ class ShardDataset(IterableDataset):
         return rank * workers + worker, world * workers, worker
 
     def _shard_draws(self, slot: int, slots: int) -> Iterator[str]:
-        """The reader's shards, draw after draw: a function of (seed, epoch, slot) only."""
+        """The reader's shards, draw after draw: a function of (seed, slot) only."""
+        # The ":0:" in this class's seed strings is part of the order every dataset is read in: a
+        # checkpoint's data positions point into it, so a resumed run must draw the same.
         if self.resampled:
-            rng = random.Random(f"{self.seed}:{self.epoch}:{slot}")
+            rng = random.Random(f"{self.seed}:0:{slot}")
             while True:
                 yield rng.choice(self.urls)
         urls = list(self.urls)
         if self.shuffle_buffer > 0:
-            random.Random(f"{self.seed}:{self.epoch}").shuffle(urls)  # same order on every reader
+            random.Random(f"{self.seed}:0").shuffle(urls)  # same order on every reader
         yield from urls[slot::slots]
 
     def _raw_samples(self, urls: Iterator[str]) -> Iterator[dict]:
@@ -259,7 +260,7 @@ class ShardDataset(IterableDataset):
 
     def _block_order(self, slot: int, block_draw: int, block: list[dict], skip: int) -> Iterator[tuple[Position, dict]]:
         order = list(range(len(block)))
-        random.Random(f"{self.seed}:{self.epoch}:{slot}:{block_draw}").shuffle(order)
+        random.Random(f"{self.seed}:0:{slot}:{block_draw}").shuffle(order)  # ":0:": see _shard_draws
         for i in range(skip, len(order)):
             yield (block_draw, i), block[order[i]]
 
@@ -302,7 +303,7 @@ class ShardDataset(IterableDataset):
         slot, slots, worker = self._reader_slot()
         self._skipped_at_start, self._delivered, self._last_damage = self.skipped, 0, ""
         for pos, raw in self._positioned(slot, slots, self.resume_from.get(worker, (0, 0))):
-            rng = random.Random(f"{self.seed}:{self.epoch}:{slot}:{pos[0]}:{pos[1]}")  # its frame crop
+            rng = random.Random(f"{self.seed}:0:{slot}:{pos[0]}:{pos[1]}")  # its frame crop (":0:": see _shard_draws)
             try:
                 sample = {**self.decode(raw, rng), "__pos__": pos}
             except (FrameSelectionError, ColourError):  # the configuration, not the sample: never skipped

@@ -1,9 +1,13 @@
-"""Atomic file writes: a reader never sees a half-written file, and a failed write leaves nothing behind.
+"""Writing whole or not at all: the one place kinetype writes a file or a folder that a reader,
+or a run after a crash, must never see half-written.
 
-Every temporary name kinetype writes beside an output comes from :func:`temp_sibling`: it fits the
-file system's name limit whenever the output's own name does, and it carries the writer's host and
-pid, so :func:`remove_stale_temporaries` can clear what a killed run left without touching the
-temporary of a run still going.
+:func:`atomic_path` (a file) and :func:`atomic_folder` (a folder) write under a temporary name
+beside the output, fsync what was written and the folder it lands in (so a power cut after the
+rename cannot lose it), then rename. On any error the temporary is removed and the output is as it
+was. Every temporary name comes from :func:`temp_sibling`: it fits the file system's name limit
+whenever the output's own name does, and it carries the writer's host and pid, so
+:func:`remove_stale_temporaries` can clear what a killed run left without touching the temporary of
+a run still going.
 """
 
 from __future__ import annotations
@@ -71,26 +75,43 @@ def _writer_is_gone(name: str, start: str) -> bool:
     return False
 
 
-def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def remove_stale_temporaries(path: str | os.PathLike, *, any_writer: bool = False) -> list[Path]:
     """Delete the temporaries of ``path`` (files or folders) whose writer has died: what a killed
-    run left. Returns what was removed."""
+    run left. With ``any_writer`` every temporary of ``path`` goes, whoever wrote it: for a caller
+    that alone owns ``path`` (a shard its plan gives to it), whose earlier writer may have died on
+    another machine. Returns what was removed."""
     path = Path(path)
     if not path.parent.is_dir():
         return []
     start, _ = _temp_prefix(path)
-    removed = []
     try:
         names = [n for n in os.listdir(path.parent) if n.startswith(start)]
     except OSError:
         return []
-    for name in names:
-        if _writer_is_gone(name, start):
-            stale = path.parent / name
-            if stale.is_dir() and not stale.is_symlink():
-                shutil.rmtree(stale, ignore_errors=True)
-            else:
-                stale.unlink(missing_ok=True)
-            removed.append(stale)
+    removed = [path.parent / n for n in names if any_writer or _writer_is_gone(n, start)]
+    for stale in removed:
+        _remove(stale)
+    return removed
+
+
+def remove_stale_temporaries_in(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temporaries of any output in ``folder`` whose writer has died (a run whose next
+    output need not have the name the killed one was writing: checkpoints). Returns what was removed."""
+    folder = Path(folder)
+    try:
+        names = [n for n in os.listdir(folder) if n.startswith(".") and TEMP_MARK in n]
+    except OSError:
+        return []
+    removed = [folder / n for n in names if _writer_is_gone(n, n[: n.rindex(TEMP_MARK) + len(TEMP_MARK)])]
+    for stale in removed:
+        _remove(stale)
     return removed
 
 
@@ -109,7 +130,7 @@ def _fsync_dir(folder: Path) -> None:
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, overwrite: bool = True) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; on success it is fsynced and renamed onto ``path``.
+    """Yield a temporary file path next to ``path``; on success it is fsynced and renamed onto ``path``.
 
     The temporary name (:func:`temp_sibling`) keeps ``path``'s suffix (tools that pick a format by
     extension still work) and starts with a dot. On any error it is removed and the error re-raised
@@ -124,25 +145,79 @@ def atomic_path(path: str | os.PathLike, overwrite: bool = True) -> Iterator[Pat
     try:
         os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
         yield tmp
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
+        _fsync_file(tmp)
         os.chmod(tmp, FILE_MODE)
         if overwrite:
             os.replace(tmp, path)
         else:
             _publish_new(tmp, path)
-    except FileExistsError:
+    except BaseException as e:
         tmp.unlink(missing_ok=True)
-        raise
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        if e.filename is None:  # a failed write (disk full) names no file: name the one being written
+        if _names_no_file(e):
             raise OSError(e.errno, e.strerror or str(e), str(path)) from None
         raise
-    except BaseException:
-        tmp.unlink(missing_ok=True)
+    _fsync_dir(path.parent)
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a new, empty temporary folder next to ``path``; on success every file and folder in it
+    is fsynced and it is renamed onto ``path``: a reader (``--resume``, ``from_pretrained``) sees
+    the folder whole or not at all.
+
+    On any error the temporary folder is removed and the error re-raised (an OSError naming
+    ``path``); ``path`` is untouched. Temporaries of killed earlier writes of ``path`` are removed
+    first. With ``overwrite=False`` an existing ``path`` is never replaced (FileExistsError); with
+    ``overwrite=True`` an existing folder is moved aside, the new one renamed in, the old removed:
+    between the two renames ``path`` is absent, never partial.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path)
+    tmp = temp_sibling(path)
+    try:
+        tmp.mkdir()
+        yield tmp
+        for folder, _, files in os.walk(tmp, topdown=False):  # contents before the folders naming them
+            for name in files:
+                _fsync_file(Path(folder, name))
+            _fsync_dir(Path(folder))
+        if os.path.lexists(path) and overwrite:
+            old = temp_sibling(path)
+            os.rename(path, old)
+            os.rename(tmp, path)
+            _remove(old)
+        else:
+            _publish_new_folder(tmp, path)
+    except BaseException as e:
+        _remove(tmp)
+        if _names_no_file(e):
+            raise OSError(e.errno, e.strerror or str(e), str(path)) from None
         raise
     _fsync_dir(path.parent)
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as f:  # Linux and macOS fsync a read-only descriptor
+        os.fsync(f.fileno())
+
+
+def _names_no_file(e: BaseException) -> bool:
+    """A failed write (disk full) names no file: the caller names the one being written."""
+    return isinstance(e, OSError) and not isinstance(e, FileExistsError) and e.filename is None
+
+
+def _publish_new_folder(tmp: Path, path: Path) -> None:
+    """Rename ``tmp`` to ``path`` unless ``path`` exists. A rename replaces an empty folder, so
+    that one is checked first; a non-empty one makes the rename itself fail."""
+    if os.path.lexists(path):
+        raise FileExistsError(errno.EEXIST, "written meanwhile by another process", str(path))
+    try:
+        os.rename(tmp, path)
+    except OSError as e:
+        if e.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR, errno.EISDIR):
+            raise FileExistsError(errno.EEXIST, "written meanwhile by another process", str(path)) from None
+        raise
 
 
 def _publish_new(tmp: Path, path: Path) -> None:

@@ -52,8 +52,8 @@ def _check_fps(fps: int) -> int:
 
 # BT.709 limited-range RGB → Y'CbCr 4:2:0 by swscale with one reused context (building one per
 # frame cost more than the conversion), single-threaded (determinism, one core per clip) and AREA
-# chroma subsampling — the 2x2 box average. Half the time of the skia colour-matrix pipeline used
-# before (6.6 against 13.5 ms per 24-frame 256-px clip, measured by hand), same planes ±1.
+# chroma subsampling — the 2x2 box average. Half the time of a skia colour-matrix pipeline (6.6
+# against 13.5 ms per 24-frame 256-px clip, measured by hand), same planes ±1.
 SWS_OPTIONS = dict(format="yuv420p", interpolation="AREA", dst_colorspace="ITU709", dst_color_range="MPEG", threads=1)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import itertools
 import logging
+import os
 import tarfile
 
 import av
@@ -131,6 +132,14 @@ def test_shards_can_be_given_as_folder_pattern_or_list(dataset):
     assert ShardDataset(str(dataset / "shard-{000000..000003}.tar")).urls == tars
     assert ShardDataset(str(dataset / "shard-*.tar")).urls == tars
     assert ShardDataset(tars[:2]).urls == tars[:2]
+
+
+def test_a_shards_stats_give_its_sample_count_and_a_fifo_in_their_place_is_not_read(dataset, tmp_path):
+    assert data.expected_samples(str(dataset / "shard-000003.tar")) == 1
+    (tmp_path / "shard-000000.tar").write_bytes((dataset / "shard-000000.tar").read_bytes())
+    os.mkfifo(tmp_path / "shard-000000.stats.json")  # reading it would wait for a writer for ever
+    assert data.expected_samples(str(tmp_path / "shard-000000.tar")) is None
+    assert data.expected_samples(str(tmp_path / "shard-000009.tar")) is None  # copied without its stats
 
 
 @pytest.mark.parametrize("world,workers", [(1, 2), (2, 1), (3, 2), (2, 3)])

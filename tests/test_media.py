@@ -1,15 +1,13 @@
-"""Video/GIF/PNG encoding round trips, contact sheets and atomic writes."""
+"""Video/GIF/PNG encoding round trips and contact sheets (atomic writes: test_fsutil.py)."""
 
 import io
 import os
-import stat
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from kinetype.errors import KinetypeError
-from kinetype.fsutil import FILE_MODE, atomic_path, atomic_write_bytes
 from kinetype.media import (SHEET_GAP_PX, colourise_mask, contact_sheet, decode_mp4, encode_gif, encode_mp4,
                             encode_png, write_video)
 
@@ -170,31 +168,6 @@ def test_write_video_unknown_suffix(tmp_path):
 def test_png_bytes():
     img = smooth_clip(1, 16, 16)[0]
     np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(encode_png(img)))), img)
-
-
-def test_atomic_write(tmp_path):
-    path = tmp_path / "a.bin"
-    atomic_write_bytes(path, b"one")
-    atomic_write_bytes(path, b"two")
-    assert path.read_bytes() == b"two"
-    assert stat.S_IMODE(path.stat().st_mode) == FILE_MODE
-    assert os.listdir(tmp_path) == ["a.bin"]
-
-
-def test_atomic_path_error_leaves_nothing(tmp_path):
-    path = tmp_path / "b.mp4"
-    path.write_bytes(b"old")
-    with pytest.raises(RuntimeError):
-        with atomic_path(path) as tmp:
-            assert tmp.parent == tmp_path and tmp.suffix == ".mp4" and tmp != path
-            tmp.write_bytes(b"half")
-            raise RuntimeError("boom")
-    assert path.read_bytes() == b"old"
-    assert os.listdir(tmp_path) == ["b.mp4"]
-    with pytest.raises(RuntimeError):
-        with atomic_path(tmp_path / "new.bin") as tmp:
-            raise RuntimeError("boom")
-    assert os.listdir(tmp_path) == ["b.mp4"]
 
 
 def test_mp4_bytes_are_the_same_in_every_process():

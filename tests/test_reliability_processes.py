@@ -350,7 +350,7 @@ def test_no_worker_or_resource_tracker_outlives_a_killed_command(world, tmp_path
             one_line(stderr, "terminated", prefix="stopped")
             assert not temporaries(tmp_path)
         else:  # kill -9 runs no clean-up: only a shard in progress, which the next render removes first
-            assert all(n.startswith("shard-") and ".tmp-" in n for n in temporaries(tmp_path)), temporaries(tmp_path)
+            assert all(n.startswith(".shard-") and ".tmp-" in n for n in temporaries(tmp_path)), temporaries(tmp_path)
     finally:
         try:
             os.killpg(proc.pid, signal.SIGKILL)

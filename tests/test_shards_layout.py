@@ -13,7 +13,7 @@ from kinetype.shards.layout import (CONFIG_FILE, RenderRecord, ShardReader, Shar
                                     read_render_record, read_stats, shard_table, stats_name, tar_name,
                                     write_render_record)
 from kinetype.shards.plan import RenderConfig
-from kinetype.shards.storage import LocalStorage
+from kinetype.shards.storage import Storage
 from kinetype.shards.writer import ShardWriter
 
 SAMPLES = {
@@ -24,7 +24,7 @@ SAMPLES = {
 
 
 def write_shard(root: Path, shard: int = 1) -> dict:
-    writer = ShardWriter(LocalStorage(root), shard, {"fingerprint": "f"})
+    writer = ShardWriter(Storage(root), shard, {"fingerprint": "f"})
     for key, members in SAMPLES.items():
         writer.add(key, members, {"key": key, "bytes": sum(map(len, members.values()))})
     writer.fail({"index": 6, "key": "s000000006", "reason": "RuntimeError: no"})
@@ -38,7 +38,7 @@ def test_file_names():
 
 def test_reader_reads_back_what_the_writer_wrote(tmp_path):
     stats = write_shard(tmp_path)
-    storage = LocalStorage(tmp_path)
+    storage = Storage(tmp_path)
     reader = ShardReader(storage, 1)
     assert list(reader) == list(SAMPLES.items())  # order, keys, extensions and bytes
     assert reader.url == str(tmp_path / "shard-000001.tar") and len(reader.data) == stats["tar_bytes"]
@@ -54,21 +54,21 @@ def test_damaged_tar_is_one_error_after_the_whole_samples(tmp_path):
     tar.write_bytes(raw[:cut])
     got = []
     with pytest.raises(ShardReadError) as caught:
-        for key, members in ShardReader(LocalStorage(tmp_path), 1):
+        for key, members in ShardReader(Storage(tmp_path), 1):
             got.append(key)
     assert got == ["s000000004", "s000000005"]
     message = str(caught.value)
     assert len(message.splitlines()) == 1 and str(tar) in message and "damaged" in message
     tar.write_bytes(raw[:raw.index(b"masks") + 1])  # inside a member of the first sample
     with pytest.raises(ShardReadError) as caught:
-        list(ShardReader(LocalStorage(tmp_path), 1))
+        list(ShardReader(Storage(tmp_path), 1))
     assert caught.value.partial == ("s000000004", {"mp4": SAMPLES["s000000004"]["mp4"]})
     tar.write_bytes(b"")
     with pytest.raises(ShardReadError, match="shard-000001.tar: damaged"):
-        list(ShardReader(LocalStorage(tmp_path), 1))
+        list(ShardReader(Storage(tmp_path), 1))
     tar.unlink()
     with pytest.raises(FileNotFoundError):
-        list(ShardReader(LocalStorage(tmp_path), 1))
+        list(ShardReader(Storage(tmp_path), 1))
 
 
 def record(**config) -> RenderRecord:
@@ -78,7 +78,7 @@ def record(**config) -> RenderRecord:
 
 
 def test_render_record_round_trip(tmp_path):
-    storage = LocalStorage(tmp_path)
+    storage = Storage(tmp_path)
     rec = record(seed=3, english_share=0.25)
     write_render_record(storage, rec)
     back = read_render_record(storage)
@@ -90,7 +90,7 @@ def test_render_record_round_trip(tmp_path):
 def test_older_render_config_without_new_fields_reads_with_defaults(tmp_path):
     (tmp_path / CONFIG_FILE).write_text(json.dumps({"fingerprint": "f", "config": {"templates": "t", "n": 5,
                                                                                    "shard_size": 2}}))
-    rec = read_render_record(LocalStorage(tmp_path))
+    rec = read_render_record(Storage(tmp_path))
     assert rec.config == RenderConfig(templates=Path("t"), n=5, shard_size=2)
     assert (rec.template_ids, rec.content, rec.command, rec.created) == ((), {}, "", None)
 
@@ -108,14 +108,14 @@ def test_older_render_config_without_new_fields_reads_with_defaults(tmp_path):
 def test_bad_render_config_is_one_line_naming_file_and_field(tmp_path, text, field):
     (tmp_path / CONFIG_FILE).write_text(text)
     with pytest.raises(KinetypeError) as caught:
-        read_render_record(LocalStorage(tmp_path))
+        read_render_record(Storage(tmp_path))
     message = str(caught.value)
     assert len(message.splitlines()) == 1 and str(tmp_path / CONFIG_FILE) in message and field in message
 
 
 def test_not_a_dataset_folder(tmp_path):
     with pytest.raises(KinetypeError, match="not a kinetype dataset folder"):
-        read_render_record(LocalStorage(tmp_path))
+        read_render_record(Storage(tmp_path))
     (tmp_path / "file").write_text("x")
     with pytest.raises(KinetypeError, match="is a file, not a dataset folder"):
-        read_render_record(LocalStorage(tmp_path / "file"))
+        read_render_record(Storage(tmp_path / "file"))

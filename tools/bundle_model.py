@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from kinetype.errors import KinetypeError
+from kinetype.fsutil import atomic_folder
 from kinetype.pipeline import DEFAULT_MODEL_DIR, Pipeline
 
 LIMIT_MB = 30  # the repository and every wheel carry the model: keep it small
@@ -26,24 +27,16 @@ LIMIT_MB = 30  # the repository and every wheel carry the model: keep it small
 def bundle(src: Path, dst: Path) -> Path:
     pipe = Pipeline.from_pretrained(src)
     dst = dst.resolve()  # models/kinetype is a link: swap the folder it names, not the link
-    tmp = dst.with_name(dst.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    pipe.save_pretrained(tmp, dtype=torch.float16)
-    for keep in ("README.md", "curve.png"):
-        if (dst / keep).is_file():
-            shutil.copy2(dst / keep, tmp / keep)
-    if (src / "train_config.json").is_file():
-        shutil.copy2(src / "train_config.json", tmp / "train_config.json")
-    size_mb = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file()) / 2**20
-    if size_mb > LIMIT_MB:
-        shutil.rmtree(tmp)
-        raise SystemExit(f"error: {src}: {size_mb:.1f} MB in half precision, over the {LIMIT_MB} MB limit")
-    old = dst.with_name(dst.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if dst.exists():
-        dst.rename(old)
-    tmp.rename(dst)
-    shutil.rmtree(old, ignore_errors=True)
+    with atomic_folder(dst, overwrite=True) as tmp:
+        pipe.save_pretrained(tmp, dtype=torch.float16)
+        for keep in ("README.md", "curve.png"):
+            if (dst / keep).is_file():
+                shutil.copy2(dst / keep, tmp / keep)
+        if (src / "train_config.json").is_file():
+            shutil.copy2(src / "train_config.json", tmp / "train_config.json")
+        size_mb = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file()) / 2**20
+        if size_mb > LIMIT_MB:
+            raise SystemExit(f"error: {src}: {size_mb:.1f} MB in half precision, over the {LIMIT_MB} MB limit")
     print(f"bundled {src} -> {dst} ({size_mb:.1f} MB, float16)")
     return dst
 
@@ -53,7 +46,6 @@ def main() -> None:
     ap.add_argument("src", type=Path, help="an exported pipeline folder (RUN/pipeline)")
     ap.add_argument("dst", type=Path, nargs="?", default=DEFAULT_MODEL_DIR)
     args = ap.parse_args()
-
     try:
         bundle(args.src, args.dst)
     except KinetypeError as e:

@@ -48,7 +48,7 @@ def eval_items(templates: Sequence, n: int, seed: int = 0, evalset: EvalSet | No
     motions = [m for m in s.motions if m in by_motion] or sorted(by_motion)  # a custom folder: its own tags
     items = []
     for i in range(n):
-        rng = np.random.default_rng([seed, 8, i])  # 8: this module's stream (issue 8)
+        rng = np.random.default_rng([seed, 8, i])  # 8: this module's own stream of the seed
         english = i % 2 == 0
         pool = s.english if english else s.random
         word = pool[int(rng.integers(len(pool)))]

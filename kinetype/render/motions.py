@@ -468,9 +468,3 @@ def _font_cycle(a, p, ctx):
         angle=ParamSpec(-60, 60, 15))
 def _rotate_hold(a, p, ctx):
     return {"rot": p["angle"] * np.sin(np.pi * np.clip(a, 0, 1)) ** 2}
-
-
-def validate_motion_params(name: str, params: Mapping[str, object]) -> list[str]:
-    """Return problems with ``params`` for motion ``name`` (empty when valid). Used by the template loader."""
-    spec = MOTIONS[name].params
-    return [f"unknown parameter {k!r} (allowed: {', '.join(sorted(spec)) or 'none'})" for k in params if k not in spec]

@@ -11,17 +11,16 @@
 KineTy names files by (effect, word), so one (template, word) pair can appear once: later samples
 of the same pair are skipped and counted.
 
-The export is whole or absent: it is written into a temporary folder next to OUT and renamed to OUT
-at the end; an existing OUT is never overwritten, a damaged dataset leaves nothing behind, and the
-temporary folder of an earlier export killed mid-way is removed by the next one.
+The export is whole or absent (:func:`kinetype.fsutil.atomic_folder`): it is written into a
+temporary folder next to OUT and renamed to OUT at the end; an existing OUT is never overwritten, a
+damaged dataset leaves nothing behind, and the temporary folder of an earlier export killed mid-way
+is removed by the next one.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import os
-import shutil
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,10 +29,10 @@ from PIL import Image
 from rich.console import Console
 
 from kinetype.errors import KinetypeError
-from kinetype.fsutil import check_output_dir, remove_stale_temporaries, temp_sibling
+from kinetype.fsutil import atomic_folder, check_output_dir
 from kinetype.shards.layout import ShardReader, ShardReadError, read_render_record, read_stats
 from kinetype.shards.sample import INSTANCE_EXT, TEXT_FIELDS, SampleError, decode_instance
-from kinetype.shards.storage import LocalStorage, Storage
+from kinetype.shards.storage import Storage
 
 FORMATS = ("kinety",)
 
@@ -45,21 +44,13 @@ class ExportSummary:
 
 
 def export_kinety(folder: str | Path, out: str | Path) -> ExportSummary:
-    storage = LocalStorage(folder)
+    storage = Storage(folder)
     record = read_render_record(storage)
     effect_of = {tid: i for i, tid in enumerate(record.template_ids)}
     num_shards = record.config.num_shards
     out = check_output_dir(out, "OUT", must_not_exist=True)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(out)  # an export-sized folder a killed run left
-    tmp = temp_sibling(out)
-    tmp.mkdir()
-    try:
+    with atomic_folder(out) as tmp:  # fails, rather than overwrite, if OUT appeared meanwhile
         summary = _write_kinety(storage, num_shards, effect_of, tmp)
-        os.rename(tmp, out)  # fails, rather than overwrite, if OUT appeared meanwhile
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return summary
 
 

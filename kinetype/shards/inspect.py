@@ -15,19 +15,19 @@ from rich.markup import escape
 from rich.table import Table
 
 from kinetype.errors import KinetypeError
-from kinetype.fsutil import check_output_file
-from kinetype.media import atomic_write_bytes, contact_sheet, decode_mp4, encode_png
+from kinetype.fsutil import atomic_write_bytes, check_output_file
+from kinetype.media import contact_sheet, decode_mp4, encode_png
 from kinetype.shards.layout import ShardReader, parquet_name, read_render_record, read_stats, tar_name
 from kinetype.shards.manifest import read_manifest
-from kinetype.shards.storage import LocalStorage
+from kinetype.shards.storage import Storage
 
 
-def damaged_shards(storage: LocalStorage, stats: list[dict]) -> list[str]:
+def damaged_shards(storage: Storage, stats: list[dict]) -> list[str]:
     """Complete shards (by their stats) whose tar is missing or not the size its stats record: a cheap
     check (no decoding, no checksum; `kinetype shards verify` does those)."""
     damaged = []
     for st in stats:
-        path = Path(storage.url(tar_name(st["shard"])))
+        path = storage.path(tar_name(st["shard"]))
         if not path.is_file():
             damaged.append(f"{path.name} missing")
         elif st.get("tar_bytes") is not None and path.stat().st_size != st["tar_bytes"]:
@@ -38,7 +38,7 @@ def damaged_shards(storage: LocalStorage, stats: list[dict]) -> list[str]:
 
 
 def summary(folder: str | Path) -> dict:
-    storage = LocalStorage(folder)
+    storage = Storage(folder)
     config = read_render_record(storage).config
     num_shards = config.num_shards
     stats = [dict(s, shard=s.get("shard", k)) for k, s in ((k, read_stats(storage, k)) for k in range(num_shards)) if s]
@@ -82,7 +82,7 @@ def print_summary(info: dict, console: Console, top: int = 8) -> None:
     console.print(table)
 
 
-def _read_samples(storage: LocalStorage, shard: int, keys: set[str]) -> dict[str, dict[str, bytes]]:
+def _read_samples(storage: Storage, shard: int, keys: set[str]) -> dict[str, dict[str, bytes]]:
     """The samples ``keys`` of the shard; a damaged tar is a one-line ShardReadError naming it."""
     return {key: members for key, members in ShardReader(storage, shard) if key in keys}
 
@@ -104,7 +104,7 @@ def sample_sheet(members: dict[str, bytes], key: str, frames_per_row: int, thumb
 def write_contact_sheet(folder: str | Path, out: str | Path, samples: int = 6, frames_per_row: int = 8, seed: int = 0,
                         thumb_px: int = 96) -> list[str]:
     """Writes a PNG: one row per random sample (:func:`sample_sheet`). Returns the keys shown."""
-    storage = LocalStorage(folder)
+    storage = Storage(folder)
     manifest = read_manifest(storage)
     if not {"key", "shard"} <= set(manifest.column_names):
         raise KinetypeError(f"{folder}: the manifest has no key/shard columns (run `kinetype shards verify`)")

@@ -87,19 +87,19 @@ def write_render_record(storage: Storage, record: RenderRecord) -> None:
 def read_render_record(storage: Storage) -> RenderRecord:
     """The folder's ``render_config.json``; a missing, unparsable or damaged one is a one-line
     KinetypeError naming the file (and the field)."""
-    root = storage.url("")
+    root = storage.path("")
     if not storage.exists(CONFIG_FILE):
-        if Path(root).exists() and not Path(root).is_dir():
+        if root.exists() and not root.is_dir():
             raise KinetypeError(f"{root} is a file, not a dataset folder")
         raise KinetypeError(f"{root} is not a kinetype dataset folder (no {CONFIG_FILE})")
-    url = storage.url(CONFIG_FILE)
+    path = storage.path(CONFIG_FILE)
     try:
         raw = json.loads(storage.read_bytes(CONFIG_FILE))
     except (ValueError, UnicodeDecodeError) as e:
-        raise KinetypeError(f"{url} does not parse: {e}") from None
+        raise KinetypeError(f"{path} does not parse: {e}") from None
 
     def damaged(what: str) -> KinetypeError:
-        return KinetypeError(f"{url} is damaged: {what} (re-render, or restore it from a copy)")
+        return KinetypeError(f"{path} is damaged: {what} (re-render, or restore it from a copy)")
 
     record = raw if isinstance(raw, dict) else {}
     if not isinstance(record.get("config"), dict):
@@ -169,12 +169,12 @@ def read_stats(storage: Storage, shard: int) -> dict[str, Any] | None:
         value = stats.get(field)
         if field in stats and (not isinstance(value, kind) or isinstance(value, bool) or
                                (kind is int and value < 0)):
-            raise KinetypeError(f"{storage.url(name)} is damaged: {field} must be "
+            raise KinetypeError(f"{storage.path(name)} is damaged: {field} must be "
                                 f"{'a count' if kind is int else 'a ' + kind.__name__}, got {value!r} "
                                 f"(remove it to render the shard again)")
     for failure in stats.get("failures", []):
         if not isinstance(failure, dict) or not isinstance(failure.get("key"), str):
-            raise KinetypeError(f"{storage.url(name)} is damaged: failures must be records with a key, got {failure!r} "
+            raise KinetypeError(f"{storage.path(name)} is damaged: failures must be records with a key, got {failure!r} "
                                 "(remove it to render the shard again)")
     return stats
 
@@ -182,11 +182,11 @@ def read_stats(storage: Storage, shard: int) -> dict[str, Any] | None:
 def read_parquet(storage: Storage, name: str) -> pa.Table:
     """A parquet file of the dataset; a missing or unreadable one is a one-line KinetypeError."""
     if not storage.exists(name):
-        raise KinetypeError(f"{storage.url(name)} is missing")
+        raise KinetypeError(f"{storage.path(name)} is missing")
     try:
         return pq.read_table(io.BytesIO(storage.read_bytes(name)))
     except (pa.ArrowException, ValueError) as e:
-        raise KinetypeError(f"{storage.url(name)} is not a readable parquet file ({' '.join(str(e).split())})") from None
+        raise KinetypeError(f"{storage.path(name)} is not a readable parquet file ({' '.join(str(e).split())})") from None
 
 
 def shard_table(storage: Storage, shard: int) -> pa.Table:
@@ -217,7 +217,7 @@ class ShardReader:
     def __init__(self, storage: Storage, shard: int):
         self.storage, self.shard = storage, shard
         self.name = shard_name(shard)
-        self.url = storage.url(tar_name(shard))
+        self.url = str(storage.path(tar_name(shard)))
 
     @cached_property
     def data(self) -> bytes:

@@ -2,8 +2,7 @@
 
 Each task renders its shard's samples in order and writes the shard itself through the same
 :class:`~kinetype.shards.writer.ShardWriter`, so the output (and resuming) is identical to a local
-run. The output folder must be reachable from every Ray node (a shared filesystem, or an object
-store behind another :class:`~kinetype.shards.storage.Storage`).
+run. The output folder must be reachable from every Ray node (a shared file system).
 """
 
 from __future__ import annotations

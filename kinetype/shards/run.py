@@ -36,7 +36,7 @@ from kinetype.shards.layout import (CONFIG_FILE, MANIFEST, RenderRecord, read_re
 from kinetype.shards.manifest import write_manifest_and_card
 from kinetype.shards.plan import FORMAT_VERSION, RenderConfig, templates_fingerprint
 from kinetype.shards.ray_runner import render_with_ray
-from kinetype.shards.storage import LocalStorage, Storage
+from kinetype.shards.storage import Storage
 from kinetype.shards.worker import (CRASHES, FailedSample, Job, RenderFn, SampleResult, default_encode_fn,
                                     default_render_fn, init_worker, work_chunk)
 from kinetype.shards.writer import ShardWriter, remove_temporaries
@@ -100,11 +100,11 @@ def check_or_write_config(storage: Storage, job: Job, command: str) -> RenderRec
         try:
             old = read_render_record(storage)
         except (OSError, KinetypeError):
-            raise KinetypeError(f"{storage.url(CONFIG_FILE)} is unreadable: remove it or use another --out") from None
+            raise KinetypeError(f"{storage.path(CONFIG_FILE)} is unreadable: remove it or use another --out") from None
         if old.fingerprint != job.fingerprint:
             changed = [f"{k} {old.content.get(k)!r} -> {v!r}" for k, v in described.items() if old.content.get(k) != v]
             raise KinetypeError(
-                f"{storage.url('')} holds a dataset rendered with another configuration "
+                f"{storage.path('')} holds a dataset rendered with another configuration "
                 f"({'; '.join(changed) or 'fingerprint differs'}): use a new --out folder, or the original options"
             )
         return old
@@ -154,7 +154,6 @@ def render_dataset(
     templates: Sequence | None = None,
     render_fn: RenderFn | None = None,
     encode_fn: Callable | None = None,
-    storage: Storage | None = None,
     command: str | None = None,
     progress: bool = True,
     console: Console | None = None,
@@ -164,9 +163,8 @@ def render_dataset(
     check_job_args(workers, num_shards, shard_index)
     workers = max(1, workers or os.cpu_count() or 1)
     command = command or shlex.join(["kinetype", *sys.argv[1:]])
-    if storage is None:
-        check_output_dir(out, "--out")  # an unwritable folder: refused before any clip is rendered
-        storage = LocalStorage(out)
+    check_output_dir(out, "--out")  # an unwritable folder: refused before any clip is rendered
+    storage = Storage(out)
     if templates is None:
         templates = load_engine_templates(config.templates)
     job = Job(config, tuple(sorted(templates, key=lambda t: t.id)), render_fn or default_render_fn,

@@ -31,7 +31,7 @@ from kinetype.shards.layout import (CARD_JSON, MANIFEST, ShardReader, ShardReadE
 from kinetype.shards.manifest import manifest_checksums
 from kinetype.shards.plan import sample_key
 from kinetype.shards.sample import INSTANCE_EXT, TEXT_FIELDS, SampleError, check_members, decode_instance, parse_meta
-from kinetype.shards.storage import TMP_MARK, LocalStorage
+from kinetype.shards.storage import Storage
 from kinetype.workers import process_pool, stop_pool
 from kinetype.render.words import word_caption
 
@@ -103,7 +103,7 @@ def check_sample(members: dict[str, bytes], key: str) -> None:
 
 
 def check_shard(root: str, shard: int, planned_range: range) -> ShardCheck:
-    storage = LocalStorage(root)
+    storage = Storage(root)
     result = ShardCheck(shard)
     name = shard_name(shard)
     try:
@@ -153,7 +153,7 @@ def check_shard(root: str, shard: int, planned_range: range) -> ShardCheck:
     return result
 
 
-def _check_shard_parquet(storage: LocalStorage, shard: int, stats: dict, result: ShardCheck) -> list[str] | None:
+def _check_shard_parquet(storage: Storage, shard: int, stats: dict, result: ShardCheck) -> list[str] | None:
     """Checksum and readability of the shard's parquet; its keys, or None when it cannot be used."""
     if not storage.exists(parquet_name(shard)):
         result.corrupt.append((parquet_name(shard), "missing"))
@@ -176,7 +176,7 @@ def _check_shard_parquet(storage: LocalStorage, shard: int, stats: dict, result:
 
 
 def verify_dataset(folder: str | Path, workers: int = 1) -> VerifyReport:
-    storage = LocalStorage(folder)
+    storage = Storage(folder)
     config = read_render_record(storage).config
     num_shards = config.num_shards
     report = VerifyReport(shards=num_shards, planned=config.n)
@@ -209,15 +209,15 @@ def verify_dataset(folder: str | Path, workers: int = 1) -> VerifyReport:
     return report
 
 
-def unknown_shard_files(storage: LocalStorage, num_shards: int) -> list[str]:
+def unknown_shard_files(storage: Storage, num_shards: int) -> list[str]:
     """Files named like shards that the plan does not have (copied in from another dataset): the
     loader does not read them, and they are named rather than passed over."""
     known = {name(k) for k in range(num_shards) for name in (tar_name, parquet_name, stats_name)}
     return [f"{n} (not a shard of this dataset's plan of {num_shards}: not read; remove it)"
-            for n in storage.list("shard-") if n not in known and TMP_MARK not in n]
+            for n in storage.list("shard-") if n not in known]
 
 
-def check_manifest(storage: LocalStorage, checks: list[ShardCheck], ranges: list[range],
+def check_manifest(storage: Storage, checks: list[ShardCheck], ranges: list[range],
                    valid_keys: set[str], report: VerifyReport) -> None:
     """The manifest against the card's checksum, the shards' checksums, and the shard parquets' rows."""
     raw = storage.read_bytes(MANIFEST)

@@ -1,8 +1,8 @@
 """Writing shards: the writer of one shard's three files (read back by
 :class:`~kinetype.shards.layout.ShardReader`).
 
-Per shard ``k`` three files, written in this order, each under a temporary name and renamed when
-complete:
+Per shard ``k`` three files, written in this order, each whole or not at all
+(:func:`kinetype.fsutil.atomic_path`: a temporary name, fsync, rename):
 
 1. ``shard-{k:06d}.tar``         the samples (WebDataset layout, see :mod:`kinetype.shards.sample`)
 2. ``shard-{k:06d}.parquet``     one row of metadata per sample
@@ -10,11 +10,12 @@ complete:
                                  and of the parquet —
                                  written last: its presence is the "shard complete" marker.
 
-Everything goes through :class:`~kinetype.shards.storage.Storage`: the render code never touches paths.
+Everything goes through the dataset's :class:`~kinetype.shards.storage.Storage`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -25,18 +26,19 @@ from typing import Any, BinaryIO
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from kinetype.fsutil import atomic_path, remove_stale_temporaries
 from kinetype.shards.layout import parquet_name, shard_name, stats_name, tar_name
-from kinetype.shards.storage import TMP_MARK, Storage
+from kinetype.shards.storage import Storage
 
 TAR_MTIME = 0  # fixed, so the same samples give byte-identical tars
 
 
 def remove_temporaries(storage: Storage, shard: int) -> int:
-    """Delete leftovers of an interrupted write of this shard; returns how many."""
-    stale = [n for n in storage.list(shard_name(shard) + ".") if TMP_MARK in n]
-    for name in stale:
-        storage.remove(name)
-    return len(stale)
+    """Delete leftovers of an interrupted write of this shard, whoever wrote them: the plan gives a
+    shard to one run, and a Ray task retried elsewhere leaves its first try's temporary on another
+    machine's name. Returns how many."""
+    return sum(len(remove_stale_temporaries(storage.path(name), any_writer=True))
+               for name in (tar_name(shard), parquet_name(shard), stats_name(shard)))
 
 
 class _HashingFile:
@@ -64,8 +66,8 @@ class ShardWriter:
         self.rows: list[dict[str, Any]] = []
         self.failures: list[dict[str, Any]] = []
         self.started = time.time()
-        self._ctx = storage.open_write(tar_name(shard))
-        self._file = self._ctx.__enter__()
+        self._tar_write = atomic_path(storage.path(tar_name(shard)))  # open until close or abort
+        self._file = open(self._tar_write.__enter__(), "wb")
         self._hashing = _HashingFile(self._file)
         self._tar = tarfile.open(fileobj=self._hashing, mode="w", format=tarfile.USTAR_FORMAT)
 
@@ -81,7 +83,8 @@ class ShardWriter:
 
     def close(self) -> dict[str, Any]:
         self._tar.close()
-        self._ctx.__exit__(None, None, None)
+        self._file.close()
+        self._tar_write.__exit__(None, None, None)
         # The parquet schema is fixed by the rows; an all-failed shard still gets an empty table.
         table = pa.Table.from_pylist(self.rows) if self.rows else pa.table({"key": pa.array([], pa.string())})
         buf = io.BytesIO()
@@ -106,12 +109,10 @@ class ShardWriter:
         return stats
 
     def abort(self) -> None:
-        try:
+        with contextlib.suppress(Exception):
             self._tar.close()
-        except Exception:
-            pass
-        try:
-            self._ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
-        except RuntimeError:
-            pass
+        with contextlib.suppress(OSError):  # a full disk fails the flush: the temporary goes all the same
+            self._file.close()
+        aborted = RuntimeError("aborted")
+        self._tar_write.__exit__(RuntimeError, aborted, None)  # removes the temporary, swallows `aborted`
 

@@ -8,14 +8,14 @@
         state.json             step, counters, optimiser hyper-parameters, per-rank data-stream positions,
                                per-rank python/numpy RNG states
 
-A checkpoint is written to ``step_N.tmp/`` and renamed when complete, so a killed run never leaves
-a half-written checkpoint where ``--resume`` would look.
+A checkpoint is written through :func:`kinetype.fsutil.atomic_folder` (a hidden temporary folder,
+fsynced, renamed when complete), so a killed run never leaves a half-written checkpoint where
+``--resume`` would look.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import random
 import shutil
 from pathlib import Path
@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from kinetype.fsutil import atomic_folder, remove_stale_temporaries_in
 from kinetype.model.errors import TrainingError
 
 
@@ -32,8 +33,14 @@ def checkpoint_dir(run: Path) -> Path:
     return Path(run) / "checkpoints"
 
 
+def _checkpoints(run: Path) -> list[Path]:
+    """The whole checkpoints, oldest first: folders named ``step_`` and digits (a temporary's name
+    starts with a dot)."""
+    return sorted(p for p in checkpoint_dir(run).glob("step_*") if p.is_dir() and p.name[5:].isdigit())
+
+
 def latest_checkpoint(run: Path) -> Path | None:
-    done = sorted(p for p in checkpoint_dir(run).glob("step_*") if p.is_dir() and not p.name.endswith(".tmp"))
+    done = _checkpoints(run)
     return done[-1] if done else None
 
 
@@ -96,35 +103,27 @@ def save_checkpoint(
     keep: int,
 ) -> Path:
     final = checkpoint_dir(run) / f"step_{step:08d}"
-    tmp = final.with_name(final.name + ".tmp")
-    for stale in checkpoint_dir(run).glob("step_*.tmp"):  # what a killed or failed write left
-        shutil.rmtree(stale, ignore_errors=True)
-    file = tmp
+    remove_stale_temporaries_in(checkpoint_dir(run))  # what a killed run left, whatever step it was writing
+    written = final  # what an error names: the file being written, else the checkpoint
     try:
-        tmp.mkdir(parents=True)
-        opt_tensors, opt_meta = optimizer_tensors(optimizer)
-        files = {"model.safetensors": model, "ema.safetensors": ema, "optimizer.safetensors": opt_tensors,
-                 "rng.safetensors": {f"rank{r}.{k}": v for r, (ts, _) in enumerate(rng) for k, v in ts.items()}}
-        for name, tensors in files.items():
-            file = tmp / name
-            save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, file)
-        file = tmp / "state.json"
-        full = {**state, "step": step, "optimizer": opt_meta, "rng": [meta for _, meta in rng]}
-        file.write_text(json.dumps(full))
-        for f in tmp.iterdir():  # flush file contents before the rename makes them visible
-            with open(f, "rb") as fh:
-                os.fsync(fh.fileno())
+        with atomic_folder(final, overwrite=True) as tmp:
+            opt_tensors, opt_meta = optimizer_tensors(optimizer)
+            files = {"model.safetensors": model, "ema.safetensors": ema, "optimizer.safetensors": opt_tensors,
+                     "rng.safetensors": {f"rank{r}.{k}": v for r, (ts, _) in enumerate(rng) for k, v in ts.items()}}
+            for name, tensors in files.items():
+                written = final / name
+                save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, tmp / name)
+            written = final / "state.json"
+            full = {**state, "step": step, "optimizer": opt_meta, "rng": [meta for _, meta in rng]}
+            (tmp / "state.json").write_text(json.dumps(full))
+            written = final
     except Exception as e:  # a full disk: safetensors raises its own error type, json an OSError
-        shutil.rmtree(tmp, ignore_errors=True)
         last = latest_checkpoint(run)
         kept = f"the last whole checkpoint, {last.name}, is kept" if last else "no earlier checkpoint"
         reason = e.strerror if isinstance(e, OSError) and e.strerror else " ".join(str(e).split())[:160]
-        raise TrainingError(f"{file}: cannot write the checkpoint of step {step} ({reason}); {kept}") from None
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
+        raise TrainingError(f"{written}: cannot write the checkpoint of step {step} ({reason}); {kept}") from None
     # Keep the last K.
-    done = sorted(p for p in checkpoint_dir(run).glob("step_*") if p.is_dir() and not p.name.endswith(".tmp"))
+    done = _checkpoints(run)
     for old in done[: max(0, len(done) - keep)]:
         shutil.rmtree(old, ignore_errors=True)
     return final

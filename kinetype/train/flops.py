@@ -2,8 +2,9 @@
 
 What a step computes, per clip: the network's forward and backward; the glyph loss's decoder on its
 clips (forward and backward) and the decoder forward for its target; and, without the latent cache,
-the encoder on every frame. ``old=True`` counts the step before issue 15 (the encoder always, and the
-glyph loss decoding every clip against the decoded video). ``benchmarks/train_speed.py`` divides by
+the encoder on every frame. ``old=True`` counts the reference step the benchmarks compare against
+(no latent cache: the encoder always, and the glyph loss decoding every clip against the decoded
+video). ``benchmarks/train_speed.py`` divides by
 step time and the device's peak for MFU; ``kinetype train --dry-run`` prints the total.
 """
 

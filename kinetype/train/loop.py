@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import random
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from kinetype.media import atomic_write_bytes, contact_sheet, encode_png, write_video
+from kinetype.fsutil import atomic_folder, atomic_write_bytes
+from kinetype.media import contact_sheet, encode_png, write_video
 from kinetype.model.autoencoder import resize_masks
 from kinetype.model.errors import TrainingError
 from kinetype.model.losses import denoising_loss, glyph_loss, motion_loss
@@ -157,7 +157,7 @@ def train(
         ema.load_state_dict(ck["ema"])
         ckpt_io.load_optimizer(opt, ck["optimizer"], ck["state"]["optimizer"])
         st = ck["state"]
-        if not isinstance(st.get("data"), list):  # before resume by position: a batch count, not positions
+        if not isinstance(st.get("data"), list):  # a batch count, not data positions: no exact resume
             raise TrainingError(f"{last}: written by an older kinetype that recorded no data positions; this one "
                                 f"cannot continue it exactly (remove {ckpt_io.checkpoint_dir(run)} to start the stage again)")
         step, seen_clips = st["step"], st["seen_clips"]
@@ -379,12 +379,9 @@ def export(cfg, module, ema, autoencoder, stream, out: Path, device) -> Path:
         net = averaged.eval()
     pipe = Pipeline(net, autoencoder.eval(), objective=cfg.model.objective, stage=cfg.stage, size_px=cfg.data.size_px,
                     num_frames=cfg.data.num_frames, fps=cfg.fps)
-    tmp = out.with_name(out.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    pipe.save_pretrained(tmp)
-    (tmp / "train_config.json").write_text(config_to_json(cfg) + "\n")
-    shutil.rmtree(out, ignore_errors=True)
-    tmp.rename(out)
+    with atomic_folder(out, overwrite=True) as tmp:  # a later run's export replaces this one whole
+        pipe.save_pretrained(tmp)
+        (tmp / "train_config.json").write_text(config_to_json(cfg) + "\n")
     return out
 
 
