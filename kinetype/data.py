@@ -44,7 +44,9 @@ from webdataset import tariterators
 
 from kinetype.decode import RGB_DTYPES, ColourError, decode_video, video_dtype
 from kinetype.errors import KinetypeError, random_seed, whole
+from kinetype.shards.layout import CONFIG_FILE, read_render_record, tar_name
 from kinetype.shards.sample import INSTANCE_EXT, TEXT_FIELDS, SampleError, check_members, decode_instance, parse_meta
+from kinetype.shards.storage import Storage, check_regular_file
 
 log = logging.getLogger("kinetype.data")
 
@@ -65,7 +67,6 @@ def expand_shards(shards: str | Path | Sequence[str]) -> list[str]:
                 urls += sorted(glob.glob(part)) if any(c in part for c in "*?[") else [part]
     if not urls:
         raise FileNotFoundError(f"no shards found in {shards!r}")
-    from kinetype.shards.storage import check_regular_file
 
     for url in urls:  # a FIFO named like a shard would block the loader for ever
         if "://" not in url and os.path.lexists(url):
@@ -77,9 +78,6 @@ def _planned_shards(folder: Path) -> list[str]:
     """The tars of a dataset folder that its plan (``render_config.json``) names: a ``shard-*.tar``
     copied in from elsewhere is not read (``kinetype shards verify`` names it). A folder without a
     plan (shards gathered by hand) gives every ``shard-*.tar``."""
-    from kinetype.shards.layout import CONFIG_FILE, read_render_record, tar_name
-    from kinetype.shards.storage import Storage
-
     storage = Storage(folder)
     if not storage.path(CONFIG_FILE).is_file():
         return sorted(glob.glob(os.path.join(str(folder), "shard-*.tar")))
@@ -90,8 +88,6 @@ def _planned_shards(folder: Path) -> list[str]:
 def expected_samples(url: str) -> int | None:
     """The number of samples a local shard holds, from the stats file written beside it (None when
     there is none: a remote URL, or shards copied without their stats)."""
-    from kinetype.shards.storage import Storage
-
     if "://" in url or not url.endswith(".tar"):
         return None
     tar = Path(url)

@@ -21,6 +21,8 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
+from kinetype.errors import KinetypeError
+
 # Permissions a plain open() would give (mkstemp makes 0600 files).
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
@@ -252,8 +254,6 @@ def _first_existing(path: Path) -> Path:
 def check_output_file(path: str | os.PathLike, option: str) -> Path:
     """Refuse, before anything is computed or written, an output file that cannot be written:
     ``path`` is a folder, or a part of it is a file (``out.png/x.png``), or unwritable."""
-    from kinetype.errors import KinetypeError
-
     path = Path(path)
     if path.is_dir():
         raise KinetypeError(f"{option} {path}: is a folder, give a file name")
@@ -263,8 +263,6 @@ def check_output_file(path: str | os.PathLike, option: str) -> Path:
 
 def check_output_dir(path: str | os.PathLike, option: str, *, must_not_exist: bool = False) -> Path:
     """The same for an output folder; with ``must_not_exist`` an existing path is refused too."""
-    from kinetype.errors import KinetypeError
-
     path = Path(path)
     if os.path.lexists(path):
         if must_not_exist:
@@ -279,8 +277,6 @@ def check_output_dir(path: str | os.PathLike, option: str, *, must_not_exist: bo
 
 
 def _check_parent_writable(path: Path, option: str) -> None:
-    from kinetype.errors import KinetypeError
-
     ancestor = _first_existing(path.parent)
     if not ancestor.is_dir():
         raise KinetypeError(f"{option} {path}: {ancestor} is a file, not a folder")

@@ -20,9 +20,18 @@ from pathlib import Path
 from typing import Callable
 
 from kinetype.errors import KinetypeError, random_seed
-from kinetype.media import VIDEO_SUFFIXES
+from kinetype.eval.readers import make_reader, reader_available
+from kinetype.eval.verify import VERIFY_READER, candidate_seeds, check_verify, clip_judge, describe, first_legible
+from kinetype.fsutil import check_output_file
+from kinetype.media import VIDEO_SUFFIXES, write_video
+from kinetype.render import render_clip
 from kinetype.render.settings import check_fps, check_frames
+from kinetype.render.templates import get_template, load_templates
+from kinetype.render.words import validate_word
 from kinetype.sample.settings import SamplingSettings
+
+# torch and the model (kinetype.pipeline, kinetype.sample.mitigate) are imported where first used,
+# after the cheap checks: a bad word or option is refused without their 4 s of imports.
 
 _STOP = {"a", "an", "the", "and", "then", "with", "of", "to", "in", "out", "on", "it", "by"}
 
@@ -109,11 +118,8 @@ def check_generate_args(*, seed: int, num_frames: int | None, fps: int | None, m
         from kinetype.sample.mitigate import check_mg_scale
 
         check_mg_scale(mg)
-    from kinetype.eval.verify import VERIFY_READER, check_verify
 
     if check_verify(verify) > 1:
-        from kinetype.eval.readers import reader_available
-
         why = reader_available(VERIFY_READER)
         if why:
             raise KinetypeError(f"--verify reads with {VERIFY_READER}: {why}")
@@ -145,10 +151,6 @@ def generate(
     ``verify``: sample up to this many seeds from ``seed`` on and keep the first PP-OCR reads
     correctly (else the best read); only that clip is written.
     """
-    from kinetype.fsutil import check_output_file
-    from kinetype.render.templates import get_template, load_templates
-    from kinetype.render.words import validate_word
-
     started = time.perf_counter()
     # Cheap checks first: the word, the numbers, the output, the template, then the model.
     validate_word(word)
@@ -179,9 +181,6 @@ def generate(
     pipe = load_pipeline(folder)
     echo(match)
 
-    from kinetype.media import write_video
-    from kinetype.render import render_clip
-
     frames, fps = clip_settings.frames, clip_settings.fps
     # The engine's render of the same template, word and seed gives the prompt and the glyph layout;
     # its pixels are not needed.
@@ -198,9 +197,6 @@ def generate(
                     steps=sampling.steps, guidance=sampling.guidance, seed=s, mg=mg)[0]
 
     if verify > 1:
-        from kinetype.eval.readers import make_reader
-        from kinetype.eval.verify import VERIFY_READER, candidate_seeds, clip_judge, describe, first_legible
-
         judge = clip_judge(word, reference.at_rest, reference.font.id, make_reader(VERIFY_READER))
         chosen = first_legible(sample, candidate_seeds(seed, verify), judge,
                                on_candidate=lambda k, v: echo(f"candidate {k}/{verify}: seed {v.seed} read {v.read!r}"))

@@ -23,10 +23,17 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+import torch
 
 from kinetype.errors import KinetypeError, random_seed, text_list
+from kinetype.model import Autoencoder, KineTyNet
+from kinetype.model.autoencoder import folder_config, resize_masks
+from kinetype.model.config import DenoiserConfig, ModelConfig, TextConfig, check_types, from_dict
 from kinetype.model.errors import ModelError
+from kinetype.model.objective import OBJECTIVES
+from kinetype.model.weights import check_header, digests, load_weights, save_weights, verify_digests, weight_files
 from kinetype.render.settings import MAX_FPS, MAX_FRAMES, MAX_SIZE, MIN_SIZE, ClipSettings, check_frames
+from kinetype.sample import sample_latents
 from kinetype.sample.settings import SamplingSettings
 
 FORMAT = "kinetype-pipeline"
@@ -68,11 +75,6 @@ class ModelFolder:
 def read_model_folder(path: str | Path) -> ModelFolder:
     """Read and check ``path/model_index.json`` and every component's config (no weights are loaded,
     their SHA-256s are verified). Raises one-line :class:`ModelError`s naming the file and field."""
-    from kinetype.model.autoencoder import folder_config
-    from kinetype.model.config import DenoiserConfig, ModelConfig, TextConfig, check_types
-    from kinetype.model.objective import OBJECTIVES
-    from kinetype.model.weights import verify_digests
-
     path = Path(path)
     index_file = path / "model_index.json"
     if not index_file.is_file():
@@ -132,22 +134,14 @@ def check_weight_shapes(folder: ModelFolder) -> None:
     """Compare every weights file's header (dtypes, names, shapes) with the modules the configs
     build, built on the meta device (no memory, no weights): a mismatch is one line naming the
     tensor, before any real model is built."""
-    import torch
-
-    from kinetype.model.weights import check_header, weight_files
-
     expected: dict[Path, dict[str, tuple[int, ...]] | None] = {f: None for f in weight_files(folder.path)}
     try:
         with torch.device("meta"):
             if folder.model.autoencoder.kind == "glyph":
-                from kinetype.model import Autoencoder
-
                 ae = Autoencoder(folder.model.autoencoder)
                 for f in weight_files(folder.path / "autoencoder"):
                     expected[f] = {k: tuple(v.shape) for k, v in ae.vae.state_dict().items()}
             if folder.has_denoiser and folder.model.text.kind == "byte":
-                from kinetype.model import KineTyNet
-
                 net = KineTyNet(folder.model)
                 expected[folder.path / "denoiser" / "model.safetensors"] = _shapes(net.denoiser)
                 expected[folder.path / "text_encoder" / "model.safetensors"] = _shapes(net.text_encoder)
@@ -175,8 +169,6 @@ class Pipeline:
         """Sample through ``torch.compile(net.denoise)``: every step of every clip of one size and
         batch reuses one trace (captions arrive encoded, times as tensors). Pays when many clips
         are sampled on a GPU; the first call traces and compiles."""
-        import torch
-
         self.denoise_fn = torch.compile(self.net.denoise, dynamic=False, **options)
         return self
 
@@ -193,10 +185,6 @@ class Pipeline:
     # -- folder format ---------------------------------------------------------------------------
     def save_pretrained(self, path: str | Path, dtype=None) -> Path:
         """Write the folder; ``dtype=torch.float16`` halves the bytes (loading computes in float32)."""
-        import torch
-
-        from kinetype.model.weights import digests, save_weights
-
         dtype = dtype or torch.float32
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
@@ -231,8 +219,6 @@ class Pipeline:
     @classmethod
     def from_folder(cls, folder: ModelFolder, *, device: str = "cpu", need_denoiser: bool = True) -> Pipeline:
         """The pipeline of a folder already read and checked by :func:`read_model_folder`, with its weights."""
-        from kinetype.model import Autoencoder
-
         if need_denoiser and not folder.has_denoiser:
             raise ModelError(f"{folder.path} holds only an autoencoder (stage {folder.stage}): "
                              "train the image and video stages with --init pointing at it")
@@ -259,11 +245,6 @@ class Pipeline:
         mg: float | None = None,  # mitigating-gradient scale, 0 = off; None: kinetype.sample.mitigate.MG_SCALE_DEFAULT
     ) -> np.ndarray:
         """Frames (B, T, H, W, 3) uint8.  Same arguments and seed -> the same clip."""
-        import torch
-
-        from kinetype.model.autoencoder import resize_masks
-        from kinetype.sample import sample_latents
-
         if self.net is None:
             raise ModelError("this model has no denoiser (autoencoder stage only)")
         # The arguments, by the rules the CLI applies to its options, before any noise is drawn.
@@ -306,9 +287,6 @@ class Pipeline:
 
 def load_network(folder: ModelFolder):
     """The caption encoder and denoiser of a checked folder, with its weights (float32)."""
-    from kinetype.model import KineTyNet
-    from kinetype.model.weights import load_weights
-
     net = KineTyNet(folder.model)
     load_weights(net.denoiser, folder.path / "denoiser" / "model.safetensors")
     if folder.model.text.kind == "byte":
@@ -326,8 +304,6 @@ def model_path(model: str | Path | None = None) -> Path:
 def load_pipeline(model: str | Path | ModelFolder | None = None) -> Pipeline:
     """The pipeline folder ``model`` (default: the bundled model; or a folder already read) on the
     best device, or one line saying how to get one."""
-    import torch
-
     folder = model if isinstance(model, ModelFolder) else read_model_folder(model_path(model))
     return Pipeline.from_folder(folder, device="cuda" if torch.cuda.is_available() else "cpu")
 
@@ -339,8 +315,6 @@ def to_uint8(x) -> np.ndarray:
 
 
 def _config(cls: type, file: Path, drop: tuple[str, ...]):
-    from kinetype.model.config import check_types, from_dict
-
     raw = _read_json(file)
     for key in drop:
         raw.pop(key, None)

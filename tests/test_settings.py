@@ -164,8 +164,8 @@ def model(tmp_path_factory):
 def test_generate_refuses_frames_beyond_the_model_before_loading_or_rendering(model, tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
+    import kinetype.generate
     import kinetype.pipeline
-    import kinetype.render.engine
     from kinetype.pipeline import read_model_folder
 
     def must_not_run(*args, **kwargs):
@@ -173,7 +173,7 @@ def test_generate_refuses_frames_beyond_the_model_before_loading_or_rendering(mo
 
     monkeypatch.setattr(kinetype.pipeline.Pipeline, "from_folder", must_not_run)
     monkeypatch.setattr(kinetype.pipeline, "load_network", must_not_run)
-    monkeypatch.setattr(kinetype.render.engine, "render_clip", must_not_run)
+    monkeypatch.setattr(kinetype.generate, "render_clip", must_not_run)
     most = read_model_folder(model).model.denoiser.max_frames
     assert most < MAX_FRAMES  # else the engine's bound would refuse it first
     r = CliRunner().invoke(app, ["generate", "Hi", "--motion", "bounce in", "--model", str(model),
@@ -199,10 +199,10 @@ def rendered_at(folder, fps: int):
     """A dataset folder whose render_config.json records ``fps`` (no shard is needed to read it)."""
     from kinetype.shards.layout import RenderRecord, write_render_record
     from kinetype.shards.plan import RenderConfig
-    from kinetype.shards.storage import LocalStorage
+    from kinetype.shards.storage import Storage
 
     folder.mkdir()
-    write_render_record(LocalStorage(folder), RenderRecord(RenderConfig(templates=folder, n=1, fps=fps), "x"))
+    write_render_record(Storage(folder), RenderRecord(RenderConfig(templates=folder, n=1, fps=fps), "x"))
     return folder
 
 

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from kinetype.errors import KinetypeError, random_seed, whole
 from kinetype.fsutil import check_output_dir
@@ -26,8 +28,14 @@ from kinetype.eval.readers import make_reader, reader_available, reader_names
 from kinetype.eval.regions import DEFAULT_FINDER
 from kinetype.eval.report import EvalReport, breakdowns, finder_means, print_report, summarise, write_report
 from kinetype.eval.score import score_clip
+from kinetype.eval.verify import VERIFY_READER, candidate_seeds, check_verify, clip_judge, first_legible
+from kinetype.render import render_clip
+from kinetype.render.templates import default_templates, get_template, load_templates
 from kinetype.sample.settings import SamplingSettings
 from kinetype.workers import process_pool, stop_pool
+
+# torch and the model (kinetype.pipeline, kinetype.sample.mitigate) are imported inside
+# evaluate_model: `kinetype eval renders` runs without them (the train extra is optional).
 
 MAX_N = 1_000_000
 
@@ -43,9 +51,6 @@ def _init_worker(names: tuple[str, ...]) -> None:
 
 
 def _reference(item: EvalItem, templates_dir: Path, size: int, num_frames: int, fps: int):
-    from kinetype.render import render_clip
-    from kinetype.render.templates import get_template, load_templates
-
     template = get_template(load_templates(templates_dir), item.template_id)
     return render_clip(template, item.word, item.seed, size=size, num_frames=num_frames, fps=fps)
 
@@ -101,9 +106,6 @@ def _check_args(n: int, out: Path | None, readers: str | Sequence[str], seed: in
 
 
 def _progress(enabled: bool, total: int, label: str):
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                     console=Console(stderr=True), disable=not enabled, transient=False)
 
@@ -114,8 +116,6 @@ def _finish(kind: str, config: dict, results: list[tuple[dict, np.ndarray]], nam
     thumbs = {r["index"]: t for r, t in results}
     report = EvalReport(kind, config, summarise(rows, names), rows, breakdowns(rows, names[0]), finder_means(rows), thumbs)
     if progress:
-        from rich.console import Console
-
         print_report(report, Console(stderr=True))
     if out is not None:
         write_report(report, Path(out))
@@ -133,8 +133,6 @@ def evaluate_renders(*, n: int, seed: int = 0, templates: Path | None = None, re
                      workers: int | None = None, out: Path | None = None, progress: bool = True) -> EvalReport:
     """Score ``n`` engine renders of the eval set against themselves: legibility (what OCR reads on
     the at-rest frames), the region finders' IoU against the true glyph masks, colour ΔE."""
-    from kinetype.render.templates import default_templates, load_templates
-
     ClipSettings(size, num_frames, fps)
     names = _check_args(n, out, readers, seed)
     templates = Path(templates or default_templates())
@@ -165,10 +163,8 @@ def evaluate_model(pipe_or_dir, *, n: int, seed: int = 0, glyph: bool = True, st
     generation time. ``glyph``: give the model the reference's glyph masks. ``mg``: mitigating-gradient
     scale (None: the default). ``verify``: keep the first of up to this many seeds PP-OCR reads
     correctly (:mod:`kinetype.eval.verify`); the time per clip then counts every candidate and its reading."""
-    from kinetype.eval.verify import VERIFY_READER, candidate_seeds, check_verify, clip_judge, first_legible
     from kinetype.pipeline import Pipeline
     from kinetype.sample.mitigate import MG_SCALE_DEFAULT, check_mg_scale
-    from kinetype.render.templates import default_templates, get_template, load_templates
 
     SamplingSettings(sampler, steps, guidance)
     names = _check_args(n, out, readers, seed)
@@ -190,7 +186,6 @@ def evaluate_model(pipe_or_dir, *, n: int, seed: int = 0, glyph: bool = True, st
     try:
         with _progress(progress, n, "eval model") as bar:
             task = bar.add_task("clips", total=n)
-            from kinetype.render import render_clip
 
             for it in items:
                 # Captions and glyph masks only: the worker scoring the clip renders the full reference.

@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from kinetype.errors import MAX_SEED
+from kinetype.errors import MAX_SEED, KinetypeError
 from kinetype.model.config import ModelConfig, from_dict, merge, to_dict
 from kinetype.model.errors import TrainingError
 from kinetype.model.losses import LossConfig
 from kinetype.model.presets import model_preset
 from kinetype.render.settings import check_fps
+from kinetype.render.tomlfile import TomlError, read_toml
 from kinetype.sample.settings import SamplingSettings, check_guidance, check_sampler, check_steps
+
+# torch and the model are imported inside the checks that build one: a config is read, resolved
+# and its typos refused without their 4 s of imports.
 
 Stage = Literal["autoencoder", "image", "video"]
 STAGES = ("autoencoder", "image", "video")
@@ -207,8 +212,6 @@ def resolve(preset: str, toml_file: Path | None = None, overrides: dict[str, Any
     cfg = copy.deepcopy(PRESETS[preset])  # presets are never mutated
     data: dict[str, Any] = {}
     if toml_file is not None:
-        from kinetype.render.tomlfile import TomlError, read_toml
-
         try:
             data = read_toml(toml_file)
         except FileNotFoundError:
@@ -242,9 +245,6 @@ def resolve(preset: str, toml_file: Path | None = None, overrides: dict[str, Any
 def validate(cfg: TrainConfig, where: str = "") -> TrainConfig:
     """Every setting checked in one place, before any model is built (``--dry-run`` too): types
     against the dataclasses' annotations, then ranges and choices. One line naming the field."""
-    import math
-
-    from kinetype.errors import KinetypeError
     from kinetype.model.config import check_types
 
     prefix = f"{where}: " if where else "config: "

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.nn.parallel import DistributedDataParallel as DDP
 
 from kinetype.fsutil import atomic_folder, atomic_write_bytes
 from kinetype.media import contact_sheet, encode_png, write_video
@@ -90,8 +91,6 @@ def train(
     module.to(d.device).train()
     params = [p for p in module.parameters() if p.requires_grad]
     if d.enabled:
-        from torch.nn.parallel import DistributedDataParallel as DDP
-
         # Frozen branches (the video layers in the image stage...) have requires_grad=False, so DDP
         # never waits for them: no find_unused_parameters needed.
         ddp = DDP(module, device_ids=[d.device.index] if d.device.type == "cuda" else None)

@@ -23,6 +23,8 @@ from kinetype.model.autoencoder import folder_config, training_fields
 from kinetype.model.errors import ModelError, TrainingError
 from kinetype.pipeline import load_network, read_model_folder
 from kinetype.render.settings import ClipSettings
+from kinetype.shards.layout import CONFIG_FILE, read_render_record
+from kinetype.shards.storage import Storage
 from kinetype.train import checkpoint as ckpt_io
 from kinetype.train.config import TrainConfig, config_from_json
 from kinetype.train.flops import step_flops
@@ -61,9 +63,6 @@ def shards_fps(spec: str) -> int | None:
     """The frame rate recorded in the ``render_config.json`` of the dataset folder ``spec`` names
     (the folder, or the one folder its shards lie in); None where none is recorded: synthetic
     clips, shards gathered by hand, remote URLs, or no shards yet (``check_shards`` refuses those)."""
-    from kinetype.shards.layout import CONFIG_FILE, read_render_record
-    from kinetype.shards.storage import LocalStorage
-
     if not spec or spec.startswith("synthetic"):
         return None
     if Path(spec).is_dir():
@@ -75,7 +74,7 @@ def shards_fps(spec: str) -> int | None:
             return None
     if len(folders) != 1 or not (folder := folders.pop()).joinpath(CONFIG_FILE).is_file():
         return None
-    return read_render_record(LocalStorage(folder)).config.fps
+    return read_render_record(Storage(folder)).config.fps
 
 
 def clip_rate(cfg: TrainConfig) -> int:
