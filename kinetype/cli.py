@@ -24,7 +24,7 @@ from rich.table import Table
 from kinetype.cli_errors import EXIT_CHECK_FAILED, OneLineErrorsGroup, report, user_errors
 from kinetype.errors import KinetypeError, random_seed
 from kinetype.render.settings import ClipSettings
-from kinetype.sample.settings import SamplingSettings
+from kinetype.sample.settings import SAMPLER_NAMES, SamplingSettings
 
 # Help text is Markdown, not Rich markup: "[data]" in a help string stays "[data]".
 HELP_MARKUP = "markdown"
@@ -297,7 +297,7 @@ def generate(
     style: Annotated[Optional[str], typer.Option("--style", help="Appearance phrase; replaces the template's static caption.")] = None,
     template: Annotated[Optional[str], typer.Option("--template", help="Template id instead of a motion phrase.")] = None,
     model: ModelDir = None,
-    sampler: Annotated[str, typer.Option("--sampler", help="ddim, dpm++ or euler.")] = SamplingSettings.sampler,
+    sampler: Annotated[str, typer.Option("--sampler", help=f"One of {', '.join(SAMPLER_NAMES)}.")] = SamplingSettings.sampler,
     steps: Annotated[int, typer.Option("--steps", help="Sampling steps.")] = SamplingSettings.steps,
     guidance: Annotated[float, typer.Option("--guidance", help="Classifier-free guidance scale (1 = none).")] = SamplingSettings.guidance,
     seed: Seed = 0,

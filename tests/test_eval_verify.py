@@ -102,10 +102,14 @@ def record_samples(monkeypatch) -> list[np.ndarray]:
 
 
 def use_reader(monkeypatch, reader: FakeReader) -> None:
+    """``reader`` wherever generate and eval model make one (each holds the names it imported)."""
     import kinetype.eval.readers
+    import kinetype.eval.run
+    import kinetype.generate
 
-    monkeypatch.setattr(kinetype.eval.readers, "make_reader", lambda name: reader)
-    monkeypatch.setattr(kinetype.eval.readers, "reader_available", lambda name: None)
+    for module in (kinetype.eval.readers, kinetype.eval.run, kinetype.generate):
+        monkeypatch.setattr(module, "make_reader", lambda name: reader)
+        monkeypatch.setattr(module, "reader_available", lambda name: None)
 
 
 def candidates(model, tmp_path, monkeypatch, seed: int, n: int) -> list[np.ndarray]:
@@ -169,13 +173,10 @@ def test_bad_mg_or_verify_is_one_line_naming_the_argument(model, tmp_path, comma
 
 
 def test_eval_model_verify_reports_candidates_and_seconds(model, tmp_path, monkeypatch):
-    import kinetype.eval.run
     from kinetype.eval import evaluate_model
 
     reader = FakeReader([], otherwise="")  # reads nothing: every clip tries every candidate
     use_reader(monkeypatch, reader)
-    monkeypatch.setattr(kinetype.eval.run, "make_reader", lambda name: reader)
-    monkeypatch.setattr(kinetype.eval.run, "reader_available", lambda name: None)
     rep = evaluate_model(model, n=2, seed=1, steps=2, workers=1, progress=False, verify=3, mg=0.2)
     rested = [r for r in rep.rows if r["rest"]]
     assert rested, "the eval items drawn should come to rest"

@@ -15,13 +15,14 @@ from typing import Any
 from kinetype.errors import KinetypeError, number, whole
 
 MAX_STEPS = 10_000  # far past where every solver has converged
+# The solvers' names, here and not beside the solvers (kinetype.sample.solvers, which needs torch):
+# the CLI's --help and every check read them for free; the registry is keyed by them.
+SAMPLER_NAMES = ("ddim", "dpm++", "euler")
 
 
 def check_sampler(value: Any, name: str = "--sampler") -> str:
-    from kinetype.sample.solvers import SAMPLERS
-
-    if not isinstance(value, str) or value not in SAMPLERS:
-        raise KinetypeError(f"{name} {value!r}: choose from {', '.join(SAMPLERS)}")
+    if not isinstance(value, str) or value not in SAMPLER_NAMES:
+        raise KinetypeError(f"{name} {value!r}: choose from {', '.join(SAMPLER_NAMES)}")
     return value
 
 
@@ -38,7 +39,7 @@ def check_guidance(value: Any, name: str = "--guidance") -> float:
 class SamplingSettings:
     """How a clip is sampled: ``steps`` steps of ``sampler`` with classifier-free guidance ``guidance``."""
 
-    sampler: str = "dpm++"  # a name in kinetype.sample.solvers.SAMPLERS
+    sampler: str = "dpm++"  # one of SAMPLER_NAMES
     steps: int = 25
     guidance: float = 3.0
 

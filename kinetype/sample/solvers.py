@@ -8,5 +8,6 @@ from __future__ import annotations
 from kinetype.sample.ddim import ddim
 from kinetype.sample.dpm_solver import dpm_solver_2m
 from kinetype.sample.euler import euler
+from kinetype.sample.settings import SAMPLER_NAMES
 
-SAMPLERS = {"ddim": ddim, "dpm++": dpm_solver_2m, "euler": euler}
+SAMPLERS = dict(zip(SAMPLER_NAMES, (ddim, dpm_solver_2m, euler)))
