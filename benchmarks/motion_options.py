@@ -1,9 +1,11 @@
-"""Issue 16's sampling options on a trained model, side by side: mitigating-gradient guidance at
-several scales, and generation checked by OCR. Each row is one `kinetype eval model` run, through
-the same code (:func:`kinetype.eval.evaluate_model`) on the same eval items, one model loaded once.
+"""Issue 16's options on trained models, side by side: mitigating-gradient guidance at several
+scales, generation checked by OCR, and the noise prior (models trained on independent or correlated
+noise, and a model sampled from a prior it was not trained on). Each row is one `kinetype eval
+model` run, through the same code (:func:`kinetype.eval.evaluate_model`) on the same eval items.
 
     python benchmarks/motion_options.py mg --model models/kinetype --scales 0,0.1,0.2,0.5 --n 20 --steps 15
     python benchmarks/motion_options.py verify --model models/kinetype --candidates 4 --n 20
+    python benchmarks/motion_options.py noise --models RUN_A/pipeline,RUN_B/pipeline --priors mixed:0.5 --n 20
 
 Prints option -> the equivalent command -> flicker (0-255, where the engine's reference is still),
 CIEDE2000 ΔE of the text and of the background against the caption's colours, word accuracy
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 import time
 from pathlib import Path
@@ -43,17 +46,43 @@ def number_list(text: str, kind=float) -> list:
     return values
 
 
-def options(args) -> list[tuple[str, dict]]:
-    """(row label, evaluate_model keyword arguments) for each option compared."""
+def prior_list(text: str) -> list:
+    """``mixed:0.5,progressive:0.8`` -> NoiseConfigs, checked by the rule models are."""
+    from kinetype.model.config import NoiseConfig
+
+    priors = []
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        kind, _, rho = item.partition(":")
+        try:
+            prior = NoiseConfig(kind, float(rho or 0))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected KIND:CORRELATION, got {item!r}") from None
+        if problem := prior.problem():
+            raise argparse.ArgumentTypeError(f"{item}: {problem}")
+        priors.append(prior)
+    return priors
+
+
+def describe(prior) -> str:
+    return prior.kind if prior.kind == "independent" else f"{prior.kind} {prior.correlation:g}"
+
+
+def rows_to_run(args):
+    """(row label, model folder, noise prior to sample from or None for the model's own,
+    evaluate_model keyword arguments) for each option compared."""
     if args.what == "mg":
-        return [(f"--mg {s:g}", {"mg": s}) for s in args.scales]
-    return [(f"--verify {k}", {"verify": k}) for k in sorted({1, args.candidates})]
+        return [(f"--mg {s:g}", args.model, None, {"mg": s}) for s in args.scales]
+    if args.what == "verify":
+        return [(f"--verify {k}", args.model, None, {"verify": k}) for k in sorted({1, args.candidates})]
+    models = args.models or [args.model]
+    return ([("trained on its prior", m, None, {}) for m in models]
+            + [(f"sampled from {describe(p)} only", models[0], p, {}) for p in args.priors])
 
 
-def command(args, extra: dict) -> str:
+def command(args, model, extra: dict) -> str:
     flags = " ".join(f"--{k} {v:g}" if isinstance(v, float) else f"--{k} {v}" for k, v in extra.items())
-    model = f" --model {args.model}" if args.model else ""
-    return f"kinetype eval model{model} --n {args.n} --steps {args.steps} --seed {args.seed} {flags}"
+    model = f" --model {model}" if model else ""
+    return f"kinetype eval model{model} --n {args.n} --steps {args.steps} --seed {args.seed} {flags}".rstrip()
 
 
 def cell(report: EvalReport, key: str, fmt: str) -> str:
@@ -63,8 +92,14 @@ def cell(report: EvalReport, key: str, fmt: str) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=("mg", "verify"), help="mg: --mg at each of --scales; verify: --verify 1 and N")
+    ap.add_argument("what", choices=("mg", "verify", "noise"),
+                    help="mg: --mg at each of --scales; verify: --verify 1 and N; noise: each of --models, "
+                         "then the first sampled from each of --priors")
     ap.add_argument("--model", type=Path, default=None, help="pipeline folder (default: the bundled model)")
+    ap.add_argument("--models", type=lambda t: [Path(p) for p in t.split(",") if p], default=[],
+                    help="noise: pipeline folders, comma-separated (e.g. the same run with each prior)")
+    ap.add_argument("--priors", type=prior_list, default=[],
+                    help="noise: KIND:CORRELATION priors to sample the first model from, comma-separated")
     ap.add_argument("--scales", type=number_list, default=[0.0, 0.1, 0.2, 0.5], help="mg scales, comma-separated")
     ap.add_argument("--candidates", type=int, default=4, help="verify: N of --verify N (compared with 1)")
     ap.add_argument("--n", type=int, default=20, help="eval clips per option")
@@ -82,18 +117,31 @@ def main(argv: list[str] | None = None) -> None:
     from kinetype.pipeline import load_pipeline
 
     started = time.perf_counter()
+    pipes = {}  # each model loaded once: its rows sample the same weights
     try:
-        pipe = load_pipeline(args.model)  # once: every option samples the same weights
         rows = []
-        for label, extra in options(args):
-            out = args.out / label.lstrip("-").replace(" ", "-") if args.out else None
-            report = evaluate_model(pipe, n=args.n, seed=args.seed, steps=args.steps, workers=args.workers, out=out,
-                                    progress=not args.quiet, **extra)
-            rows.append((label, command(args, extra), report))
+        for label, model, prior, extra in rows_to_run(args):
+            pipe = pipes[model] if model in pipes else pipes.setdefault(model, load_pipeline(model))
+            trained = pipe.noise
+            if prior is not None:
+                pipe.noise = prior
+                label = f"{label} (trained on {describe(trained)})"
+            elif args.what == "noise":
+                label = f"{describe(trained)}: {label}"
+            out = args.out / re.sub(r"[^A-Za-z0-9.]+", "-", label).strip("-") if args.out else None
+            try:
+                report = evaluate_model(pipe, n=args.n, seed=args.seed, steps=args.steps, workers=args.workers,
+                                        out=out, progress=not args.quiet, **extra)
+            finally:
+                pipe.noise = trained
+            cmd = command(args, model, extra)
+            rows.append((label, cmd if prior is None else f"{cmd}, with pipe.noise = {prior}", report))
     except KinetypeError as e:
         sys.exit(f"error: {e}")
-    table = Table(title=f"issue 16 options: {args.what} on {args.model or 'the bundled model'} "
-                        f"({pipe.device.type}, n={args.n}, {args.steps} steps, seed {args.seed})")
+    device = next(iter(pipes.values())).device.type
+    on = "" if args.what == "noise" else f" on {args.model or 'the bundled model'}"
+    table = Table(title=f"issue 16 options: {args.what}{on} "
+                        f"({device}, n={args.n}, {args.steps} steps, seed {args.seed})")
     table.add_column("option")
     table.add_column("command")
     for name, _, _ in COLUMNS:

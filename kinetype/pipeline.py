@@ -1,7 +1,7 @@
 """The model folder: a diffusers-like pipeline, one sub-folder per component (config JSON + safetensors).
 
     MODEL/
-        model_index.json          format, objective, stage, clip size/frames/fps, components, SHA-256s
+        model_index.json          format, objective, noise prior, stage, clip size/frames/fps, components, SHA-256s
         autoencoder/              kinetype's glyph autoencoder, or a diffusers AutoencoderKL folder
         text_encoder/             byte encoder: config.json + model.safetensors;
                                   CLIP: transformers CLIPTextModel + tokenizer files
@@ -28,7 +28,7 @@ import torch
 from kinetype.errors import KinetypeError, random_seed, text_list
 from kinetype.model import Autoencoder, KineTyNet
 from kinetype.model.autoencoder import folder_config, resize_masks
-from kinetype.model.config import DenoiserConfig, ModelConfig, TextConfig, check_types, from_dict
+from kinetype.model.config import DenoiserConfig, ModelConfig, NoiseConfig, TextConfig, check_types, from_dict
 from kinetype.model.errors import ModelError
 from kinetype.model.objective import OBJECTIVES
 from kinetype.model.weights import check_header, digests, load_weights, save_weights, verify_digests, weight_files
@@ -116,7 +116,8 @@ def read_model_folder(path: str | Path) -> ModelFolder:
             text = _config(TextConfig, text_dir / "config.json", drop=())
             text.clip_path = None
         denoiser = _config(DenoiserConfig, path / "denoiser" / "config.json", drop=DERIVED_DENOISER_FIELDS)
-    model = ModelConfig(autoencoder=autoencoder, text=text, denoiser=denoiser, objective=objective)
+    model = ModelConfig(autoencoder=autoencoder, text=text, denoiser=denoiser, objective=objective,
+                        noise=_noise_prior(index, index_file))
     try:
         check_types(model)
     except KinetypeError as e:
@@ -159,9 +160,11 @@ def _shapes(module) -> dict[str, tuple[int, ...]]:
 class Pipeline:
     """Autoencoder + caption encoder + denoiser, with what is needed to sample a clip."""
 
-    def __init__(self, net, autoencoder, *, objective: str, stage: str, size_px: int, num_frames: int, fps: int):
+    def __init__(self, net, autoencoder, *, objective: str, stage: str, size_px: int, num_frames: int, fps: int,
+                 noise: NoiseConfig | None = None):
         self.net, self.autoencoder = net, autoencoder
         self.objective, self.stage = objective, stage
+        self.noise = noise or NoiseConfig()  # the prior it was trained with (kinetype.model.noise)
         self.size_px, self.num_frames, self.fps = size_px, num_frames, fps
         self.denoise_fn = None  # a compiled net.denoise (compile())
 
@@ -205,7 +208,7 @@ class Pipeline:
             save_weights(den.state_dict(), path / "denoiser" / "model.safetensors", dtype)
             components += ["text_encoder", "denoiser"]
         _write_json(path / "model_index.json", {
-            "format": FORMAT, "version": 1, "objective": self.objective, "stage": self.stage,
+            "format": FORMAT, "version": 1, "objective": self.objective, "noise": asdict(self.noise), "stage": self.stage,
             "text_encoder": None if self.net is None else self.net.cfg.text.kind,
             "size_px": self.size_px, "num_frames": self.num_frames, "fps": self.fps, "components": components,
             "sha256": digests(path),
@@ -224,7 +227,7 @@ class Pipeline:
                              "train the image and video stages with --init pointing at it")
         autoencoder = Autoencoder.from_folder(folder.path / "autoencoder")
         net = load_network(folder) if folder.has_denoiser else None
-        pipe = cls(net, autoencoder.eval(), objective=folder.model.objective, stage=folder.stage,
+        pipe = cls(net, autoencoder.eval(), objective=folder.model.objective, noise=folder.model.noise, stage=folder.stage,
                    size_px=folder.size_px, num_frames=folder.num_frames, fps=folder.fps)
         return pipe.to(device)
 
@@ -275,7 +278,7 @@ class Pipeline:
             latents = sample_latents(
                 self.net, shape, static, dynamic if video else None, word if video else None, glyph,
                 objective=self.objective, sampler=sampler, steps=steps, guidance=guidance, seed=seed, progress=progress,
-                denoise_fn=self.denoise_fn, mg=mg,
+                denoise_fn=self.denoise_fn, mg=mg, noise=self.noise,
             )
             with torch.no_grad():
                 # A glyph-aware decoder draws the letter edges from the full-resolution layout.
@@ -323,6 +326,20 @@ def _config(cls: type, file: Path, drop: tuple[str, ...]):
     except KinetypeError as e:
         msg = str(e)
         raise ModelError(msg if msg.startswith(str(file)) else f"{file}: {msg}") from None
+
+
+def _noise_prior(index: dict, index_file: Path) -> NoiseConfig:
+    """The index's ``noise`` table; a folder without one was trained on independent noise."""
+    raw = index.get("noise", {})
+    if not isinstance(raw, dict):
+        raise ModelError(f"{index_file}: noise must be a table of kind and correlation (got {raw!r})")
+    try:
+        prior = check_types(from_dict(NoiseConfig, raw, where=f"{index_file}: noise"))
+    except KinetypeError as e:
+        raise ModelError(str(e) if str(e).startswith(str(index_file)) else f"{index_file}: noise.{e}") from None
+    if problem := prior.problem():
+        raise ModelError(f"{index_file}: noise.{problem}")
+    return prior
 
 
 def _write_json(path: Path, data: dict) -> None:

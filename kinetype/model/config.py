@@ -6,6 +6,7 @@ dataclasses are what a pipeline folder stores in its ``config.json`` files.
 
 from __future__ import annotations
 
+import math
 import types
 import typing
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
@@ -14,6 +15,8 @@ from typing import Any, Literal
 from kinetype.errors import KinetypeError
 
 Objective = Literal["flow", "v", "eps"]
+NoiseKind = Literal["independent", "mixed", "progressive"]
+NOISE_KINDS: tuple[str, ...] = typing.get_args(NoiseKind)
 
 
 @dataclass
@@ -73,11 +76,32 @@ class DenoiserConfig:
 
 
 @dataclass
+class NoiseConfig:
+    """The noise prior of training and sampling (:mod:`kinetype.model.noise`): ``correlation`` is
+    that of one latent element between consecutive frames, 0 for ``independent``, in (0, 1) else."""
+
+    kind: NoiseKind = "independent"
+    correlation: float = 0.0
+
+    def problem(self) -> str | None:
+        """What is wrong with these settings, or None (the rule the training config and the model
+        folder both apply)."""
+        if self.kind not in NOISE_KINDS:
+            return f"kind must be one of {', '.join(NOISE_KINDS)} (got {self.kind!r})"
+        ok = self.correlation == 0.0 if self.kind == "independent" else 0.0 < self.correlation < 1.0
+        if not ok or not math.isfinite(self.correlation):
+            rule = "0 for independent noise" if self.kind == "independent" else f"in (0, 1) for {self.kind} noise"
+            return f"correlation must be {rule} (got {self.correlation!r})"
+        return None
+
+
+@dataclass
 class ModelConfig:
     autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
     text: TextConfig = field(default_factory=TextConfig)
     denoiser: DenoiserConfig = field(default_factory=DenoiserConfig)
     objective: Objective = "flow"
+    noise: NoiseConfig = field(default_factory=NoiseConfig)
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Callable
 import torch
 
 from kinetype.model.errors import ModelError
+from kinetype.model.noise import NoiseConfig, draw_noise
 from kinetype.model.objective import predict_x0_eps
 from kinetype.sample.mitigate import MG_SCALE_DEFAULT, mitigated
 from kinetype.sample.schedule import sample_times
@@ -32,6 +33,7 @@ def sample_latents(
     progress: Callable[[int], None] | None = None,
     denoise_fn: Callable | None = None,  # net.denoise or a compiled copy of it (Pipeline.compile)
     mg: float | None = None,  # mitigating-gradient scale (0 = off); None: MG_SCALE_DEFAULT
+    noise: NoiseConfig | None = None,  # the prior the model was trained with; None: independent
 ) -> torch.Tensor:
     """Latents (B, T, C, h, w) for the captions; the same seed gives the same latents.
 
@@ -66,7 +68,7 @@ def sample_latents(
 
     # The initial noise is drawn on the CPU so a seed gives the same clip on any device.
     gen = torch.Generator().manual_seed(int(seed))
-    x = torch.randn(shape, generator=gen).to(device)
+    x = draw_noise(shape, gen, noise or NoiseConfig()).to(device)
     times = sample_times(steps)
     denoise = mitigated(denoise, MG_SCALE_DEFAULT if mg is None else mg, objective, times)
     return SAMPLERS[sampler](denoise, x, times, objective, progress)

@@ -296,6 +296,8 @@ def validate(cfg: TrainConfig, where: str = "") -> TrainConfig:
          "(the autoencoder's and the denoiser's downsampling)")
     need(d.video_dtype in ("float32", "float16", "uint8", "yuv420"), "data.video_dtype",
          "one of 'float32', 'float16', 'uint8', 'yuv420'")
+    if problem := m.noise.problem():
+        raise TrainingError(f"{prefix}model.noise.{problem}")
     need(d.num_frames <= m.denoiser.max_frames, "data.num_frames", f"at most model.denoiser.max_frames ({m.denoiser.max_frames})")
     # The sampling and clip settings by the rules of their types, named as this config names them.
     checks = [(check_sampler, "sampler"), (check_steps, "sample_steps"), (check_guidance, "guidance")]

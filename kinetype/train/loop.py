@@ -28,6 +28,7 @@ from kinetype.media import contact_sheet, encode_png, write_video
 from kinetype.model.autoencoder import resize_masks
 from kinetype.model.errors import TrainingError
 from kinetype.model.losses import denoising_loss, glyph_loss, motion_loss
+from kinetype.model.noise import draw_noise
 from kinetype.model.objective import add_noise, predict_x0_eps, sample_times, target
 from kinetype.pipeline import Pipeline
 from kinetype.train import checkpoint as ckpt_io
@@ -207,7 +208,7 @@ def train(
                         b = x0.shape[0]
                         # Noise the latents at random times.
                         t = sample_times(b, gen, obj)  # (B,)
-                        eps = torch.randn(x0.shape, generator=gen, device=d.device, dtype=x0.dtype)
+                        eps = draw_noise(x0.shape, gen, cfg.model.noise, dtype=x0.dtype)  # (B, T, C, h, w)
                         x_t = add_noise(x0, eps, t, obj)
                         # Drop all captions together (classifier-free guidance), and the glyph layout.
                         keep = torch.rand(b, generator=gen, device=d.device) >= lc.uncond_prob
@@ -376,7 +377,7 @@ def export(cfg, module, ema, autoencoder, stream, out: Path, device) -> Path:
         net = None
     else:
         net = averaged.eval()
-    pipe = Pipeline(net, autoencoder.eval(), objective=cfg.model.objective, stage=cfg.stage, size_px=cfg.data.size_px,
+    pipe = Pipeline(net, autoencoder.eval(), objective=cfg.model.objective, noise=cfg.model.noise, stage=cfg.stage, size_px=cfg.data.size_px,
                     num_frames=cfg.data.num_frames, fps=cfg.fps)
     with atomic_folder(out, overwrite=True) as tmp:  # a later run's export replaces this one whole
         pipe.save_pretrained(tmp)
@@ -392,7 +393,7 @@ def pipeline_at_checkpoint(run: Path, checkpoint: Path, device: str = "cpu") -> 
     autoencoder, net = build_models(cfg)
     module = autoencoder if cfg.stage == "autoencoder" else net
     module.load_state_dict(ckpt_io.load_checkpoint(checkpoint)["ema"], strict=False)  # EMA holds the parameters
-    return Pipeline(None if net is None else net.eval(), autoencoder.eval(), objective=cfg.model.objective,
+    return Pipeline(None if net is None else net.eval(), autoencoder.eval(), objective=cfg.model.objective, noise=cfg.model.noise,
                     stage=cfg.stage, size_px=cfg.data.size_px, num_frames=cfg.data.num_frames, fps=cfg.fps).to(device)
 
 
@@ -410,7 +411,7 @@ def write_validation_samples(cfg, module, ema, autoencoder, batch, stem: Path) -
     ema.copy_to(net)
     net.eval()
     frames = batch["mask"].shape[1]
-    pipe = Pipeline(net, autoencoder, objective=cfg.model.objective, stage=cfg.stage, size_px=cfg.data.size_px,
+    pipe = Pipeline(net, autoencoder, objective=cfg.model.objective, noise=cfg.model.noise, stage=cfg.stage, size_px=cfg.data.size_px,
                     num_frames=frames, fps=cfg.fps)
     clips = pipe(batch["static"], batch["dynamic"], batch["word"], batch["mask"].numpy(), num_frames=frames,
                  sampler=cfg.sampler, steps=cfg.sample_steps, guidance=cfg.guidance, seed=cfg.seed)
