@@ -59,12 +59,18 @@ class Attention(nn.Module):
         context: torch.Tensor | None = None,  # (N / context_repeat, L, Cc); None = self-attention
         context_mask: torch.Tensor | None = None,  # (N / context_repeat, L) bool, True = attend
         context_repeat: int = 1,
+        map_sink: list[torch.Tensor] | None = None,  # self-attention: append its map (N, h, S, S) here
     ) -> torch.Tensor:
         n, s, c = x.shape
         h, d = self.heads, c // self.heads
         if context is None:
-            qkv = [f(x).view(n, s, h, d).transpose(1, 2) for f in (self.to_q, self.to_k, self.to_v)]  # (N, h, S, d)
-            out = attend(*qkv)
+            q, k, v = [f(x).view(n, s, h, d).transpose(1, 2) for f in (self.to_q, self.to_k, self.to_v)]  # (N, h, S, d)
+            if map_sink is None:
+                out = attend(q, k, v)
+            else:  # the map itself is wanted (a loss on it): no fused kernel, which never forms it
+                probs = ((q * d**-0.5) @ k.transpose(-1, -2)).float().softmax(-1)  # (N, h, S, S)
+                map_sink.append(probs)
+                out = probs.to(v.dtype) @ v
             return self.to_out(out.transpose(1, 2).reshape(n, s, c))
         b, l = context.shape[:2]
         # Rows n = b * r + j belong to clip b: (N, S, C) -> (B, r*S, C) is a view.
@@ -112,11 +118,13 @@ class SpatialTransformer(nn.Module):
         self.norm3 = nn.LayerNorm(channels)
         self.ff = FeedForward(channels, ff_mult)
         self.proj_out = nn.Linear(channels, channels)
+        # A list while the self-attention maps are recorded (kinetype.model.losses.recorded_self_attention).
+        self.map_sink: list[torch.Tensor] | None = None
 
     def forward(self, x: torch.Tensor, frames: int, static: Caption, word: Caption | None = None) -> torch.Tensor:
         bt, c, hgt, wid = x.shape
         h = self.proj_in(self.norm(x).flatten(2).transpose(1, 2))  # (B*T, H*W, C)
-        h = h + self.self_attn(self.norm1(h))
+        h = h + self.self_attn(self.norm1(h), map_sink=self.map_sink)
         hn = self.norm2(h)
         h = h + self.static_attn(hn, static[0], static[1], context_repeat=frames)
         if word is not None:  # video stage: word caption through the zero-initialised branch

@@ -11,10 +11,18 @@
   runs at full resolution, and on every clip it cost 65% of the `cpu` preset's image step.
 - Motion loss (DEMO, arXiv 2410.24219, Eq. 8-9): MSE between consecutive-frame differences of
   x0_hat and of x0, in latent space.
+- Temporally regularised self-attention (HARIVO Sec. 3.3, "TRS"): a frame's self-attention map
+  says where each position looks in that frame — the scene's structure; consecutive frames of a
+  steady clip keep it. The loss is the squared difference of consecutive frames' maps in the
+  decoder's spatial self-attention, later layers weighted more (:func:`self_attention_smoothness`).
+  HARIVO pairs it with a frozen image model (``video_trains = "video"``: only the temporal layers
+  and the word branch learn, so they must make the frames agree).
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -32,6 +40,7 @@ class LossConfig:
     glyph_dilate_px: int = 3  # mask dilation radius, so strokes and their edges count
     glyph_max_t: float = 0.8  # no glyph loss for samples noisier than this (x0_hat is a blur there)
     motion_weight: float = 0.0
+    trs_weight: float = 0.0  # temporally regularised self-attention (video stage); 0 = off
     uncond_prob: float = 0.1  # all captions dropped together: classifier-free guidance
     glyph_drop_prob: float = 0.3  # glyph-layout channels dropped: one model with and without them
 
@@ -89,3 +98,42 @@ def motion_loss(x0_hat: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
     d_hat = x0_hat[:, 1:] - x0_hat[:, :-1]
     d = x0[:, 1:] - x0[:, :-1]
     return F.mse_loss(d_hat.float(), d.float())
+
+
+@contextlib.contextmanager
+def recorded_self_attention(denoiser, on: bool = True) -> Iterator[list[list[torch.Tensor]]]:
+    """While open (and ``on``), each decoder layer's spatial self-attention appends its map
+    (B*T, heads, S, S) to its own list; yields the lists in the up path's order (first = deepest).
+    Keep it open through the backward pass: a checkpointed layer recomputes the same maps there."""
+    if not on:
+        yield []
+        return
+    layers = [layer.spatial for level in denoiser.up for layer in level.layers if layer.spatial is not None]
+    sinks: list[list[torch.Tensor]] = [[] for _ in layers]
+    for layer, sink in zip(layers, sinks):
+        layer.map_sink = sink
+    try:
+        yield sinks
+    finally:
+        for layer in layers:
+            layer.map_sink = None
+
+
+def self_attention_smoothness(sinks: list[list[torch.Tensor]], frames: int) -> torch.Tensor:
+    """HARIVO's TRS loss over the L recorded decoder layers:
+
+        sum_l w_l * mean_{clip, f, head, query} || A_l[f] - A_l[f+1] ||^2 / sum_l w_l,   w_l = l / L,
+
+    each A_l[f] a row-stochastic (S, S) map of frame f, the norm over a query's row of keys; the
+    normalisation keeps the weight's meaning whatever the depth."""
+    total, norm = None, 0.0
+    for rank, sink in enumerate(sinks, start=1):
+        w = rank / len(sinks)
+        for maps in sink[:1]:  # the forward's map (a checkpointed layer appends its recomputation later)
+            a = maps.unflatten(0, (-1, frames))  # (B, T, heads, S, S)
+            term = (a[:, 1:] - a[:, :-1]).square().sum(-1).mean()
+            total = w * term if total is None else total + w * term
+            norm += w
+    if total is None:
+        raise ValueError("no self-attention maps were recorded: the denoiser's decoder has no spatial attention")
+    return total / norm

@@ -273,7 +273,8 @@ def validate(cfg: TrainConfig, where: str = "") -> TrainConfig:
                  "model.autoencoder.layers_per_block"):
         need(get(name) >= 1, name, "at least 1")
     for name in ("data.num_workers", "data.shuffle_buffer", "sample_every", "optim.max_minutes",
-                 "optim.weight_decay", "optim.grad_clip", "loss.glyph_weight", "loss.motion_weight", "seed"):
+                 "optim.weight_decay", "optim.grad_clip", "loss.glyph_weight", "loss.motion_weight",
+                 "loss.trs_weight", "seed"):
         need(math.isfinite(get(name)) and get(name) >= 0, name, "0 or more")
     need(cfg.seed <= MAX_SEED, "seed", f"0 to {MAX_SEED}")
     need(math.isfinite(o.lr) and 0 < o.lr < 1, "optim.lr", "a number between 0 and 1")
