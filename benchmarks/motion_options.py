@@ -75,7 +75,7 @@ def rows_to_run(args):
     if args.what == "verify":
         return [(f"--verify {k}", args.model, None, {"verify": k}) for k in sorted({1, args.candidates})]
     models = args.models or [args.model]
-    return ([("trained on its prior", m, None, {}) for m in models]
+    return ([("its own prior", m, None, {}) for m in models]
             + [(f"sampled from {describe(p)} only", models[0], p, {}) for p in args.priors])
 
 
