@@ -75,8 +75,8 @@ def rows_to_run(args):
     if args.what == "verify":
         return [(f"--verify {k}", args.model, None, {"verify": k}) for k in sorted({1, args.candidates})]
     models = args.models or [args.model]
-    return ([("its own prior", m, None, {}) for m in models]
-            + [(f"sampled from {describe(p)} only", models[0], p, {}) for p in args.priors])
+    return ([(f"{m or 'the bundled model'}", m, None, {}) for m in models]
+            + [(f"{models[0] or 'the bundled model'} sampled from {describe(p)}", models[0], p, {}) for p in args.priors])
 
 
 def command(args, model, extra: dict) -> str:
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
                          "then the first sampled from each of --priors")
     ap.add_argument("--model", type=Path, default=None, help="pipeline folder (default: the bundled model)")
     ap.add_argument("--models", type=lambda t: [Path(p) for p in t.split(",") if p], default=[],
-                    help="noise: pipeline folders, comma-separated (e.g. the same run with each prior)")
+                    help="noise: pipeline folders, comma-separated (e.g. the same run with each prior or loss)")
     ap.add_argument("--priors", type=prior_list, default=[],
                     help="noise: KIND:CORRELATION priors to sample the first model from, comma-separated")
     ap.add_argument("--scales", type=number_list, default=[0.0, 0.1, 0.2, 0.5], help="mg scales, comma-separated")
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> None:
                 pipe.noise = prior
                 label = f"{label} (trained on {describe(trained)})"
             elif args.what == "noise":
-                label = f"{describe(trained)}: {label}"
+                label = f"{label} (its own prior: {describe(trained)})"
             out = args.out / re.sub(r"[^A-Za-z0-9.]+", "-", label).strip("-") if args.out else None
             try:
                 report = evaluate_model(pipe, n=args.n, seed=args.seed, steps=args.steps, workers=args.workers,

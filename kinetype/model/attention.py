@@ -59,7 +59,7 @@ class Attention(nn.Module):
         context: torch.Tensor | None = None,  # (N / context_repeat, L, Cc); None = self-attention
         context_mask: torch.Tensor | None = None,  # (N / context_repeat, L) bool, True = attend
         context_repeat: int = 1,
-        map_sink: list[torch.Tensor] | None = None,  # self-attention: append its map (N, h, S, S) here
+        map_sink: list[torch.Tensor] | None = None,  # append the map here: (N, h, S, S), or (B, h, r*S, L) across
     ) -> torch.Tensor:
         n, s, c = x.shape
         h, d = self.heads, c // self.heads
@@ -78,7 +78,13 @@ class Attention(nn.Module):
         k = self.to_k(context).view(b, l, h, d).transpose(1, 2)  # (B, h, L, d)
         v = self.to_v(context).view(b, l, h, d).transpose(1, 2)
         mask = None if context_mask is None else context_mask[:, None, None, :]  # (B, 1, 1, L)
-        out = attend(q, k, v, mask)  # (B, h, r*S, d)
+        if map_sink is None:
+            out = attend(q, k, v, mask)  # (B, h, r*S, d)
+        else:
+            scores = ((q * d**-0.5) @ k.transpose(-1, -2)).float()  # (B, h, r*S, L)
+            probs = (scores if mask is None else scores.masked_fill(~mask, float("-inf"))).softmax(-1)
+            map_sink.append(probs)
+            out = probs.to(v.dtype) @ v
         return self.to_out(out.transpose(1, 2).reshape(n, s, c))
 
 
@@ -148,6 +154,8 @@ class TemporalTransformer(nn.Module):
         self.norm3 = nn.LayerNorm(channels)
         self.ff = FeedForward(channels, ff_mult)
         self.proj_out = zero_(nn.Linear(channels, channels))  # starts as the identity block
+        # A list while the dynamic cross-attention maps are recorded (kinetype.model.losses.recorded_motion_attention).
+        self.map_sink: list[torch.Tensor] | None = None
 
     def forward(self, x: torch.Tensor, frames: int, dynamic: Caption) -> torch.Tensor:
         bt, c, hgt, wid = x.shape
@@ -156,7 +164,10 @@ class TemporalTransformer(nn.Module):
         h = h.view(b, frames, c, hgt * wid).permute(0, 3, 1, 2).reshape(b * hgt * wid, frames, c)  # (B*H*W, T, C)
         h = self.proj_in(h) + self.frame_position[:frames].to(h.dtype)
         h = h + self.self_attn(self.norm1(h))
-        h = h + self.dynamic_attn(self.norm2(h), dynamic[0], dynamic[1], context_repeat=hgt * wid)
+        maps = None if self.map_sink is None else []
+        h = h + self.dynamic_attn(self.norm2(h), dynamic[0], dynamic[1], context_repeat=hgt * wid, map_sink=maps)
+        if maps:  # (B, heads, H*W*T, L), pixel-major -> (B, heads, H, W, T, L)
+            self.map_sink.append(maps[0].unflatten(2, (hgt, wid, frames)))
         h = h + self.ff(self.norm3(h))
         h = self.proj_out(h).view(b, hgt * wid, frames, c).permute(0, 2, 3, 1).reshape(bt, c, hgt, wid)
         return x + h

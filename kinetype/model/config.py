@@ -51,7 +51,9 @@ class AutoencoderConfig:
 
 @dataclass
 class TextConfig:
-    """The caption encoder shared by the static, dynamic and word captions (as in KineTy)."""
+    """The caption encoder shared by the static, dynamic and word captions (as in KineTy), or, with
+    ``motion_encoder``, a content encoder for the static and word captions and a second one of the
+    same shape for the dynamic caption (DEMO's decomposed text encoding)."""
 
     kind: Literal["byte", "clip"] = "byte"
     width: int = 128  # hidden size of the byte-level transformer
@@ -59,6 +61,10 @@ class TextConfig:
     heads: int = 4
     max_tokens: int = 96  # bytes; longer captions are cut (captions are short, words <= 12 letters)
     clip_path: str | None = None  # local folder with a transformers CLIPTextModel + tokenizer (frozen)
+    # DEMO's motion encoder (byte encoder only): the dynamic caption gets its own transformer, started
+    # as a copy of the content encoder and trained in the video stage (its weights live beside the
+    # content encoder's in the text_encoder component, under "motion.").
+    motion_encoder: bool = False
 
 
 @dataclass

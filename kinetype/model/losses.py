@@ -17,6 +17,12 @@
   decoder's spatial self-attention, later layers weighted more (:func:`self_attention_smoothness`).
   HARIVO pairs it with a frozen image model (``video_trains = "video"``: only the temporal layers
   and the word branch learn, so they must make the frames agree).
+- Text-motion loss (DEMO Sec. 3.1, Eq. 5): where the pooled token of the dynamic caption (its
+  end-of-text token) is attended to in the temporal cross-attention, that map's change from frame to
+  frame should follow where the real clip changes. DEMO measures the clip's change with optical flow;
+  here it is the magnitude of consecutive-frame differences of the clean latents (no flow network
+  ships), average-pooled to each layer's resolution; the two are compared by cosine similarity, which
+  ignores their different scales (:func:`text_motion_loss`).
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ class LossConfig:
     glyph_max_t: float = 0.8  # no glyph loss for samples noisier than this (x0_hat is a blur there)
     motion_weight: float = 0.0
     trs_weight: float = 0.0  # temporally regularised self-attention (video stage); 0 = off
+    text_motion_weight: float = 0.0  # DEMO's text-motion loss (video stage); 0 = off; DEMO trains with 0.1
     uncond_prob: float = 0.1  # all captions dropped together: classifier-free guidance
     glyph_drop_prob: float = 0.3  # glyph-layout channels dropped: one model with and without them
 
@@ -137,3 +144,58 @@ def self_attention_smoothness(sinks: list[list[torch.Tensor]], frames: int) -> t
     if total is None:
         raise ValueError("no self-attention maps were recorded: the denoiser's decoder has no spatial attention")
     return total / norm
+
+
+@contextlib.contextmanager
+def recorded_motion_attention(denoiser, on: bool = True) -> Iterator[list[list[torch.Tensor]]]:
+    """While open (and ``on``), each temporal layer's cross-attention to the dynamic caption appends
+    its map (B, heads, H, W, T, L) to its own list; yields the lists. As for
+    :func:`recorded_self_attention`, keep it open through the backward pass."""
+    if not on:
+        yield []
+        return
+    layers = [m for m in denoiser.modules() if hasattr(m, "dynamic_attn")]
+    sinks: list[list[torch.Tensor]] = [[] for _ in layers]
+    for layer, sink in zip(layers, sinks):
+        layer.map_sink = sink
+    try:
+        yield sinks
+    finally:
+        for layer in layers:
+            layer.map_sink = None
+
+
+def pooled_token(ids: torch.Tensor) -> torch.Tensor:
+    """(B, L) token ids -> (B,) position of the end-of-text token, the caption's pooled token: the
+    highest id in both vocabularies (the byte tokenizer's EOS; CLIP pools at its argmax too)."""
+    return ids.argmax(-1)
+
+
+def text_motion_loss(
+    sinks: list[list[torch.Tensor]],  # per temporal layer: [(B, heads, H, W, T, L)]
+    pooled: torch.Tensor,  # (B,) the pooled token's position in the dynamic caption
+    x0: torch.Tensor,  # (B, T, C, h, w) the real clip's clean latents
+    keep: torch.Tensor,  # (B,) bool: rows whose captions were given (a dropped caption has no motion to follow)
+) -> torch.Tensor:
+    """DEMO's text-motion loss, averaged over the recorded layers and the kept clips:
+
+        1 - cos( |A_l[:, t+1] - A_l[:, t]| ,  pool_l |x0[t+1] - x0[t]| ),
+
+    A_l (B, T, H, W) the pooled token's map in layer l (mean over heads), both sides flattened over
+    (T-1, H, W) per clip. A still clip (no change) gives no gradient."""
+    if x0.shape[1] < 2 or not bool(keep.any()):
+        return x0.new_zeros((), dtype=torch.float32)
+    change = (x0[:, 1:] - x0[:, :-1]).float().abs().mean(2)  # (B, T-1, h, w)
+    terms = []
+    for sink in sinks:
+        for maps in sink[:1]:  # the forward's map (a checkpointed layer appends its recomputation later)
+            b = maps.shape[0]
+            a = maps[torch.arange(b, device=maps.device), ..., pooled].mean(1)  # (B, H, W, T)
+            a = a.permute(0, 3, 1, 2)  # (B, T, H, W)
+            da = (a[:, 1:] - a[:, :-1]).abs()
+            target = F.adaptive_avg_pool2d(change, da.shape[-2:])  # (B, T-1, H, W)
+            cos = F.cosine_similarity(da.flatten(1), target.flatten(1), dim=1, eps=1e-8)  # (B,)
+            terms.append((1 - cos)[keep].mean())
+    if not terms:
+        raise ValueError("no cross-attention maps were recorded: the denoiser has no temporal layers")
+    return torch.stack(terms).mean()

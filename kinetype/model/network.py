@@ -8,6 +8,8 @@ caption says. Samplers call :meth:`encode` once and :meth:`denoise` per step.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 from torch import nn
 
@@ -33,8 +35,18 @@ class KineTyNet(nn.Module):
         return self.tokenizer(captions, length).to(self.denoiser.x_embedder.weight.device)
 
     def encode(self, static: Tokens, dynamic: Tokens | None = None, word: Tokens | None = None) -> Context:
-        """The three caption kinds through the shared encoder in one pass."""
-        return Context(*encode_all(self.text_encoder, static, dynamic, word))
+        """The three caption kinds through the shared encoder in one pass; with a motion encoder, the
+        static and word captions through the content encoder and the dynamic one through its own."""
+        motion = self.text_encoder.motion
+        if motion is None:
+            return Context(*encode_all(self.text_encoder, static, dynamic, word))
+        static_c, word_c = encode_all(self.text_encoder, static, word)
+        return Context(static_c, None if dynamic is None else motion(dynamic), word_c)
+
+    def add_motion_encoder(self) -> None:
+        """DEMO's motion encoder added to a model with one shared encoder (started as its copy)."""
+        self.text_encoder.add_motion_encoder()
+        self.cfg = replace(self.cfg, text=self.text_encoder.cfg)
 
     def denoise(self, x, t, ctx: Context, glyph=None, glyph_present=None) -> torch.Tensor:
         return self.denoiser(x, t, ctx, glyph, glyph_present)
@@ -52,4 +64,6 @@ class KineTyNet(nn.Module):
         return self.denoiser(x, t, self.encode(static, dynamic, word), glyph, glyph_present)
 
     def video_parameters(self) -> list[nn.Parameter]:
-        return self.denoiser.video_parameters()
+        """What only the video stage trains: the temporal layers, the word branch, the motion encoder."""
+        motion = self.text_encoder.motion
+        return self.denoiser.video_parameters() + ([] if motion is None else list(motion.parameters()))

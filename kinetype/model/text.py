@@ -15,12 +15,15 @@ the network's forward and backward 1.46x slower.
   format), frozen, as in the paper. Nothing is fetched from a hub.
 
 One encoder is shared by the static, dynamic and word captions, as in KineTy; :meth:`encode_all`
-runs them through it in one pass.
+runs them through it in one pass. With ``TextConfig.motion_encoder`` the byte encoder holds a second
+transformer, ``motion``, for the dynamic caption (DEMO, arXiv 2410.24219, Sec. 3.1: a content encoder
+biased to nouns and appearance, a motion encoder free to learn what "bounce" or "from the left" mean).
 """
 
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -96,6 +99,8 @@ class ByteTextEncoder(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.dim = cfg.width
+        # The motion encoder: the same architecture under "motion." (None: one shared encoder).
+        self.motion = ByteTextEncoder(replace(cfg, motion_encoder=False)) if cfg.motion_encoder else None
         self.token_embedding = nn.Embedding(259, cfg.width)
         self.position_embedding = nn.Parameter(torch.randn(cfg.max_tokens, cfg.width) * 0.02)
         layer = nn.TransformerEncoderLayer(
@@ -108,6 +113,16 @@ class ByteTextEncoder(nn.Module):
     def tokenizer(self) -> ByteTokenizer:
         return ByteTokenizer(self.cfg.max_tokens)
 
+    def add_motion_encoder(self) -> None:
+        """Give the dynamic caption its own encoder, started as a copy of this one (DEMO initialises
+        its motion encoder from the pretrained text encoder), so the model's output is unchanged."""
+        if self.motion is not None:
+            return
+        self.cfg = replace(self.cfg, motion_encoder=True)
+        motion = ByteTextEncoder(replace(self.cfg, motion_encoder=False))
+        motion.load_state_dict(self.state_dict())
+        self.motion = motion.to(self.token_embedding.weight.device).requires_grad_(self.token_embedding.weight.requires_grad)
+
     def forward(self, tokens: Tokens) -> Caption:
         x = self.token_embedding(tokens.ids) + self.position_embedding[: tokens.ids.shape[1]]  # (B, L, D)
         with attention_kernels(x):
@@ -119,6 +134,7 @@ class ClipTextEncoder(nn.Module):
     """A frozen transformers ``CLIPTextModel`` (and its tokenizer) from one local folder."""
 
     trainable = False
+    motion = None  # one frozen encoder for every caption
 
     def __init__(self, cfg: TextConfig):
         super().__init__()
@@ -129,6 +145,8 @@ class ClipTextEncoder(nn.Module):
 
         hf_logging.disable_progress_bar()
 
+        if cfg.motion_encoder:
+            raise ModelError("text.motion_encoder needs the byte text encoder (a trainable copy of CLIP is not built)")
         if not cfg.clip_path:
             raise ModelError("text encoder 'clip' needs clip_path: a local folder with a CLIPTextModel and its tokenizer")
         path = Path(cfg.clip_path)

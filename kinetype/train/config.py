@@ -274,7 +274,7 @@ def validate(cfg: TrainConfig, where: str = "") -> TrainConfig:
         need(get(name) >= 1, name, "at least 1")
     for name in ("data.num_workers", "data.shuffle_buffer", "sample_every", "optim.max_minutes",
                  "optim.weight_decay", "optim.grad_clip", "loss.glyph_weight", "loss.motion_weight",
-                 "loss.trs_weight", "seed"):
+                 "loss.trs_weight", "loss.text_motion_weight", "seed"):
         need(math.isfinite(get(name)) and get(name) >= 0, name, "0 or more")
     need(cfg.seed <= MAX_SEED, "seed", f"0 to {MAX_SEED}")
     need(math.isfinite(o.lr) and 0 < o.lr < 1, "optim.lr", "a number between 0 and 1")
@@ -299,6 +299,8 @@ def validate(cfg: TrainConfig, where: str = "") -> TrainConfig:
          "one of 'float32', 'float16', 'uint8', 'yuv420'")
     if problem := m.noise.problem():
         raise TrainingError(f"{prefix}model.noise.{problem}")
+    need(not (m.text.motion_encoder and m.text.kind != "byte"), "model.text.motion_encoder",
+         "false with the 'clip' text encoder (a motion encoder is built for the byte encoder only)")
     need(d.num_frames <= m.denoiser.max_frames, "data.num_frames", f"at most model.denoiser.max_frames ({m.denoiser.max_frames})")
     # The sampling and clip settings by the rules of their types, named as this config names them.
     checks = [(check_sampler, "sampler"), (check_steps, "sample_steps"), (check_guidance, "guidance")]

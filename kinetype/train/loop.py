@@ -27,8 +27,8 @@ from kinetype.fsutil import atomic_folder, atomic_write_bytes
 from kinetype.media import contact_sheet, encode_png, write_video
 from kinetype.model.autoencoder import resize_masks
 from kinetype.model.errors import TrainingError
-from kinetype.model.losses import (denoising_loss, glyph_loss, motion_loss, recorded_self_attention,
-                                   self_attention_smoothness)
+from kinetype.model.losses import (denoising_loss, glyph_loss, motion_loss, pooled_token, recorded_motion_attention,
+                                   recorded_self_attention, self_attention_smoothness, text_motion_loss)
 from kinetype.model.noise import draw_noise
 from kinetype.model.objective import add_noise, predict_x0_eps, sample_times, target
 from kinetype.pipeline import Pipeline
@@ -173,6 +173,7 @@ def train(
     # ---- Loop ---------------------------------------------------------------------------------------------
     lc, obj = cfg.loss, cfg.model.objective
     trs = cfg.stage == "video" and lc.trs_weight > 0  # record the decoder's self-attention maps
+    text_motion = cfg.stage == "video" and lc.text_motion_weight > 0  # ... and the temporal cross-attention maps
     accum = cfg.optim.grad_accum_steps
     clips_per_step = data_cfg.batch_size * accum * d.world_size
     gen = torch.Generator(device=d.device)
@@ -197,7 +198,8 @@ def train(
                 data_wait += time.perf_counter() - t0
                 # DDP syncs gradients on the last micro-batch only.
                 sync = contextlib.nullcontext() if (micro == accum - 1 or not d.enabled) else ddp.no_sync()
-                with sync, dev.autocast(), recorded_self_attention(net.denoiser if trs else None, trs) as maps:
+                with (sync, dev.autocast(), recorded_self_attention(net.denoiser if trs else None, trs) as maps,
+                      recorded_motion_attention(net.denoiser if text_motion else None, text_motion) as motion_maps):
                     if not diffusion:  # the autoencoder stage: its reconstruction loss on every frame
                         terms = forward(batch["video"].flatten(0, 1), batch["mask"].flatten(0, 1), gen)
                     else:
@@ -236,6 +238,10 @@ def train(
                         if trs:  # HARIVO: consecutive frames' decoder self-attention maps agree
                             terms["trs"] = self_attention_smoothness(maps, x0.shape[1])
                             loss = loss + lc.trs_weight * terms["trs"]
+                        if text_motion:  # DEMO: the dynamic caption's pooled token follows the clip's change
+                            terms["text_motion"] = text_motion_loss(motion_maps, pooled_token(tokens["dynamic"].ids),
+                                                                    x0, keep)
+                            loss = loss + lc.text_motion_weight * terms["text_motion"]
                         terms["loss"] = loss
                     (terms["loss"] / accum).backward()
                 for k, v in terms.items():

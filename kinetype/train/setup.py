@@ -9,7 +9,7 @@ import contextlib
 import copy
 import ctypes
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -39,7 +39,11 @@ def resolve_model(cfg: TrainConfig) -> TrainConfig:
             folder = read_model_folder(cfg.init)
             cfg.model.autoencoder.path = str(folder.path / "autoencoder")
             if folder.has_denoiser:
+                # The folder's architecture, plus a motion encoder where the run asks for one (added
+                # as a copy of the content encoder by build_models).
+                wants_motion = cfg.model.text.motion_encoder
                 cfg.model.text, cfg.model.denoiser = folder.model.text, folder.model.denoiser
+                cfg.model.text = replace(cfg.model.text, motion_encoder=cfg.model.text.motion_encoder or wants_motion)
                 cfg.model.objective = folder.model.objective
         if cfg.model.autoencoder.path:  # the folder's architecture wins over the preset's
             ae_dir = Path(cfg.model.autoencoder.path)
@@ -103,7 +107,10 @@ def build_models(cfg: TrainConfig) -> tuple[Autoencoder, KineTyNet | None]:
         if cfg.data.size_px % autoencoder.factor:
             raise TrainingError(f"data.size_px {cfg.data.size_px} is not a multiple of the autoencoder's factor {autoencoder.factor}")
         if cfg.init and (Path(cfg.init) / "denoiser").is_dir():
-            return autoencoder, load_network(read_model_folder(cfg.init)).train()
+            net = load_network(read_model_folder(cfg.init)).train()
+            if cfg.model.text.motion_encoder and net.text_encoder.motion is None:
+                net.add_motion_encoder()
+            return autoencoder, net
         return autoencoder, KineTyNet(cfg.model)
     except ModelError as e:
         raise TrainingError(str(e)) from None
@@ -119,6 +126,8 @@ def choose_trainable(net: KineTyNet, cfg: TrainConfig) -> None:
             p.requires_grad_(cfg.video_trains == "all" or id(p) in video_params)
     train_text = cfg.train_text_encoder and net.text_encoder.trainable and not (cfg.stage == "video" and cfg.video_trains == "video")
     net.text_encoder.requires_grad_(train_text)
+    if net.text_encoder.motion is not None:  # the dynamic caption's encoder: a video layer (DEMO)
+        net.text_encoder.motion.requires_grad_(cfg.stage == "video" and cfg.train_text_encoder)
 
 
 def check_shards(spec: str) -> None:
@@ -171,7 +180,7 @@ def describe(cfg: TrainConfig) -> str:
             net = KineTyNet(cfg.model)
             lines.append(f"text encoder: {_count(net.text_encoder) / 1e6:.2f} M parameters")
             lines.append(f"denoiser: {_count(net.denoiser) / 1e6:.2f} M parameters "
-                         f"({sum(p.numel() for p in net.video_parameters()) / 1e6:.2f} M in the video layers)")
+                         f"({sum(p.numel() for p in net.denoiser.video_parameters()) / 1e6:.2f} M in the video layers)")
     budget = f" or {cfg.optim.max_minutes:g} minutes of steps" if cfg.optim.max_minutes else ""
     lines.append(f"stage {cfg.stage}: {cfg.optim.max_steps} steps{budget} x {cfg.data.batch_size} clips x "
                  f"{cfg.optim.grad_accum_steps} accumulation per device")
