@@ -182,6 +182,32 @@ class _WorkerContext(mp_context.SpawnContext):
         return process
 
 
+def _quiet_tracker_relaunch() -> None:
+    """Start a replacement resource tracker (the first one was killed) with its stderr on /dev/null:
+    it is told to forget semaphores its predecessor was told of, and prints a KeyError traceback
+    for each, after the command's own output. Only the relaunch is quieted; a first start is not."""
+    tracker = resource_tracker._resource_tracker
+    if getattr(tracker.ensure_running, "kinetype_quiet", False):
+        return
+    start = tracker.ensure_running
+
+    def ensure_running() -> None:
+        if tracker._fd is None or tracker._check_alive():
+            return start()
+        saved = os.dup(2)
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, 2)
+            start()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(null)
+
+    ensure_running.kinetype_quiet = True
+    tracker.ensure_running = ensure_running
+
+
 def _ping() -> int:
     return os.getpid()
 
@@ -192,6 +218,7 @@ def process_pool(workers: int, initializer: Callable[..., None] | None = None, i
     (naming ``what``) when they cannot start. Spawned, not forked: the parent may hold threads
     (torch, a progress bar) that a fork would copy mid-lock."""
     pool = None
+    _quiet_tracker_relaunch()
     try:
         pool = ProcessPoolExecutor(workers, mp_context=_WorkerContext(), initializer=_start_worker,
                                    initargs=(os.getpid(), initializer, initargs))

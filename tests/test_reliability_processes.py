@@ -444,6 +444,29 @@ def test_no_worker_or_resource_tracker_outlives_a_killed_command(world, tmp_path
             pass
 
 
+def test_a_killed_resource_tracker_is_replaced_quietly(world, tmp_path):
+    """The replacement tracker is told to forget semaphores only its predecessor knew: it printed a
+    KeyError traceback for each after the render's own output."""
+    args = _render_args(world, tmp_path)
+    args[args.index("--n") + 1], args[args.index("--shard-size") + 1] = "60", "10"
+    proc = _start(args, tmp_path)
+    try:
+        def tracker() -> list[int]:
+            return [p for p in descendants(proc.pid)
+                    if b"resource_tracker" in Path(f"/proc/{p}/cmdline").read_bytes()] if proc.poll() is None else []
+        assert wait_for(lambda: tracker() or proc.poll() is not None, 120)
+        for pid in tracker():
+            os.kill(pid, signal.SIGKILL)
+        _, stderr = proc.communicate(timeout=300)
+        assert proc.returncode == 0 and "Traceback" not in stderr, stderr
+        assert kinetype("shards", "verify", tmp_path / "ds").returncode == 0
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 @pytest.mark.parametrize("delay_s", [0.3, 1.0, 2.0, 4.0])
 def test_ctrl_c_at_any_moment_of_a_render_is_one_line(world, tmp_path, delay_s):
     """SIGINT to the whole process group, as a terminal's Ctrl-C sends it: the workers starting
