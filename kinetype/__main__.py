@@ -1,22 +1,75 @@
 """The `kinetype` command's entry point, and `python -m kinetype` (used by torchrun:
 `torchrun --nproc-per-node G -m kinetype train ...`).
 
-Kept free of imports so that a Ctrl-C while the CLI's own modules load (typer, rich: the first
-tenth of a second) is the same one line and exit status 130 as one during a command."""
+Kept free of kinetype's heavy imports so that a Ctrl-C or a SIGTERM while the CLI's own modules load
+(typer, rich: the first tenth of a second) is the same one line and exit status (130, 143) as one
+during a command."""
 
+import os
+import signal
 import sys
+
+from kinetype.errors import Terminated, raise_terminated
+
+
+def _open_std_streams() -> None:
+    """Point a standard stream the shell closed (``>&-``, ``2>&-``) at /dev/null. Left closed, its
+    number is taken by the next file kinetype opens (a shard, a checkpoint), and whatever writes to
+    the stream then — a warning, a worker process, a C library — writes into that file."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+    if sys.stdout is None:  # Python found fd 1 closed at start-up
+        sys.stdout = open(1, "w", closefd=False)
+    if sys.stderr is None:
+        sys.stderr = open(2, "w", closefd=False)
+
+
+def _exit_now(status: int):
+    """A signal handler for once the exit status is decided: a Ctrl-C or SIGTERM arriving while
+    the interpreter shuts down ends it with that status, not with a traceback or another status."""
+
+    def handler(signum, frame):
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:
+                pass
+        os._exit(status)
+
+    return handler
 
 
 def run() -> None:
+    _open_std_streams()
+    signal.signal(signal.SIGTERM, raise_terminated)
     try:
         from kinetype.cli import main
     except (KeyboardInterrupt, ImportError) as e:
         if not isinstance(e, KeyboardInterrupt) and not isinstance(e.__cause__, KeyboardInterrupt):
             raise
-        print("stopped: interrupted: nothing was changed", file=sys.stderr)
-        sys.exit(130)
+        terminated = isinstance(e, Terminated) or isinstance(e.__cause__, Terminated)
+        print(f"stopped: {'terminated' if terminated else 'interrupted'}: nothing was changed", file=sys.stderr)
+        sys.exit(143 if terminated else 130)
     try:
-        main()
+        try:
+            main()
+        except (KeyboardInterrupt, ImportError) as e:  # outside the command group (typer building it)
+            from kinetype.cli_errors import INTERRUPTED_DEFAULT, interrupted_cause, stopped
+
+            if interrupted_cause(e) is None:
+                raise
+            sys.exit(stopped(e, INTERRUPTED_DEFAULT))
+    except SystemExit as e:
+        status = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, _exit_now(status))
+        raise
     finally:
         # CPython remembers a KeyboardInterrupt that left an exec() of a string — dataclasses and
         # namedtuples build their methods that way, so a Ctrl-C landing in an import does — and

@@ -15,9 +15,11 @@ Exit codes (the README's table):
 143   terminated (SIGTERM): the same clean stop as Ctrl-C
 ====  =================================================================================
 
-A closed stdout (``kinetype templates list | head -1``) is the reader saying it has enough: the
-command stops quietly with 0. Any other broken pipe is an error like any other OSError. A closed
-stderr only loses the progress bar and notes: the work goes on and its exit status is the work's.
+A closed stdout (``kinetype templates list | head -1``) is the reader saying it has enough: what
+is printed after that is dropped, quietly, and the exit status is still the work's — 0 when all
+went well, but ``shards verify DIR | head -1`` on a damaged dataset still exits 1, 3 or 4 (the
+status is the verdict, whoever reads the text). Any other broken pipe is an error like any other
+OSError. A closed stderr likewise only loses the progress bar and notes.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ from rich.console import Console
 from rich.markup import escape  # noqa: F401 - re-exported: escape user text printed with markup
 from rich.text import Text
 
-from kinetype.errors import KinetypeError
+from kinetype.errors import KinetypeError, Terminated, raise_terminated
 
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
@@ -57,14 +59,6 @@ EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 128 + signal.SIGTERM
 
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where the main thread is, so every clean-up written for Ctrl-C (workers
-    stopped, temporary files removed, finished work kept) runs for ``kill`` too."""
-
-
-def _raise_terminated(signum, frame):
-    raise Terminated()
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -138,9 +132,10 @@ def _silence(fd: int) -> None:
 
 
 class _DiagnosticStream:
-    """stderr for progress bars and notes: when its reader goes away (``2>&1 | head``) the writes
-    are dropped and the command goes on, since they are not the work; everything else is the
-    wrapped stream's."""
+    """stdout or stderr while a command runs: when its reader goes away (``| head``) the writes are
+    dropped and the command goes on, since printed text is not the work (a dataset, a verdict, a
+    checkpoint); everything else is the wrapped stream's. Wrapping the stream, not catching the
+    error, also keeps rich from meeting the broken pipe (its own handler exits 1, whatever the work)."""
 
     def __init__(self, stream):
         self._stream = stream
@@ -175,15 +170,17 @@ class _DiagnosticStream:
 @contextlib.contextmanager
 def guarded_process():
     """What a running command needs beyond the error path: SIGTERM stops it as Ctrl-C does, a
-    stderr whose reader left does not end the work, and text the output's encoding cannot hold is
+    stdout or stderr whose reader left does not end the work, and text the output's encoding cannot hold is
     escaped, not an error. Both are undone at the end (a test runner or
     an embedding program keeps its own)."""
     strict = [stream for stream in (sys.stdout, sys.stderr) if _escape_unencodable(stream)]
-    stderr = sys.stderr
+    stdout, stderr = sys.stdout, sys.stderr
+    if stdout is not None and not isinstance(stdout, _DiagnosticStream):
+        sys.stdout = _DiagnosticStream(stdout)
     if stderr is not None and not isinstance(stderr, _DiagnosticStream):
         sys.stderr = _DiagnosticStream(stderr)
     try:
-        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+        previous = signal.signal(signal.SIGTERM, raise_terminated)
     except ValueError:  # not the main thread: leave the handlers alone
         previous = None
     try:
@@ -191,6 +188,8 @@ def guarded_process():
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+        if isinstance(sys.stdout, _DiagnosticStream) and sys.stdout._stream is stdout:
+            sys.stdout = stdout
         if isinstance(sys.stderr, _DiagnosticStream) and sys.stderr._stream is stderr:
             sys.stderr = stderr
         for stream in strict:
@@ -226,7 +225,7 @@ def interrupted_cause(e: BaseException) -> KeyboardInterrupt | None:
     return None
 
 
-def _stopped(e: BaseException, note: str) -> int:
+def stopped(e: BaseException, note: str) -> int:
     e = interrupted_cause(e) or e
     terminated = isinstance(e, Terminated) or isinstance(e.__cause__, Terminated) or isinstance(e.__context__, Terminated)
     report(note.replace("interrupted", "terminated", 1) if terminated else note, prefix="stopped")
@@ -262,20 +261,41 @@ def user_errors(fn: Callable | None = None, *, interrupted: str | None = None):
                 report(os_error_line(e))
                 raise typer.Exit(EXIT_USER_ERROR)
             except KeyboardInterrupt as e:
-                raise typer.Exit(_stopped(e, note))
+                raise typer.Exit(stopped(e, note))
             except ImportError as e:
                 if interrupted_cause(e) is None:
                     raise
-                raise typer.Exit(_stopped(e, note))
+                raise typer.Exit(stopped(e, note))
 
         return wrapper
 
     return decorate(fn) if fn is not None else decorate
 
 
+class _Stop(Exception):
+    """A Ctrl-C or SIGTERM carried past typer, whose main turns any KeyboardInterrupt into a silent
+    exit status 130 (no line, and 130 for a SIGTERM too)."""
+
+    def __init__(self, interrupt: KeyboardInterrupt):
+        super().__init__()
+        self.interrupt = interrupt
+
+
 class OneLineErrorsGroup(typer.core.TyperGroup):
     """The top-level group: click's usage errors (bad type, unknown option, missing argument) become
     one line naming the option and exit 2, instead of Rich's boxed usage panel."""
+
+    def make_context(self, *args, **kwargs):
+        try:
+            return super().make_context(*args, **kwargs)
+        except KeyboardInterrupt as e:
+            raise _Stop(e) from e
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as e:
+            raise _Stop(e) from e
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         if not standalone_mode:
@@ -293,10 +313,12 @@ class OneLineErrorsGroup(typer.core.TyperGroup):
             hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
             report(e.format_message() + hint)
             sys.exit(e.exit_code if e.exit_code else EXIT_USER_ERROR)
-        except AbortError as e:  # Ctrl-C outside a command's body (parsing, imports)
-            sys.exit(_stopped(e, INTERRUPTED_DEFAULT))
+        except _Stop as e:  # Ctrl-C or SIGTERM outside a command's body (parsing, imports)
+            sys.exit(stopped(e.interrupt, INTERRUPTED_DEFAULT))
+        except AbortError as e:
+            sys.exit(stopped(e, INTERRUPTED_DEFAULT))
         except (KeyboardInterrupt, ImportError) as e:
             if interrupted_cause(e) is None:
                 raise
-            sys.exit(_stopped(e, INTERRUPTED_DEFAULT))
+            sys.exit(stopped(e, INTERRUPTED_DEFAULT))
         sys.exit(rv if isinstance(rv, int) else EXIT_OK)

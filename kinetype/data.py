@@ -47,6 +47,7 @@ from kinetype.errors import KinetypeError, random_seed, whole
 from kinetype.shards.layout import CONFIG_FILE, read_render_record, tar_name
 from kinetype.shards.sample import INSTANCE_EXT, TEXT_FIELDS, SampleError, check_members, decode_instance, parse_meta
 from kinetype.shards.storage import Storage, check_regular_file
+from kinetype.workers import loader_worker_init
 
 log = logging.getLogger("kinetype.data")
 
@@ -347,4 +348,5 @@ def make_loader(shards, batch_size: int, num_workers: int = 0, *, collate_fn=col
     """A DataLoader over :class:`ShardDataset` (or ``dataset_cls``, a subclass) with :func:`collate`."""
     dataset = (dataset_cls or ShardDataset)(shards, **dataset_kwargs)
     return DataLoader(dataset, batch_size=batch_size, num_workers=num_workers, collate_fn=collate_fn,
-                      pin_memory=pin_memory, persistent_workers=False, prefetch_factor=4 if num_workers > 0 else None)
+                      pin_memory=pin_memory, persistent_workers=False, prefetch_factor=4 if num_workers > 0 else None,
+                      worker_init_fn=loader_worker_init)

@@ -17,6 +17,16 @@ class KinetypeError(Exception):
     """Base class for errors caused by user input (bad word, bad template file, missing model...)."""
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the main thread is (the handler ``python -m kinetype`` installs first),
+    so every clean-up written for Ctrl-C (workers stopped, temporary files removed, finished work
+    kept) runs for ``kill`` too; reported as "terminated", exit status 143."""
+
+
+def raise_terminated(signum, frame):
+    raise Terminated()
+
+
 class WordError(KinetypeError, ValueError):
     """A word outside the engine's alphabet (A–Z, a–z) or length (1–12 letters)."""
 

@@ -6,7 +6,8 @@ Every pool made by :func:`process_pool` keeps four promises a plain ``ProcessPoo
   thread), so neither they nor the resource tracker they hold open outlive a killed command;
 - they never see Ctrl-C: SIGINT is blocked while a process is started and the mask is inherited
   through fork and exec, so an interrupt is the parent's alone to report (one line, no tracebacks
-  of half-started workers) and the parent stops them with :func:`stop_pool`;
+  of half-started workers) and the parent stops them with :func:`stop_pool`; a Ctrl-C or SIGTERM
+  that arrives while one starts is held until it has started (:func:`starting_processes`);
 - a pool whose processes cannot start (the interpreter exits at once, no memory, no pipes) is one
   :class:`PoolError` line from :func:`process_pool` instead of a hang or a ``BrokenProcessPool``
   traceback later: a first task is run before the pool is handed out;
@@ -16,6 +17,7 @@ Every pool made by :func:`process_pool` keeps four promises a plain ``ProcessPoo
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import io
 import os
@@ -67,11 +69,58 @@ def die_with_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, name="kinetype-parent-watchdog", daemon=True).start()
 
 
+HELD_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def starting_processes():
+    """Hold Ctrl-C and SIGTERM while processes are started, and blocks them in the children.
+
+    Blocked here, SIGINT stays blocked in a child for good (the mask survives fork and exec): the
+    interrupt is the parent's alone to report. SIGTERM is unblocked again once the worker runs
+    (:func:`_start_worker`), so a worker can still be terminated on its own. Blocking them in this
+    thread is not enough for this process: another thread may take the signal and Python raises in
+    the main thread all the same, in the middle of the start, leaving a child whose pid nobody
+    holds (it then fails to read its job and prints a traceback). So a signal meanwhile is held and
+    raised again once the start is complete, when the process has a pid :func:`stop_pool` can kill.
+    """
+    held: list[int] = []
+    handlers = {s: signal.getsignal(s) for s in HELD_SIGNALS}
+    hold = threading.current_thread() is threading.main_thread()
+    if hold:
+        for s, handler in handlers.items():
+            if callable(handler):  # a Python handler: hold its signal (SIG_IGN / SIG_DFL are the OS's)
+                signal.signal(s, lambda signum, frame: held.append(signum))
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, set(HELD_SIGNALS))
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        if hold:
+            for s, handler in handlers.items():
+                if callable(handler):
+                    signal.signal(s, handler)
+            for s in dict.fromkeys(held):
+                signal.raise_signal(s)
+
+
 def _start_worker(parent_pid: int, initializer: Callable[..., None] | None, initargs: tuple) -> None:
     die_with_parent(parent_pid)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent's handler, if a fork copied it
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # blocked by starting_processes
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # one thread per worker: the pool is the parallelism
     if initializer is not None:
         initializer(*initargs)
+
+
+def loader_worker_init(worker_id: int) -> None:
+    """``worker_init_fn`` of every DataLoader kinetype makes: its worker processes end with the
+    process that reads from them, even on kill -9 (torch's own check of the parent runs only every
+    few seconds, between samples), and leave Ctrl-C and SIGTERM to it: a forked worker holds a copy
+    of the parent's handlers, which would raise in the worker and print its traceback."""
+    die_with_parent(os.getppid())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 class _SpawnPopen(popen_spawn_posix.Popen):
@@ -113,25 +162,8 @@ class _WorkerProcess(mp_context.SpawnProcess):
         return _SpawnPopen(process_obj)
 
     def start(self) -> None:
-        # Blocked here, SIGINT stays blocked in the child for good (the mask survives fork and exec).
-        # Blocking it in this thread is not enough for this process: another thread may take the
-        # signal and Python raises KeyboardInterrupt in the main thread all the same, in the middle
-        # of the start, leaving a child whose pid nobody holds. So a Ctrl-C meanwhile is held and
-        # raised again once the start is complete (the process then has a pid stop_pool can kill).
-        held: list[int] = []
-        handler = signal.getsignal(signal.SIGINT)
-        hold = handler is not None and threading.current_thread() is threading.main_thread()
-        if hold:
-            signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        try:
+        with starting_processes():
             super().start()
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, old)
-            if hold:
-                signal.signal(signal.SIGINT, handler)
-                if held:
-                    signal.raise_signal(signal.SIGINT)
 
 
 class _WorkerContext(mp_context.SpawnContext):
@@ -150,6 +182,32 @@ class _WorkerContext(mp_context.SpawnContext):
         return process
 
 
+def _quiet_tracker_relaunch() -> None:
+    """Start a replacement resource tracker (the first one was killed) with its stderr on /dev/null:
+    it is told to forget semaphores its predecessor was told of, and prints a KeyError traceback
+    for each, after the command's own output. Only the relaunch is quieted; a first start is not."""
+    tracker = resource_tracker._resource_tracker
+    if getattr(tracker.ensure_running, "kinetype_quiet", False):
+        return
+    start = tracker.ensure_running
+
+    def ensure_running() -> None:
+        if tracker._fd is None or tracker._check_alive():
+            return start()
+        saved = os.dup(2)
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, 2)
+            start()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(null)
+
+    ensure_running.kinetype_quiet = True
+    tracker.ensure_running = ensure_running
+
+
 def _ping() -> int:
     return os.getpid()
 
@@ -160,6 +218,7 @@ def process_pool(workers: int, initializer: Callable[..., None] | None = None, i
     (naming ``what``) when they cannot start. Spawned, not forked: the parent may hold threads
     (torch, a progress bar) that a fork would copy mid-lock."""
     pool = None
+    _quiet_tracker_relaunch()
     try:
         pool = ProcessPoolExecutor(workers, mp_context=_WorkerContext(), initializer=_start_worker,
                                    initargs=(os.getpid(), initializer, initargs))

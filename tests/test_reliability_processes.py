@@ -148,6 +148,35 @@ def test_stdout_not_open_at_all_is_a_quiet_success():
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
 
 
+@pytest.mark.parametrize("damaged", [False, True], ids=["valid dataset", "damaged dataset"])
+def test_stdout_closed_by_head_keeps_the_verdict(world, tmp_path, damaged):
+    """`shards verify DIR | head -1`: the reader leaving loses the text, not the exit status."""
+    ds = tmp_path / "ds"
+    shutil.copytree(world / "ds", ds)
+    if damaged:
+        (ds / "shard-000000.stats.json").unlink()
+    proc = subprocess.Popen(command("shards", "verify", ds), cwd=REPO, env=env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.readline()
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == (3 if damaged else 0), stderr
+    assert "Traceback" not in stderr
+
+
+@pytest.mark.parametrize("closed", [">&-", "2>&-", ">&- 2>&-", "<&- >&-"])
+def test_closed_standard_streams_take_no_files_number(world, tmp_path, closed):
+    """A stream the shell closed is /dev/null to kinetype: no shard it opens takes its number (a
+    worker's or a library's write would then land in the shard)."""
+    out = tmp_path / "ds"
+    r = subprocess.run(["sh", "-c", f'exec "$@" {closed}', "sh",
+                        *command("render", "--templates", world / "templates", "--n", "4", "--shard-size", "2",
+                                 "--out", out, "--workers", "2", *TINY)],
+                       cwd=REPO, env=env(), capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert kinetype("shards", "verify", out).returncode == 0
+
+
 def test_stderr_closed_by_head_does_not_stop_a_render(world, tmp_path):
     """Progress goes to stderr; its reader leaving loses the progress, not the dataset."""
     out = tmp_path / "ds"
@@ -218,9 +247,66 @@ def test_a_torn_last_metrics_line_is_dropped_with_a_note(run):
     assert [json.loads(x)["step"] for x in (run / "metrics.jsonl").read_text().splitlines()] == list(range(1, 26))
 
 
-@pytest.mark.parametrize("text", ["", "[1, 2]", '{"stage": 3}', "{ not json"], ids=["empty", "list", "bad field", "garbage"])
+def _metrics_lines(run: Path) -> list[bytes]:
+    return (run / "metrics.jsonl").read_bytes().splitlines(keepends=True)
+
+
+@pytest.mark.parametrize("tail", [b"\0" * 300, b'{"step": true}', b"\xff\xfe"], ids=["NUL bytes", "a bool step", "not UTF-8"])
+def test_any_torn_last_metrics_line_is_cut_and_the_rest_kept_byte_for_byte(run, tail):
+    before = (run / "metrics.jsonl").read_bytes()
+    with open(run / "metrics.jsonl", "ab") as f:
+        f.write(tail)
+    r = kinetype(*TRAIN, "--out", run, "--max-steps", "21")
+    assert r.returncode == 0, r.stderr
+    assert (run / "metrics.jsonl").read_bytes().startswith(before), "the run's history was rewritten"
+    assert [json.loads(x)["step"] for x in _metrics_lines(run)] == list(range(1, 22))
+
+
+def test_a_whole_last_metrics_line_without_its_newline_is_kept(run):
+    data = (run / "metrics.jsonl").read_bytes()
+    (run / "metrics.jsonl").write_bytes(data[:-1])
+    r = kinetype(*TRAIN, "--out", run, "--max-steps", "21")
+    assert r.returncode == 0, r.stderr
+    assert (run / "metrics.jsonl").read_bytes().startswith(data)
+    assert [json.loads(x)["step"] for x in _metrics_lines(run)] == list(range(1, 22))
+
+
+@pytest.mark.parametrize("line", [b'{"step": 6, "lo\n', b'{"step": "6"}\n', b"\xff\xfe\n"],
+                         ids=["torn", "a string step", "not UTF-8"])
+def test_damage_before_the_last_metrics_line_is_one_line_and_rewrites_nothing(run, line):
+    lines = _metrics_lines(run)
+    (run / "metrics.jsonl").write_bytes(b"".join(lines[:5] + [line] + lines[6:]))
+    before = snapshot(run)
+    r = kinetype(*TRAIN, "--out", run, "--max-steps", "21")
+    assert r.returncode == 2
+    assert "line 6" in one_line(r, "metrics.jsonl")
+    after = snapshot(run)
+    before.pop("config.json"), after.pop("config.json")  # its new max_steps, written whole before the history is read
+    assert after == before
+
+
+@pytest.mark.parametrize("kind", ["folder", "FIFO"])
+def test_a_metrics_file_that_is_not_a_file_is_one_line(run, kind):
+    (run / "metrics.jsonl").unlink()
+    (run / "metrics.jsonl").mkdir() if kind == "folder" else os.mkfifo(run / "metrics.jsonl")
+    r = kinetype(*TRAIN, "--out", run, "--max-steps", "21", timeout=240)
+    assert r.returncode == 2
+    one_line(r, "metrics.jsonl")
+
+
+@pytest.mark.parametrize("limit_kb", [4, 8])
+def test_a_full_disk_in_a_fresh_run_is_one_line(tmp_path, limit_kb):
+    """TensorBoard's writer thread met the limit first and printed its own traceback."""
+    r = kinetype(*TRAIN, "--out", tmp_path / "run", "--max-steps", "16", limit_kb=limit_kb)
+    assert r.returncode == 2, r.stderr
+    one_line(r, "File too large")
+
+
+@pytest.mark.parametrize("text", ["", "[1, 2]", '{"stage": 3}', "{ not json", "[" * 100000, '{"a": ' * 100000,
+                                  '{"stage": "caf\xe9"}'],
+                         ids=["empty", "list", "bad field", "garbage", "deep list", "deep object", "latin-1"])
 def test_a_damaged_run_config_is_one_line(run, text):
-    (run / "config.json").write_text(text)
+    (run / "config.json").write_bytes(text.encode("latin-1"))
     before = snapshot(run)
     r = kinetype(*TRAIN, "--out", run, "--max-steps", "30")
     assert r.returncode == 2
@@ -358,6 +444,29 @@ def test_no_worker_or_resource_tracker_outlives_a_killed_command(world, tmp_path
             pass
 
 
+def test_a_killed_resource_tracker_is_replaced_quietly(world, tmp_path):
+    """The replacement tracker is told to forget semaphores only its predecessor knew: it printed a
+    KeyError traceback for each after the render's own output."""
+    args = _render_args(world, tmp_path)
+    args[args.index("--n") + 1], args[args.index("--shard-size") + 1] = "60", "10"
+    proc = _start(args, tmp_path)
+    try:
+        def tracker() -> list[int]:
+            return [p for p in descendants(proc.pid)
+                    if b"resource_tracker" in Path(f"/proc/{p}/cmdline").read_bytes()] if proc.poll() is None else []
+        assert wait_for(lambda: tracker() or proc.poll() is not None, 120)
+        for pid in tracker():
+            os.kill(pid, signal.SIGKILL)
+        _, stderr = proc.communicate(timeout=300)
+        assert proc.returncode == 0 and "Traceback" not in stderr, stderr
+        assert kinetype("shards", "verify", tmp_path / "ds").returncode == 0
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 @pytest.mark.parametrize("delay_s", [0.3, 1.0, 2.0, 4.0])
 def test_ctrl_c_at_any_moment_of_a_render_is_one_line(world, tmp_path, delay_s):
     """SIGINT to the whole process group, as a terminal's Ctrl-C sends it: the workers starting
@@ -374,6 +483,62 @@ def test_ctrl_c_at_any_moment_of_a_render_is_one_line(world, tmp_path, delay_s):
         one_line(stderr, "interrupted", prefix="stopped")
         assert wait_for(lambda: not any(alive(p) for p in below + descendants(proc.pid)), 15)
         assert not [p for p in (tmp_path / "ds").glob("*") if ".tmp-" in p.name] if (tmp_path / "ds").exists() else True
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+@pytest.mark.parametrize("delay_s", [0.3, 0.6, 1.0, 2.0])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize("what", ["train", "shards verify --workers 2"])
+def test_a_signal_at_any_moment_is_one_line_and_its_own_status(world, tmp_path, what, sig, delay_s):
+    """From the interpreter's first kinetype line on: while typer builds the commands, while pool
+    workers start, while a DataLoader runs. Sent to the whole group, as a terminal's Ctrl-C is."""
+    args = ([*TRAIN, "--out", str(tmp_path / "run"), "--max-steps", "3"] if what == "train"
+            else ["shards", "verify", str(world / "ds"), "--workers", "2"])
+    proc = _start(args, tmp_path)
+    try:
+        time.sleep(delay_s)
+        below = descendants(proc.pid)
+        os.killpg(proc.pid, sig)
+        _, stderr = proc.communicate(timeout=120)
+        if proc.returncode == 0:  # finished before the signal arrived
+            return
+        assert proc.returncode == 128 + sig, (proc.returncode, stderr)
+        one_line(stderr, "terminated" if sig == signal.SIGTERM else "interrupted", prefix="stopped")
+        assert wait_for(lambda: not any(alive(p) for p in below + descendants(proc.pid)), 15)
+        assert not temporaries(tmp_path)
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def test_a_signal_after_the_exit_status_is_decided_keeps_it(tmp_path):
+    """A SIGTERM while the interpreter shuts down, once the command has succeeded: still 0."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        "import atexit, os, signal, time\n"
+        "atexit.register(lambda: (os.kill(os.getpid(), signal.SIGTERM), time.sleep(1)))\n")
+    r = kinetype("templates", "list", PYTHONPATH=str(site))
+    assert r.returncode == 0 and "Traceback" not in r.stderr, (r.returncode, r.stderr)
+
+
+def test_data_loader_workers_end_with_a_killed_trainer(tmp_path):
+    config = tmp_path / "workers.toml"
+    config.write_text("[data]\nnum_workers = 2\n")
+    proc = _start([*TRAIN, "--config", str(config), "--out", str(tmp_path / "run"), "--max-steps", "500"], tmp_path)
+    try:
+        assert wait_for(lambda: len(descendants(proc.pid)) >= 2 or proc.poll() is not None, 180), "no loader workers"
+        assert proc.poll() is None, proc.communicate()
+        below = descendants(proc.pid)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=60)
+        assert wait_for(lambda: not any(alive(p) for p in below), 3), [p for p in below if alive(p)]
     finally:
         try:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -486,6 +651,21 @@ def test_a_broken_tesseract_is_an_error_not_a_score(world, tmp_path, reader):
                  "--out", tmp_path / "ev", "--quiet", TESSDATA_PREFIX=str(tmp_path / "nowhere"))
     assert r.returncode == 2, r.stderr
     one_line(r, "tesseract")
+    assert not (tmp_path / "ev").exists()
+
+
+@pytest.mark.parametrize("prints", ["Hello", ""], ids=["plain text", "nothing"])
+def test_a_tesseract_whose_output_is_not_tsv_is_an_error_not_a_score(tmp_path, prints):
+    """A `tesseract` on PATH that answers --version but prints no TSV (a wrapper, an old build)."""
+    fake = tmp_path / "bin" / "tesseract"
+    fake.parent.mkdir()
+    fake.write_text(f'#!/bin/sh\nif [ "$1" = "--version" ]; then echo "tesseract 5.3.0"; exit 0; fi\n'
+                    f'cat >/dev/null\necho "{prints}"\n')
+    fake.chmod(0o755)
+    r = kinetype("eval", "renders", "--n", "2", "--workers", "1", "--reader", "tesseract", *TINY,
+                 "--out", tmp_path / "ev", "--quiet", PATH=f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    assert r.returncode == 2, r.stderr
+    assert "TSV" in one_line(r, "tesseract")
     assert not (tmp_path / "ev").exists()
 
 
@@ -616,3 +796,21 @@ def test_an_error_about_a_non_ascii_path_is_one_line_in_any_encoding(tmp_path, e
     r = kinetype("shards", "verify", tmp_path / "ünï", PYTHONIOENCODING=encoding)
     assert r.returncode == 2
     one_line(r, "render_config.json")
+
+
+def test_a_word_is_named_as_typed():
+    """A byte that is not UTF-8 on the command line is shown as that byte, not as Python's U+DCxx."""
+    r = subprocess.run([*map(os.fsencode, command("preview", "--random", "--size", "32", "--frames", "4")), b"--word",
+                        b"H\xffllo"], cwd=REPO, env=env(), capture_output=True, timeout=120)
+    assert r.returncode == 2
+    line = one_line(r.stderr.decode("utf-8", "replace"), "0xFF")
+    assert "H\\xffllo" in line and "DCFF" not in line.upper(), line
+
+
+def test_a_dataset_card_of_a_path_that_is_not_utf8_is_written_as_utf8(world, tmp_path):
+    out = os.fsencode(tmp_path) + b"/d\xff"
+    r = subprocess.run([*map(os.fsencode, command("render", "--templates", world / "templates", "--n", "2",
+                                                  "--shard-size", "2", "--workers", "1", "--quiet", *TINY)),
+                        b"--out", out], cwd=REPO, env=env(), capture_output=True, timeout=300)
+    assert r.returncode == 0, r.stderr.decode("utf-8", "replace")
+    (Path(os.fsdecode(out)) / "README.md").read_bytes().decode("utf-8")

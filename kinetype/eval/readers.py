@@ -184,12 +184,23 @@ def tesseract(image: np.ndarray, tsv: bool = True) -> tuple[str, float]:
     text = out.stdout.decode("utf-8", "replace")
     if not tsv:
         return "".join(ch for ch in text if ch.isalpha()), -1.0
+    lines = text.splitlines()
+    # Its TSV starts with a header naming the 12 columns; anything else (a wrapper, a build without
+    # TSV output) would read as "nothing read", a score of 0 rather than an error.
+    if not lines or lines[0].split("\t")[-2:] != ["conf", "text"]:
+        first = f"its first line is {lines[0][:60]!r}" if lines else "it printed nothing"
+        raise KinetypeError(f"reader tesseract cannot read: its output is not Tesseract's TSV ({first}); "
+                            "check the install")
     words, confs = [], []
-    for line in text.splitlines()[1:]:
+    for line in lines[1:]:
         cols = line.split("\t")
         if len(cols) == 12 and cols[11].strip():
+            try:
+                confs.append(float(cols[10]))
+            except ValueError:
+                raise KinetypeError(f"reader tesseract cannot read: a confidence {cols[10][:20]!r} in its TSV "
+                                    "is not a number; check the install") from None
             words.append(cols[11])
-            confs.append(float(cols[10]))
     return "".join(ch for ch in "".join(words) if ch.isalpha()), (min(confs) if confs else -1.0)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import string
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -28,13 +29,26 @@ def validate_word(word: str) -> str:
         raise WordError("word is empty: give 1 to 12 letters A-Z or a-z")
     for pos, ch in enumerate(word):
         if ch not in _LETTER_SET:
-            shown = repr(ch) if ch.isprintable() and not ch.isspace() else f"U+{ord(ch):04X}"
-            raise WordError(
-                f"word {word!r} has {shown} at position {pos + 1}: only letters A-Z and a-z are allowed"
-            )
+            raise WordError(f"word {_as_typed(word)} has {_shown(ch)} at position {pos + 1}: "
+                            "only letters A-Z and a-z are allowed")
     if len(word) > MAX_LETTERS:
-        raise WordError(f"word {word!r} has {len(word)} letters: at most {MAX_LETTERS} are allowed")
+        raise WordError(f"word {_as_typed(word)} has {len(word)} letters: at most {MAX_LETTERS} are allowed")
     return word
+
+
+def _as_typed(word: str) -> str:
+    """The word quoted as the user typed it: a byte that was not UTF-8 on the command line (Python
+    holds it as a lone surrogate, U+DCxx) is shown as that byte, ``\\xff``, not as U+DCFF."""
+    return "'" + "".join(f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF else repr(c)[1:-1]
+                         for c in word) + "'"
+
+
+def _shown(ch: str) -> str:
+    if 0xDC80 <= ord(ch) <= 0xDCFF:
+        return f"the byte 0x{ord(ch) - 0xDC00:02X} (not UTF-8)"
+    if unicodedata.combining(ch):  # a mark that joins the letter before it: invisible on its own
+        return f"U+{ord(ch):04X} (a combining mark)"
+    return repr(ch) if ch.isprintable() and not ch.isspace() else f"U+{ord(ch):04X}"
 
 
 def word_caption(word: str) -> str:

@@ -106,7 +106,9 @@ def write_manifest_and_card(storage: Storage, command: str = "") -> dict[str, An
         },
     }
     storage.write_bytes(CARD_JSON, json.dumps(card, indent=1).encode())
-    storage.write_bytes(CARD_MD, card_markdown(card).encode())
+    # UTF-8 whatever the command held: a path argument that was not UTF-8 (a lone surrogate in
+    # Python) is written escaped, as the JSON card writes it.
+    storage.write_bytes(CARD_MD, card_markdown(card).encode("utf-8", "backslashreplace"))
     return card
 
 

@@ -26,6 +26,7 @@ from kinetype.model.errors import TrainingError
 from kinetype.model.text import Tokens
 from kinetype.train.config import DataConfig
 from kinetype.train.latents import LatentShardDataset
+from kinetype.workers import loader_worker_init
 
 CAPTIONS = ("static", "dynamic", "word")
 
@@ -141,7 +142,7 @@ class DataStream:
             ds = SyntheticClips(size_px=cfg.size_px, num_frames=cfg.num_frames, single_frame=self.single,
                                 num_clips=n, seed=self.seed, rank=self.rank, world_size=self.world)
             loader = DataLoader(ds, batch_size=cfg.batch_size, num_workers=cfg.num_workers, collate_fn=self.collate,
-                                pin_memory=self.pin_memory)
+                                pin_memory=self.pin_memory, worker_init_fn=loader_worker_init)
         else:
             loader = self._shard_loader()
         # Start each reader where it stopped; the loader's worker 0 plays the reader whose turn is next.

@@ -37,6 +37,7 @@ from kinetype.data import ShardDataset, expand_shards, frame_indices
 from kinetype.decode import decode_video
 from kinetype.fsutil import atomic_path, atomic_write_bytes
 from kinetype.shards.sample import INSTANCE_EXT, TEXT_FIELDS, SampleError, check_members, decode_instance, parse_meta
+from kinetype.workers import loader_worker_init
 
 LATENT = "latent.npy"
 CACHE_FILE = "cache.json"
@@ -143,7 +144,7 @@ def build_cache(urls: list[str], cache: Path, autoencoder, *, prepare, size_px: 
     echo(f"latent cache: encoding {len(todo)} of {len(urls)} shard(s) into {cache}")
     bar = Progress(TextColumn("latents"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), disable=not progress)
     loader = DataLoader(_SourceShards(todo, clips_per_batch, video_dtype), batch_size=None,
-                        num_workers=min(workers, len(todo)))
+                        num_workers=min(workers, len(todo)), worker_init_fn=loader_worker_init)
     pending: dict[str, tuple[list, list, list]] = {}  # per shard being built: keys, members, latents
     skipped = 0
     with bar:

@@ -159,8 +159,9 @@ def check_run_folder(run: Path, cfg: TrainConfig, resume: bool | None) -> bool:
         if saved_file.is_file():
             try:
                 saved = config_from_json(saved_file.read_text(encoding="utf-8"))
-            except (KinetypeError, ValueError, TypeError, KeyError, AttributeError) as e:
-                why = "empty" if not saved_file.stat().st_size else " ".join(str(e).split())[:120]
+            except (KinetypeError, ValueError, TypeError, KeyError, AttributeError, RecursionError) as e:
+                why = ("empty" if not saved_file.stat().st_size else "nested too deeply" if isinstance(e, RecursionError)
+                       else " ".join(str(e).split())[:120])
                 raise TrainingError(f"{saved_file}: not a readable run configuration ({why}); it is what the "
                                     "checkpoints were trained with: restore it, or remove it to continue with "
                                     "these settings") from None
