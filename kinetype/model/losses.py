@@ -115,15 +115,8 @@ def recorded_self_attention(denoiser, on: bool = True) -> Iterator[list[list[tor
     if not on:
         yield []
         return
-    layers = [layer.spatial for level in denoiser.up for layer in level.layers if layer.spatial is not None]
-    sinks: list[list[torch.Tensor]] = [[] for _ in layers]
-    for layer, sink in zip(layers, sinks):
-        layer.map_sink = sink
-    try:
+    with _sinks_on([layer.spatial for level in denoiser.up for layer in level.layers if layer.spatial is not None]) as sinks:
         yield sinks
-    finally:
-        for layer in layers:
-            layer.map_sink = None
 
 
 def self_attention_smoothness(sinks: list[list[torch.Tensor]], frames: int) -> torch.Tensor:
@@ -154,7 +147,13 @@ def recorded_motion_attention(denoiser, on: bool = True) -> Iterator[list[list[t
     if not on:
         yield []
         return
-    layers = [m for m in denoiser.modules() if hasattr(m, "dynamic_attn")]
+    with _sinks_on([m for m in denoiser.modules() if hasattr(m, "dynamic_attn")]) as sinks:
+        yield sinks
+
+
+@contextlib.contextmanager
+def _sinks_on(layers: list) -> Iterator[list[list[torch.Tensor]]]:
+    """A fresh list as each layer's ``map_sink`` while open; the layers record nothing after it."""
     sinks: list[list[torch.Tensor]] = [[] for _ in layers]
     for layer, sink in zip(layers, sinks):
         layer.map_sink = sink
