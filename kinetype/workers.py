@@ -185,7 +185,8 @@ class _WorkerContext(mp_context.SpawnContext):
 def _quiet_tracker_relaunch() -> None:
     """Start a replacement resource tracker (the first one was killed) with its stderr on /dev/null:
     it is told to forget semaphores its predecessor was told of, and prints a KeyError traceback
-    for each, after the command's own output. Only the relaunch is quieted; a first start is not."""
+    for each, after the command's own output. Only the relaunch is quieted; a first start is not.
+    A message to a tracker that has just died is dropped rather than raised."""
     tracker = resource_tracker._resource_tracker
     if getattr(tracker.ensure_running, "kinetype_quiet", False):
         return
@@ -204,8 +205,21 @@ def _quiet_tracker_relaunch() -> None:
             os.close(saved)
             os.close(null)
 
+    send = tracker._send
+
+    def _send(cmd: str, name: str, rtype: str) -> None:
+        # A tracker that died between its liveness probe and this message (one whose own start-up
+        # fails dies at once, every relaunch) has nothing to register or forget: the write's
+        # BrokenPipeError would surface as an "Exception ignored" traceback from a semaphore's
+        # finalizer at exit, after the command's one-line error.
+        try:
+            send(cmd, name, rtype)
+        except BrokenPipeError:
+            pass
+
     ensure_running.kinetype_quiet = True
     tracker.ensure_running = ensure_running
+    tracker._send = _send
 
 
 def _ping() -> int:

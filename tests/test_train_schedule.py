@@ -76,6 +76,40 @@ def test_a_time_budget_fixes_n_after_a_few_timed_steps_and_a_resumed_run_keeps_i
     assert StepBudget(max_steps=7, seconds=0).total_steps == 7  # no budget: N = max_steps
 
 
+def test_steps_that_slow_down_bring_n_forward_so_the_decay_ends_with_the_budget():
+    clock = Clock()
+    budget = StepBudget(max_steps=10**6, seconds=100.0, skip=1, timed=3, margin=0.95, recent=3, clock=clock)
+    step, planned, changes = 0, None, []
+    while step < budget.total_steps and not budget.out_of_time():
+        budget.step_started()
+        clock.now += 1.0 if step < 40 else 2.0  # the machine gets busy at step 40: steps take twice as long
+        step += 1
+        if budget.step_done(step):
+            planned = budget.total_steps
+        elif budget.replan(step):
+            changes.append(budget.total_steps)
+    assert planned == 4 + int(0.95 * 96) and changes  # planned at 1 s a step, then brought forward
+    assert all(a > b for a, b in zip([planned, *changes], changes))  # only ever earlier
+    assert step == budget.total_steps and budget.total_steps >= 40 + int(0.9 * (100 - 40) / 2)  # ended at N...
+    assert lr_at(step - 1, budget.total_steps, 1.0, 0.05, 0.1) == pytest.approx(0.1)  # ...with the lr decayed
+    steady = StepBudget(max_steps=10**6, seconds=100.0, skip=1, timed=3, recent=3, clock=clock)
+    for step in range(1, 60):
+        steady.step_started()
+        clock.now += 1.0
+        steady.step_done(step)
+        assert not steady.replan(step)  # a run on plan keeps its N
+    quicker = StepBudget(max_steps=10**6, seconds=100.0, skip=1, timed=3, recent=3, clock=clock)
+    step = 0
+    while step < quicker.total_steps and not quicker.out_of_time():
+        quicker.step_started()
+        clock.now += 2.0 if step < 10 else 1.0  # busy while N was timed, then free again
+        step += 1
+        quicker.step_done(step)
+        quicker.replan(step)
+    assert quicker.planned == 4 + int(0.95 * 92 / 2) and step == quicker.total_steps  # pushed back...
+    assert quicker.elapsed() >= 0.9 * 100  # ...so the budget went into steps
+
+
 @pytest.fixture(scope="module")
 def image_run(tmp_path_factory):
     """A tiny image-stage config, and its seconds per step on this machine (budgets are sized from it,
@@ -107,9 +141,10 @@ def test_a_budgeted_run_peaks_by_5_percent_of_its_steps_and_has_decayed_by_its_e
     loop.train(cfg, echo=lambda s: None)
     rows = [json.loads(line) for line in open(tmp_path / "run" / "metrics.jsonl")]
     lrs = [r["lr"] for r in rows]
-    n = json.loads((sorted((tmp_path / "run" / "checkpoints").iterdir())[-1] / "state.json").read_text())["total_steps"]
+    state = json.loads((sorted((tmp_path / "run" / "checkpoints").iterdir())[-1] / "state.json").read_text())
+    n = state["total_steps"]  # N, brought forward if the machine got busier than the timed steps said
     assert len(rows) >= 0.9 * n  # the run got (nearly) to the N it fixed
-    assert lrs.index(max(lrs)) + 1 <= 0.05 * n  # the peak by 5% of the steps
+    assert lrs.index(max(lrs)) + 1 <= 0.05 * max(n, state["planned_steps"])  # the peak by 5% of the steps
     assert max(lrs) == pytest.approx(cfg.optim.lr)
     assert lrs[-1] <= 1.1 * cfg.optim.lr_final * cfg.optim.lr  # decayed by the end
     assert sum(r["step_s"] for r in rows) >= 0.8 * seconds  # the budget went into steps

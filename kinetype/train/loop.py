@@ -264,8 +264,14 @@ def train(
             # EMA.
             ema.update(step)
 
-            # Budget: N is fixed after a few timed steps (rank 0's N on every rank).
+            # Budget: N is fixed after a few timed steps, and brought forward if the steps slow down
+            # (rank 0's N on every rank: under DDP it is replanned at logging steps, where they agree).
             if budget.step_done(step) and d.enabled:
+                budget.fixed = distributed.broadcast_int(budget.fixed, d)
+            elif not d.enabled:
+                budget.replan(step)
+            elif step % cfg.log_every == 0 and budget.seconds > 0 and budget.fixed is not None:
+                budget.replan(step)
                 budget.fixed = distributed.broadcast_int(budget.fixed, d)
             # Every rank stops at the same step: under DDP they agree at logging steps.
             time_up = budget.out_of_time() if not d.enabled else (
@@ -299,7 +305,9 @@ def train(
         left = f"; stopped by the {cfg.optim.max_minutes:g}-minute budget at step {step} of {budget.total_steps}" \
             if step < budget.total_steps else ""
         budget_share = f" ({100 * budget.elapsed() / budget.seconds:.0f}% of the budget)" if budget.seconds else ""
-        echo(f"{cfg.stage}: {step} steps in {budget.elapsed():.1f} s of training{budget_share}{left}")
+        moved = f"; {budget.planned} planned, brought forward as steps slowed" \
+            if budget.seconds and budget.planned not in (None, budget.total_steps) else ""
+        echo(f"{cfg.stage}: {step} steps in {budget.elapsed():.1f} s of training{budget_share}{left}{moved}")
 
     # ---- Export the pipeline (EMA weights) ---------------------------------------------------------------
     out = None

@@ -48,7 +48,8 @@ def power_ema_beta(step: int, gamma: float) -> float:
 
 class StepBudget:
     """How many steps N a stage takes: ``max_steps``, or with a time budget of ``seconds`` as many as
-    fit, fixed once after a few timed steps and kept in the checkpoint (a resumed run agrees).
+    fit: fixed after a few timed steps, moved as the rate of steps changes, and kept in the checkpoint
+    (a resumed run agrees).
 
     The clock counts training steps only (start-up, export and anything before the first step are
     reported apart). Timing skips the first ``skip`` steps of a process (allocation, compilation,
@@ -58,19 +59,28 @@ class StepBudget:
     state the device's queue paces the host). Until N is fixed the
     schedule takes ``max_steps`` for N, so those first few steps stay at the very start of the
     warm-up rather than overshoot the schedule that N will give. N leaves ``1 - margin`` of the
-    time left unplanned, for checkpoints and slower steps: a run that still overruns stops at the
-    budget (its learning rate then a little above the final one).
+    time left unplanned, for checkpoints and slower steps. The plan follows the machine
+    (:meth:`replan`): steps that become slower than planned (a busy machine, a hotter GPU) bring N
+    forward, so that the mean of the last ``recent`` steps (checkpoints included) times the steps
+    left fits the time left and the cosine still reaches its final learning rate when the budget
+    ends rather than being cut off part-way down; steps that become faster push N back, keeping
+    the reserve of seconds first left unplanned, so the budget is not left unspent. Between the
+    two (the rate within the reserve) N stays where it is. ``planned`` keeps the N first fixed.
     """
 
     def __init__(self, max_steps: int, seconds: float, *, skip: int = 3, timed: int = 5, margin: float = 0.95,
-                 sync: Callable[[], None] = lambda: None, clock: Callable[[], float] = time.perf_counter):
+                 recent: int = 50, sync: Callable[[], None] = lambda: None,
+                 clock: Callable[[], float] = time.perf_counter):
         self.max_steps, self.seconds = max_steps, seconds
         self.skip, self.timed, self.margin, self.sync, self.clock = skip, timed, margin, sync, clock
+        self.recent = recent
         self.fixed: int | None = None if seconds > 0 else max_steps
+        self.planned = self.fixed  # N when first fixed (replan() may move ``fixed``)
+        self.reserve = 0.0
         self.spent = 0.0  # seconds of training steps before this process (a resumed run's earlier time)
         self._start: float | None = None  # this process's first step
-        self._last: float | None = None  # when the previous step of the timing window ended
-        self._timed: list[float] = []
+        self._last: float | None = None  # when the previous timed step ended
+        self._timed: list[float] = []  # the timing window's steps, then the last ``recent`` steps
         self._steps_here = 0
 
     @property
@@ -92,7 +102,14 @@ class StepBudget:
     def step_done(self, step: int) -> bool:
         """After optimiser step ``step`` (1, 2, ...): time the window; True at the step N is fixed."""
         self._steps_here += 1
-        if self.fixed is not None or self._steps_here < self.skip:
+        if self.fixed is not None:
+            if self.seconds > 0:  # the recent step times that replan() reads
+                now = self.clock()
+                if self._last is not None:
+                    self._timed = [*self._timed[-(self.recent - 1):], now - self._last]
+                self._last = now
+            return False
+        if self._steps_here < self.skip:
             return False
         last = self._steps_here == self.skip + self.timed
         if self._steps_here == self.skip or last:
@@ -106,11 +123,32 @@ class StepBudget:
         # The median step: one slow step in the window (a loader refill) is not the rate.
         per_step = sorted(self._timed)[len(self._timed) // 2]
         left = self.seconds - self.elapsed()
-        self.fixed = max(step, min(self.max_steps, step + int(self.margin * left / per_step)))
+        self.reserve = (1.0 - self.margin) * left  # seconds kept unplanned, for checkpoints and slower steps
+        self.fixed = max(step, min(self.max_steps, step + int((left - self.reserve) / per_step)))
+        self.planned = self.fixed
+        return True
+
+    def replan(self, step: int) -> bool:
+        """After step ``step``: bring N forward if the recent steps no longer fit the time left, or
+        push it back if they leave more than the reserve unplanned. True when N changed. Under DDP
+        call it where the ranks agree and share rank 0's N: each rank's clock differs a little."""
+        if self.seconds <= 0 or self.fixed is None or len(self._timed) < self.recent or step >= self.fixed:
+            return False
+        per_step = sum(self._timed) / len(self._timed)
+        left = max(0.0, self.seconds - self.elapsed())
+        fits = step + int(left / per_step)
+        ahead = min(self.max_steps, step + int(max(0.0, left - self.reserve) / per_step))
+        if fits < self.fixed:
+            self.fixed = max(step, fits)
+        elif ahead > self.fixed:
+            self.fixed = ahead
+        else:
+            return False
         return True
 
     def state_dict(self) -> dict[str, Any]:
-        return {"total_steps": self.fixed if self.seconds > 0 else None, "step_seconds": self.elapsed()}
+        return {"total_steps": self.fixed if self.seconds > 0 else None, "step_seconds": self.elapsed(),
+                "planned_steps": self.planned if self.seconds > 0 else None}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """A budgeted run keeps the N it fixed; without a budget N is ``max_steps`` as now configured
@@ -118,3 +156,5 @@ class StepBudget:
         self.spent = float(state.get("step_seconds", 0.0))
         if self.seconds > 0 and state.get("total_steps") is not None:
             self.fixed = int(state["total_steps"])
+            self.planned = int(state.get("planned_steps") or self.fixed)
+            self.reserve = (1.0 - self.margin) * max(0.0, self.seconds - self.spent)
