@@ -118,6 +118,7 @@ def world(tmp_path_factory):
     damaged("ds_huge_n", edit_json("render_config.json", n=10**12))
     damaged("ds_seed_2_64", edit_json("render_config.json", seed=2**64))
     _model_world(root)
+    _hostile_world(root, ds)
     return root
 
 
@@ -242,10 +243,15 @@ CONFIGS = {
 
 
 def snapshot(root: Path) -> dict[str, str]:
+    """Every regular file: small ones by their bytes, weights and shards (over 64 KiB) by size,
+    modification time and inode, which any write or replacement changes (the world holds a hundred
+    model folders: hashing them for every case would cost minutes)."""
     out = {}
     for p in sorted(root.rglob("*")):
-        if p.is_file():
-            out[str(p.relative_to(root))] = hashlib.sha256(p.read_bytes()).hexdigest()
+        if p.is_file() and not p.is_symlink():
+            st = p.stat()
+            out[str(p.relative_to(root))] = (hashlib.sha256(p.read_bytes()).hexdigest() if st.st_size <= 1 << 16
+                                             else f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}")
     return out
 
 
@@ -463,12 +469,441 @@ for model, culprit in MODEL_CULPRITS.items():
     case(f"{TRAIN} --shards synthetic --stage video --init {{w}}/{model} --dry-run".split(), culprit)
 
 
+# --- round three: hostile variants of the classes above ----------------------------------------------
+# Each a variant the table above does not hold, in the classes of the reliability issues: model
+# folders damaged but not corrupt, training configs that pass a first look, foreign data, numbers
+# without a ceiling, template files, the Python API.
+
+DEEP = "[" * 100_000 + "]" * 100_000  # deeper than any recursive reader's stack
+
+
+def _index(**changes):
+    return _json_edit("model_index.json", **changes)
+
+
+def _index_without(key: str):
+    def change(folder: Path) -> None:
+        data = json.loads((folder / "model_index.json").read_text())
+        del data[key]
+        (folder / "model_index.json").write_text(json.dumps(data))
+    return change
+
+
+def _sha_edit(edit):
+    def change(folder: Path) -> None:
+        data = json.loads((folder / "model_index.json").read_text())
+        data["sha256"] = edit(data["sha256"])
+        (folder / "model_index.json").write_text(json.dumps(data))
+    return change
+
+
+def _raw_json(file: str, key: str, literal: str):
+    """``key``'s value written as ``literal`` (NaN, a deep list): text no JSON writer makes."""
+    def change(folder: Path) -> None:
+        data = json.loads((folder / file).read_text())
+        data[key] = "@@"
+        (folder / file).write_text(json.dumps(data).replace('"@@"', literal))
+    return change
+
+
+def _not_a_file(file: str, kind: str):
+    def change(folder: Path) -> None:
+        (folder / file).unlink()
+        if kind == "dir":
+            (folder / file).mkdir()
+        elif kind == "fifo":
+            os.mkfifo(folder / file)
+    return change
+
+
+def _weights(file: str, edit):
+    def change(folder: Path) -> None:
+        from safetensors.torch import load_file, save_file
+
+        state = load_file(folder / file)
+        edit(state)
+        save_file(state, folder / file)
+    return change
+
+
+def _first(edit):
+    return lambda state: state.__setitem__(sorted(state)[0], edit(state[sorted(state)[0]]))
+
+
+def _cut_weights(file: str, keep: float = 0.5, extra: bytes = b""):
+    """The header whole, the data cut to ``keep`` of it (a copy the disk cut short), or ``extra`` appended."""
+    def change(folder: Path) -> None:
+        raw = (folder / file).read_bytes()
+        start = 8 + int.from_bytes(raw[:8], "little")
+        (folder / file).write_bytes(raw[: start + int((len(raw) - start) * keep)] + extra)
+    return change
+
+
+def _header_edit(file: str, edit):
+    def change(folder: Path) -> None:
+        raw = (folder / file).read_bytes()
+        size = int.from_bytes(raw[:8], "little")
+        header = json.loads(raw[8:8 + size])
+        edit(header)
+        text = json.dumps(header).encode()
+        text += b" " * (-len(text) % 8)
+        (folder / file).write_bytes(len(text).to_bytes(8, "little") + text + raw[8 + size:])
+    return change
+
+
+def _extra_weights_file(listed: bool):
+    def change(folder: Path) -> None:
+        shutil.copy(folder / "text_encoder" / "model.safetensors", folder / "denoiser" / "extra.safetensors")
+    return change
+
+
+AE, DEN, TXT = "autoencoder/config.json", "denoiser/config.json", "text_encoder/config.json"
+AE_W, DEN_W, TXT_W = "autoencoder/diffusion_pytorch_model.safetensors", "denoiser/model.safetensors", "text_encoder/model.safetensors"
+
+
+def _bigger(t):
+    import torch
+
+    return torch.zeros(t.shape[0] + 1, *t.shape[1:]) if t.dim() else torch.zeros(2)
+
+
+# name: (damage, culprit named on stderr). Digests are re-recorded after the damage (as a re-export
+# would record them) except in HOSTILE_RAW_INDEX, whose index stays as the damage left it.
+HOSTILE_MODELS = {
+    # model_index.json
+    "m_no_format": (_index_without("format"), "format"), "m_version": (_index(version=99), "version"),
+    "m_stage_int": (_index(stage=3), "stage"), "m_text_kind": (_index(text_encoder="nope"), "text_encoder"),
+    "m_text_clip": (_index(text_encoder="clip"), "text_encoder"), "m_no_objective": (_index_without("objective"), "objective"),
+    "m_size_float": (_index(size_px=32.0), "size_px"), "m_size_bool": (_index(size_px=True), "size_px"),
+    "m_size_neg": (_index(size_px=-32), "size_px"), "m_size_36": (_index(size_px=36), "size_px"),
+    "m_frames_str": (_index(num_frames="4"), "num_frames"), "m_frames_0": (_index(num_frames=0), "num_frames"),
+    "m_frames_over": (_index(num_frames=33), "num_frames"), "m_frames_1000": (_index(num_frames=1000), "num_frames"),
+    "m_no_frames": (_index_without("num_frames"), "num_frames"), "m_fps_float": (_index(fps=8.5), "fps"),
+    "m_fps_huge": (_index(fps=10**9), "fps"), "m_no_fps": (_index_without("fps"), "fps"),
+    "m_comp_empty": (_index(components=[]), "components"),
+    "m_comp_no_ae": (_index(components=["text_encoder", "denoiser"]), "components"),
+    "m_comp_no_text": (_index(components=["autoencoder", "denoiser"]), "text_encoder"),
+    "m_comp_unknown": (_index(components=["autoencoder", "text_encoder", "denoiser", "vocoder"]), "vocoder"),
+    "m_comp_twice": (_index(components=["autoencoder", "autoencoder", "text_encoder", "denoiser"]), "components"),
+    "m_comp_ints": (_index(components=[1, 2]), "components"), "m_comp_table": (_index(components={"autoencoder": 1}), "components"),
+    "m_no_components": (_index_without("components"), "components"),
+    "m_sha_int": (_sha_edit(lambda d: {**d, DEN_W: 1}), "sha256"), "m_sha_str": (_index(sha256="abc"), "sha256"),
+    "m_sha_empty": (_index(sha256={}), "not listed"), "m_sha_short": (_sha_edit(lambda d: {**d, DEN_W: "ab12"}), "sha256"),
+    "m_sha_outside": (_sha_edit(lambda d: {**d, "../model/" + DEN_W: d[DEN_W]}), "../model"),
+    "m_sha_absolute": (_sha_edit(lambda d: {**d, "/etc/hostname": "0" * 64}), "/etc/hostname"),
+    "m_sha_missing": (_sha_edit(lambda d: {**d, "denoiser/gone.safetensors": "0" * 64}), "gone.safetensors"),
+    "m_sha_folder": (_sha_edit(lambda d: {**d, "denoiser": "0" * 64}), "denoiser"),
+    "m_sha_null": (_index(sha256=None), "sha256"),
+    "m_noise_str": (_index(noise="mixed"), "noise"),
+    "m_noise_corr": (_index(noise={"kind": "mixed", "correlation": 1.5}), "correlation"),
+    "m_noise_kind": (_index(noise={"kind": "brown", "correlation": 0.5}), "brown"),
+    "m_noise_key": (_index(noise={"kind": "independent", "correlation": 0.0, "seed": 1}), "seed"),
+    "m_noise_inf": (_raw_json("model_index.json", "noise", '{"kind": "mixed", "correlation": 1e400}'), "correlation"),
+    "m_nan_fps": (_raw_json("model_index.json", "fps", "NaN"), "NaN"),
+    "m_deep_index": (_raw_json("model_index.json", "extra", DEEP), "model_index.json"),
+    "m_index_list": (_text("model_index.json", "[]"), "model_index.json"),
+    "m_index_dir": (_not_a_file("model_index.json", "dir"), "model_index.json"),
+    "m_index_fifo": (_not_a_file("model_index.json", "fifo"), "model_index.json"),
+    # denoiser/config.json
+    "d_channels_str": (_json_edit(DEN, channels=[32, "64"]), "channels"), "d_channels_0": (_json_edit(DEN, channels=[0, 64]), "channels"),
+    "d_channels_int": (_json_edit(DEN, channels=64), "channels"), "d_channels_3": (_json_edit(DEN, channels=[32, 64, 64]), "channels"),
+    "d_attention_long": (_json_edit(DEN, attention_levels=[True, True, True]), "attention_levels"),
+    "d_head_0": (_json_edit(DEN, head_dim=0), "head_dim"), "d_head_neg": (_json_edit(DEN, head_dim=-16), "head_dim"),
+    "d_groups_0": (_json_edit(DEN, norm_groups=0), "norm_groups"), "d_ff_0": (_json_edit(DEN, ff_mult=0), "ff_mult"),
+    "d_layers_0": (_json_edit(DEN, layers_per_level=0), "layers_per_level"),
+    "d_layers_huge": (_json_edit(DEN, layers_per_level=10**6), "layers_per_level"),
+    "d_max_frames_0": (_json_edit(DEN, max_frames=0), "max_frames"),
+    "d_max_frames_huge": (_json_edit(DEN, max_frames=10**12), "max_frames"),
+    "d_glyph_str": (_json_edit(DEN, glyph_channels="yes"), "glyph_channels"),
+    "d_latent_8": (_json_edit(DEN, latent_channels=8), "latent_channels"),
+    "d_context_3": (_json_edit(DEN, context_dim=3), "context_dim"),
+    "d_nan": (_raw_json(DEN, "head_dim", "NaN"), "NaN"), "d_deep": (_raw_json(DEN, "channels", DEEP), DEN),
+    "d_dir": (_not_a_file(DEN, "dir"), DEN), "d_fifo": (_not_a_file(DEN, "fifo"), DEN),
+    "d_missing": (_not_a_file(DEN, "none"), DEN), "d_empty": (_text(DEN, ""), DEN),
+    # text_encoder/config.json
+    "t_kind_clip": (_json_edit(TXT, kind="clip"), "kind"), "t_width_0": (_json_edit(TXT, width=0), "width"),
+    "t_width_odd": (_json_edit(TXT, width=65), "width"), "t_depth_0": (_json_edit(TXT, depth=0), "depth"),
+    "t_depth_huge": (_json_edit(TXT, depth=10**6), "depth"), "t_tokens_0": (_json_edit(TXT, max_tokens=0), "max_tokens"),
+    "t_tokens_huge": (_json_edit(TXT, max_tokens=10**12), "max_tokens"), "t_heads_neg": (_json_edit(TXT, heads=-2), "heads"),
+    "t_missing": (_not_a_file(TXT, "none"), TXT), "t_list": (_text(TXT, "[]"), TXT), "t_fifo": (_not_a_file(TXT, "fifo"), TXT),
+    # autoencoder/config.json (a diffusers AutoencoderKL)
+    "a_channels_str": (_json_edit(AE, block_out_channels="abc"), "block_out_channels"),
+    "a_channels_empty": (_json_edit(AE, block_out_channels=[]), "block_out_channels"),
+    "a_layers_str": (_json_edit(AE, layers_per_block="1"), "layers_per_block"),
+    "a_layers_float": (_json_edit(AE, layers_per_block=1.5), "layers_per_block"),
+    "a_latent_0": (_json_edit(AE, latent_channels=0), "latent_channels"),
+    "a_groups_0": (_json_edit(AE, norm_num_groups=0), "norm_num_groups"),
+    "a_groups_5": (_json_edit(AE, norm_num_groups=5), "norm_num_groups"),
+    "a_scaling_str": (_json_edit(AE, scaling_factor="x"), "scaling_factor"),
+    "a_scaling_nan": (_raw_json(AE, "scaling_factor", "NaN"), "NaN"),
+    "a_scaling_0": (_json_edit(AE, scaling_factor=0), "scaling_factor"),
+    "a_in_channels": (_json_edit(AE, in_channels=4), "in_channels"),
+    "a_act": (_json_edit(AE, act_fn="nope"), "act_fn"),
+    "a_blocks": (_json_edit(AE, down_block_types=["Nope", "Nope", "Nope"]), "down_block_types"),
+    "a_deep": (_raw_json(AE, "block_out_channels", DEEP), AE), "a_dir": (_not_a_file(AE, "dir"), AE),
+    "a_fifo": (_not_a_file(AE, "fifo"), AE),
+    # weights: dtypes, shapes, names and lengths against the configs, for every component
+    "w_text_bool": (_weights(TXT_W, _first(lambda t: t > 0)), "BOOL"),
+    "w_ae_u8": (_weights(AE_W, _first(lambda t: t.to(__import__("torch").uint8))), "U8"),
+    "w_den_shape": (_weights(DEN_W, _first(_bigger)), "shape"),
+    "w_ae_shape": (_weights(AE_W, _first(_bigger)), "shape"),
+    "w_ae_extra": (_weights(AE_W, lambda s: s.__setitem__("extra.weight", s[sorted(s)[0]].clone())), "extra.weight"),
+    "w_ae_missing": (_weights(AE_W, lambda s: s.pop(sorted(s)[-1])), "missing"),
+    "w_text_missing": (_weights(TXT_W, lambda s: s.pop(sorted(s)[-1])), "missing"),
+    "w_ae_cut": (_cut_weights(AE_W), "diffusion_pytorch_model.safetensors"),
+    "w_den_cut": (_cut_weights(DEN_W), DEN_W), "w_text_cut": (_cut_weights(TXT_W, 0.9), TXT_W),
+    "w_den_long": (_cut_weights(DEN_W, 1.0, b"\0" * 64), DEN_W),
+    "w_ae_offsets": (_header_edit(AE_W, lambda h: h[sorted(k for k in h if k != "__metadata__")[0]].__setitem__(
+        "data_offsets", [0, 4])), "diffusion_pytorch_model.safetensors"),
+    "w_extra_file": (_extra_weights_file(True), "extra.safetensors"),
+    "w_fifo_file": (lambda f: os.mkfifo(f / "denoiser" / "extra.safetensors"), "extra.safetensors"),
+    "w_dir_file": (lambda f: (f / "denoiser" / "extra.safetensors").mkdir(), "extra.safetensors"),
+}
+HOSTILE_RAW_INDEX = {"m_sha_int", "m_sha_str", "m_sha_empty", "m_sha_short", "m_sha_outside", "m_sha_absolute",
+                     "m_sha_missing", "m_sha_folder", "m_sha_null", "m_index_list", "m_index_dir", "m_index_fifo",
+                     "m_deep_index", "m_nan_fps", "w_fifo_file", "w_dir_file"}
+
+HOSTILE_CONFIGS = {
+    # name: (TOML bytes, culprit)
+    "h_bom_bad": ("\ufeff[optim]\nlr = \"fast\"\n".encode(), "optim.lr"),
+    "h_utf16": ("[optim]\nlr = 0.001\n".encode("utf-16"), "UTF-8"),
+    "h_deep_tables": (("[" + ".".join(["a"] * 40) + "]\nx = 1\n").encode(), "nested too deeply"),
+    "h_deep_inline": (("a = " + "{b = " * 3000 + "1" + "}" * 3000 + "\n").encode(), "nested too deeply"),
+    "h_nul": (b"[optim]\nlr = 0.001\x00\n", "cfg"),
+    "h_batch_huge": (b"[data]\nbatch_size = 1000000000\n", "data.batch_size"),
+    "h_workers_huge": (b"[data]\nnum_workers = 100000\n", "data.num_workers"),
+    "h_buffer_huge": (b"[data]\nshuffle_buffer = 1000000000000\n", "data.shuffle_buffer"),
+    "h_size_huge": (b"[data]\nsize_px = 1048576\n", "data.size_px"),
+    "h_frames_huge": (b"[data]\nnum_frames = 100000\n[model.denoiser]\nmax_frames = 100000\n", "num_frames"),
+    "h_max_frames_huge": (b"[model.denoiser]\nmax_frames = 1000000000000\n", "max_frames"),
+    "h_layers_huge": (b"[model.denoiser]\nlayers_per_level = 1000000\n", "layers_per_level"),
+    "h_depth_huge": (b"[model.text]\ndepth = 10000000\n", "depth"),
+    "h_width_huge": (b"[model.text]\nwidth = 1099511627776\nheads = 1\n", "width"),
+    "h_channels_huge": (b"[model.denoiser]\nchannels = [1099511627776, 1099511627776]\n", "channels"),
+    "h_tokens_huge": (b"[model.text]\nmax_tokens = 1000000000000\n", "max_tokens"),
+    "h_steps_huge": (b"[optim]\nmax_steps = 4611686018427387904\n", "max_steps"),
+    "h_accum_huge": (b"[optim]\ngrad_accum_steps = 1000000000\n", "grad_accum_steps"),
+    "h_log_huge": (b"log_every = 4611686018427387904\n", "log_every"),
+    "h_keep_huge": (b"keep_checkpoints = 1000000000\n", "keep_checkpoints"),
+    "h_prompts_huge": (b"num_val_prompts = 1000000000\n", "num_val_prompts"),
+    "h_minutes_inf": (b"[optim]\nmax_minutes = inf\n", "max_minutes"),
+    "h_lr_nan": (b"[optim]\nlr = nan\n", "optim.lr"),
+    "h_clip_nan": (b"[optim]\ngrad_clip = nan\n", "grad_clip"),
+    "h_glyph_clips_huge": (b"[loss]\nglyph_clips = 1000000000\n", "glyph_clips"),
+    "h_ae_latent_huge": (b"[model.autoencoder]\nlatent_channels = 1000000000\n", "latent_channels"),
+    "h_ae_layers_huge": (b"[model.autoencoder]\nlayers_per_block = 1000000\n", "layers_per_block"),
+    "h_ff_huge": (b"[model.denoiser]\nff_mult = 1000000000\n", "ff_mult"),
+    "h_head_huge": (b"[model.denoiser]\nhead_dim = 1000000000000\n", "head_dim"),
+    "h_ff_0": (b"[model.denoiser]\nff_mult = 0\n", "ff_mult"),
+    "h_scaling_0": (b"[model.autoencoder]\nscaling_factor = 0.0\n", "scaling_factor"),
+    "h_scaling_nan": (b"[model.autoencoder]\nscaling_factor = nan\n", "scaling_factor"),
+    "h_ae_kind": (b"[model.autoencoder]\nkind = \"glyph\"\nblock_out_channels = [8, 16]\nnorm_num_groups = 3\nglyph_norm = true\n",
+                  "num_groups"),
+    "h_text_width_heads": (b"[model.text]\nwidth = 10\nheads = 4\n", "model.text.width"),
+    "h_stage_array": (b"[[stages]]\nx = 1\n", "stages"),
+    "h_stage_list": (b"[stages]\nvideo = [1, 2]\n", "stages.video"),
+    "h_stage_optim_int": (b"[stages.video]\noptim = 3\n", "stages.video"),
+    "h_stage_bad_value": (b"[stages.video.optim]\nlr = \"fast\"\n", "stages.video"),
+    "h_stage_other_bad": (b"[stages.image.optim]\nmax_steps = 0\n", "stages.image"),
+    "h_stage_other_unknown": (b"[stages.autoencoder.optim]\nspeed = 3\n", "stages.autoencoder"),
+    "h_stage_nested": (b"[stages.video.stages.image]\noptim = 1\n", "stages.video.stages"),
+    "h_stage_in_stage": (b"[stages.video]\nstage = \"image\"\n", "stages.video.stage"),
+    "h_noise_bad": (b"[model.noise]\nkind = \"mixed\"\ncorrelation = 1.0\n", "correlation"),
+    "h_fps_0": (b"fps = 0\n", "fps"),
+    "h_seed_neg": (b"seed = -1\n", "seed"),
+}
+
+HOSTILE_TEMPLATES = {
+    "tpl_bom_bad": (("\ufeff[[template]]\nid = \"x-y\"\ndescription = \"d\"\nmotion_tag = \"m\"\n"
+                    "[template.enter]\nmotion = \"nope\"\n").encode(), "nope"),
+    "tpl_deep_tables": (("[" + ".".join(["a"] * 40) + "]\nx = 1\n").encode(), "nested too deeply"),
+    "tpl_deep_inline": (("a = " + "{b = " * 3000 + "1" + "}" * 3000 + "\n").encode(), "nested too deeply"),
+    "tpl_utf16": ("[[template]]\nid = \"x\"\n".encode("utf-16"), "UTF-8"),
+    "tpl_neg_int": (b'[[template]]\nid = "x-y"\ndescription = "d"\nmotion_tag = "m"\n[template.enter]\nmotion = "fly"\n'
+                    b"duration = -99999999999999999999999\n", "duration"),
+    "tpl_nan": (b'[[template]]\nid = "x-y"\ndescription = "d"\nmotion_tag = "m"\n[template.enter]\nmotion = "fly"\n'
+                b"duration = nan\n", "duration"),
+    "tpl_template_table": (b'template = 3\n', "template"),
+}
+
+
+def _hostile_world(root: Path, ds: Path) -> None:
+    """Model folders, configs, datasets and template folders for the round-three variants."""
+    from kinetype.model.weights import digests
+
+    for name, (change, _) in HOSTILE_MODELS.items():
+        shutil.copytree(root / "model", root / name)
+        change(root / name)
+        if name not in HOSTILE_RAW_INDEX:
+            index = json.loads((root / name / "model_index.json").read_text())
+            index["sha256"] = digests(root / name)
+            (root / name / "model_index.json").write_text(json.dumps(index))
+    for name, (raw, _) in HOSTILE_CONFIGS.items():
+        (root / f"{name}.toml").write_bytes(raw)
+    os.mkfifo(root / "cfg_fifo.toml")
+    (root / "cfg_dir.toml").mkdir()
+    for name, (raw, _) in HOSTILE_TEMPLATES.items():
+        (root / name).mkdir()
+        (root / name / "t.toml").write_bytes(raw)
+    (root / "tpl_fifo").mkdir()
+    os.mkfifo(root / "tpl_fifo" / "t.toml")
+    (root / "tpl_dir").mkdir()
+    (root / "tpl_dir" / "t.toml").mkdir()
+    for name, (change, _, _) in HOSTILE_DATASETS.items():
+        shutil.copytree(ds, root / name)
+        change(root / name)
+
+
+def _stats(shard: int, **changes):
+    return _json_edit(f"shard-{shard:06d}.stats.json", **changes)
+
+
+def _render_config(**changes):
+    def change(folder: Path) -> None:
+        record = json.loads((folder / "render_config.json").read_text())
+        record["config"].update(changes)
+        (folder / "render_config.json").write_text(json.dumps(record))
+    return change
+
+
+def _no_valid_sample(folder: Path) -> None:
+    """Every shard a well-formed tar of samples that are not kinetype's (foreign data)."""
+    import tarfile
+
+    for tar in folder.glob("shard-*.tar"):
+        with tarfile.open(tar, "w") as out:
+            for i in range(4):
+                data = f"not a clip {i}".encode()
+                info = tarfile.TarInfo(f"s{i:09d}.txt")
+                info.size = len(data)
+                out.addfile(info, io.BytesIO(data))
+
+
+def _sample_count(shard: int, keep: int | None = None, extra: bool = False):
+    """A shard tar holding ``keep`` of its samples, or one more (a copy of its first under a new key)."""
+    def change(folder: Path) -> None:
+        import tarfile
+
+        tar = folder / f"shard-{shard:06d}.tar"
+        with tarfile.open(tar) as f:
+            members = [(m, f.extractfile(m).read()) for m in f.getmembers()]
+        keys = sorted({m.name.split(".", 1)[0] for m, _ in members})
+        chosen = keys[:keep] if keep is not None else keys
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as out:
+            for m, data in members:
+                if m.name.split(".", 1)[0] in chosen:
+                    out.addfile(m, io.BytesIO(data))
+            if extra:
+                for m, data in members:
+                    if m.name.startswith(keys[0] + "."):
+                        m2 = tarfile.TarInfo("s999999999." + m.name.split(".", 1)[1])
+                        m2.size = len(data)
+                        out.addfile(m2, io.BytesIO(data))
+        tar.write_bytes(buf.getvalue())
+    return change
+
+
+# name: (damage, culprit, exit codes of `shards verify`)
+HOSTILE_DATASETS = {
+    "dsh_stats_list": (_text("shard-000000.stats.json", "[1, 2]"), "shard-000000.stats.json", (1, 4)),
+    "dsh_stats_null": (_text("shard-000000.stats.json", "null"), "shard-000000.stats.json", (1, 4)),
+    "dsh_stats_nan": (_raw_json("shard-000000.stats.json", "samples", "NaN"), "shard-000000.stats.json", (1, 4)),
+    "dsh_stats_neg": (_stats(0, samples=-1), "shard-000000.stats.json", (1, 4)),
+    "dsh_stats_huge": (_stats(0, samples=10**12), "shard-000000.stats.json", (1, 4)),
+    "dsh_stats_bool": (_stats(0, samples=True), "shard-000000.stats.json", (1, 4)),
+    "dsh_stats_deep": (_raw_json("shard-000000.stats.json", "failures", DEEP), "shard-000000.stats.json", (1, 4)),
+    "dsh_stats_failures_str": (_stats(0, failures="x"), "shard-000000.stats.json", (1, 4)),
+    "dsh_stats_failures_obj": (_stats(0, failures=[{"nokey": 1}]), "shard-000000.stats.json", (1, 4)),
+    "dsh_stats_sha_int": (_stats(0, tar_sha256=5), "shard-000000.stats.json", (1, 4)),
+    "dsh_stats_fifo": (_not_a_file("shard-000000.stats.json", "fifo"), "shard-000000.stats.json", (1, 2, 3, 4)),
+    "dsh_stats_dir": (_not_a_file("shard-000000.stats.json", "dir"), "shard-000000.stats.json", (1, 2, 3, 4)),
+    "dsh_cfg_fifo": (_not_a_file("render_config.json", "fifo"), "render_config.json", USER),
+    "dsh_cfg_dir": (_not_a_file("render_config.json", "dir"), "render_config.json", USER),
+    "dsh_cfg_n_str": (_render_config(n="8"), "render_config.json", USER),
+    "dsh_cfg_n_neg": (_render_config(n=-1), "render_config.json", USER),
+    "dsh_cfg_n_float": (_render_config(n=8.5), "render_config.json", USER),
+    "dsh_cfg_n_0": (_render_config(n=0), "render_config.json", USER),
+    "dsh_cfg_shard_0": (_render_config(shard_size=0), "render_config.json", USER),
+    "dsh_cfg_shard_huge": (_render_config(shard_size=10**12), "render_config.json", USER),
+    "dsh_cfg_shard_float": (_render_config(shard_size=4.0), "render_config.json", USER),
+    "dsh_cfg_size": (_render_config(size=15), "render_config.json", USER),
+    "dsh_cfg_frames": (_render_config(num_frames="8"), "render_config.json", USER),
+    "dsh_cfg_no_config": (_json_edit("render_config.json", config=None), "render_config.json", USER),
+    "dsh_cfg_deep": (_raw_json("render_config.json", "extra", DEEP), "render_config.json", USER),
+    "dsh_cfg_nan": (_raw_json("render_config.json", "config", '{"n": NaN}'), "render_config.json", USER),
+    "dsh_cfg_empty": (_text("render_config.json", ""), "render_config.json", USER),
+    "dsh_no_valid": (_no_valid_sample, "shard-000000.tar", (1,)),
+    "dsh_one_more": (_sample_count(0, extra=True), "shard-000000.tar", (1,)),
+    "dsh_one_less": (_sample_count(1, keep=3), "shard-000001.tar", (1, 3, 4)),
+    "dsh_manifest_fifo": (_not_a_file("manifest.parquet", "fifo"), "manifest.parquet", (1, 2)),
+    "dsh_parquet_fifo": (_not_a_file("shard-000000.parquet", "fifo"), "shard-000000.parquet", (1, 2)),
+    "dsh_card_fifo": (_not_a_file("dataset_card.json", "fifo"), "dataset_card.json", (1, 2)),
+    "dsh_tar_dir": (_not_a_file("shard-000001.tar", "dir"), "shard-000001.tar", (1, 2, 3, 4)),
+}
+
+for model, (_, culprit) in HOSTILE_MODELS.items():
+    case(f"generate Hello --motion wave --steps 2 --out {{w}}/new/g.gif --model {{w}}/{model}".split(), culprit)
+    case(f"eval model --model {{w}}/{model} --n 1 --steps 2 --out {{w}}/new/ev".split(), culprit)
+    case(f"{TRAIN} --shards synthetic --stage video --init {{w}}/{model} --dry-run".split(), culprit)
+for name, (_, culprit) in HOSTILE_CONFIGS.items():
+    for extra in ("", " --dry-run"):
+        case(f"{TRAIN} --shards synthetic --config {{w}}/{name}.toml{extra}".split(), culprit)
+for name in ("cfg_fifo", "cfg_dir"):
+    for extra in ("", " --dry-run"):
+        case(f"{TRAIN} --shards synthetic --config {{w}}/{name}.toml{extra}".split(), f"{name}.toml")
+for name, culprit in [*((n, c) for n, (_, c) in HOSTILE_TEMPLATES.items()), ("tpl_fifo", "t.toml"), ("tpl_dir", "t.toml")]:
+    case(f"templates list --templates {{w}}/{name}".split(), culprit)
+    case(f"templates validate {{w}}/{name}".split(), culprit, (1, 2))
+    case(f"render --templates {{w}}/{name} --n 4 --out {{w}}/new/ds --quiet {' '.join(TINY)}".split(), culprit)
+    case(f"preview --random --templates {{w}}/{name} --out {{w}}/new/p.gif".split(), culprit)
+for name, (_, culprit, codes) in HOSTILE_DATASETS.items():
+    case(f"shards verify {{w}}/{name}".split(), culprit, codes)
+    case(f"shards verify {{w}}/{name} --workers 2".split(), culprit, codes)
+    case(f"shards inspect {{w}}/{name} --sheet {{w}}/keep.png".split(), culprit)
+    case(f"export {{w}}/{name} {{w}}/new/export".split(), culprit)
+    case(f"{TRAIN} --shards {{w}}/{name} --max-steps 1".split(), culprit)
+# Numbers with a ceiling, every one named.
+for cmd, opt, values in [
+        (GEN + " --out {w}/new/g.gif", "--guidance", ["1e300", "1000001", "-0.5"]),
+        (GEN + " --out {w}/new/g.gif", "--mg", ["nan", "-1", "1e9", "inf"]),
+        (GEN + " --out {w}/new/g.gif", "--steps", ["10001", "1000000000"]),
+        (GEN + " --out {w}/new/g.gif", "--frames", ["33", "1000000000"]),
+        (GEN + " --out {w}/new/g.gif", "--verify", ["0", "-1", "1000000000"]),
+        ("eval model --model {w}/model --n 1 --out {w}/new/ev", "--guidance", ["nan", "1e300"]),
+        ("eval model --model {w}/model --n 1 --out {w}/new/ev", "--mg", ["nan", "-1", "1e9"]),
+        ("eval model --model {w}/model --n 1 --out {w}/new/ev", "--steps", ["0", "10001"]),
+        ("eval model --model {w}/model --n 1 --out {w}/new/ev", "--workers", ["0", "-1", "100000"]),
+        ("eval renders --n 2 --out {w}/new/ev", "--workers", ["0", "-1", "100000"]),
+        ("eval renders --out {w}/new/ev", "--n", ["1000000001", "10000000000"]),
+        ("eval model --model {w}/model --out {w}/new/ev", "--n", ["1000000001"]),
+        (RENDER, "--num-shards", ["1000000001", "10000000000"]),
+        (RENDER, "--workers", ["100000", "10000000000"]),
+        ("shards inspect {w}/ds --sheet {w}/new/s.png", "--samples", ["1001", "10000000000"]),
+        ("shards verify {w}/ds", "--workers", ["100000", "10000000000"]),
+        (SHEET, "--per-sheet", ["1001", "10000000000"]),
+        (SHEET, "--seed", ["4294967296", "18446744073709551616"]),
+        ("shards inspect {w}/ds --sheet {w}/new/s.png", "--seed", ["4294967296", "18446744073709551616"]),
+        (TRAIN + " --shards synthetic", "--max-steps", ["-1", "4611686018427387904"]),
+        (TRAIN + " --shards synthetic", "--minutes", ["nan", "-1", "inf", "1e300"]),
+        (TRAIN + " --shards synthetic", "--seed", ["-1"])]:
+    for v in values:
+        case(f"{cmd} {opt} {v}".split(), opt.lstrip("-").replace("-", "_") if cmd.startswith(TRAIN) else opt)
+
+
+# Round-three variants found failing (tracebacks, hangs, silent successes) and not fixed yet: each
+# line is a case id; remove it when its class is fixed at the root.
+OPEN_CASES = set((Path(__file__).parent / "reliability_open_cases.txt").read_text().splitlines())
+
+
 def test_the_table_is_large():
     assert len(CASES) >= 350, len(CASES)
 
 
 @pytest.mark.parametrize("args,culprit,codes", CASES, ids=[" ".join(a)[:90] for a, _, _ in CASES])
 def test_bad_input(world, args, culprit, codes):
+    if " ".join(args)[:150] in OPEN_CASES:
+        pytest.xfail("round three: found failing, not fixed yet (tests/reliability_open_cases.txt)")
     args = [a.replace("{w}", str(world)) for a in args]
     before = snapshot(world)
     result = runner.invoke(app, args)
