@@ -27,9 +27,11 @@ import torch
 
 from kinetype.errors import KinetypeError, random_seed, text_list
 from kinetype.model import Autoencoder, KineTyNet
+from kinetype.jsonfile import read_json_object
 from kinetype.model.autoencoder import folder_config, resize_masks
-from kinetype.model.config import DenoiserConfig, ModelConfig, NoiseConfig, TextConfig, check_types, from_dict
+from kinetype.model.config import DenoiserConfig, ModelConfig, NoiseConfig, TextConfig, check_types, from_dict, model_problem
 from kinetype.model.errors import ModelError
+from kinetype.model.glyph_vae import WEIGHTS as GLYPH_WEIGHTS
 from kinetype.model.objective import OBJECTIVES
 from kinetype.model.weights import check_header, digests, load_weights, save_weights, verify_digests, weight_files
 from kinetype.render.settings import MAX_FPS, MAX_FRAMES, MAX_SIZE, MIN_SIZE, ClipSettings, check_frames
@@ -44,10 +46,15 @@ HOW_TO_GET_ONE = (
     "train one with `kinetype train` (it exports runs/kinetype/video/pipeline) "
     f"and pass --model RUN/pipeline, or put a pipeline folder at {DEFAULT_MODEL_DIR}/"
 )
+VERSION = 1  # of the folder format; a folder of a later version is refused, not misread
 STAGES = ("autoencoder", "image", "video")
-# Values a component config.json carries for readers but which are derived when the model is built
-# (from the autoencoder and the text encoder), not settings.
-DERIVED_DENOISER_FIELDS = ("latent_channels", "context_dim")
+TEXT_ENCODERS = ("byte", "clip")
+CLIP_MODEL_TYPES = ("clip_text_model", "clip")  # transformers' CLIPTextConfig, CLIPConfig
+# Component of a model setting -> its folder; the glyph autoencoder's config.json names two fields
+# its own way. Weights files each component reads (any other *.safetensors is refused).
+COMPONENT_DIRS = {"autoencoder": "autoencoder", "text": "text_encoder", "denoiser": "denoiser"}
+GLYPH_NAMES = {"block_out_channels": "channels", "norm_num_groups": "norm_groups"}
+KL_WEIGHTS = "diffusion_pytorch_model.safetensors"  # diffusers' name
 
 
 @dataclass(frozen=True)
@@ -77,9 +84,9 @@ def read_model_folder(path: str | Path) -> ModelFolder:
     their SHA-256s are verified). Raises one-line :class:`ModelError`s naming the file and field."""
     path = Path(path)
     index_file = path / "model_index.json"
-    if not index_file.is_file():
+    if not index_file.exists() and not index_file.is_symlink():
         raise ModelError(f"no model at {path}: {HOW_TO_GET_ONE}")
-    index = _read_json(index_file)
+    index = read_json_object(index_file, ModelError)
     if index.get("format") != FORMAT:
         raise ModelError(f"{index_file}: not a kinetype pipeline (format {index.get('format')!r})")
 
@@ -92,36 +99,60 @@ def read_model_folder(path: str | Path) -> ModelFolder:
     def whole(lo: int, hi: int) -> Callable[[Any], bool]:
         return lambda v: isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
 
+    if "version" in index:
+        field("version", whole(1, VERSION), f"{VERSION} (this kinetype reads folders of format version {VERSION}; "
+                                             "a newer kinetype wrote this one)")
     objective = field("objective", lambda v: v in OBJECTIVES, f"one of {', '.join(OBJECTIVES)}")
     stage = field("stage", lambda v: v in STAGES, f"one of {', '.join(STAGES)}") if "stage" in index else "video"
     size_px = field("size_px", whole(MIN_SIZE, MAX_SIZE), f"an integer between {MIN_SIZE} and {MAX_SIZE}")
     num_frames = field("num_frames", whole(1, MAX_FRAMES), f"an integer between 1 and {MAX_FRAMES}")
     fps = field("fps", whole(1, MAX_FPS), f"an integer between 1 and {MAX_FPS}")
-    components = field("components", lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v)
-                       and "autoencoder" in v, "a list of component names that includes 'autoencoder'")
+    components = _components(field("components", lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v)
+                                   and "autoencoder" in v, "a list of component names that includes 'autoencoder'"),
+                             index_file)
+    has_denoiser = "denoiser" in components
+    text_kind = field("text_encoder", lambda v: v in TEXT_ENCODERS if has_denoiser else v is None,
+                      f"one of {', '.join(map(repr, TEXT_ENCODERS))}" if has_denoiser
+                      else "null (the folder has no denoiser)") if has_denoiser or "text_encoder" in index else None
     # Every weights file listed and checked: a folder without the table could load any bytes.
-    digests = field("sha256", lambda v: isinstance(v, dict) and all(isinstance(k, str) and isinstance(d, str)
+    recorded = field("sha256", lambda v: isinstance(v, dict) and all(isinstance(k, str) and _is_digest(d)
                                                                      for k, d in v.items()),
-                    "a table of file -> SHA-256 of every weights file (re-export the folder to record them)")
-    verify_digests(path, digests)
+                     "a table of file -> SHA-256 (64 hex digits) of every weights file (re-export the folder to "
+                     "record them)")
+    for rel in recorded:
+        if Path(rel).is_absolute() or ".." in Path(rel).parts:
+            raise ModelError(f"{index_file}: sha256 lists {rel!r}, outside the folder: only the folder's own "
+                             "weights files are listed")
+    verify_digests(path, recorded)
 
     autoencoder = folder_config(path / "autoencoder")
-    has_denoiser = "denoiser" in components
     text, denoiser = TextConfig(), DenoiserConfig()
     if has_denoiser:
-        text_dir = path / "text_encoder"
-        if index.get("text_encoder") == "clip":
-            text = TextConfig(kind="clip", clip_path=str(text_dir))
-        else:
-            text = _config(TextConfig, text_dir / "config.json", drop=())
-            text.clip_path = None
-        denoiser = _config(DenoiserConfig, path / "denoiser" / "config.json", drop=DERIVED_DENOISER_FIELDS)
+        text = _text_config(path / "text_encoder", text_kind, index_file)
+        denoiser_file = path / "denoiser" / "config.json"
+        raw = read_json_object(denoiser_file, ModelError)
+        derived = {"latent_channels": autoencoder.latent_channels, "context_dim": text.width if text_kind == "byte" else None}
+        for key, want in derived.items():  # written for readers; they must agree with what builds the model
+            got = raw.pop(key, want)
+            if want is not None and got != want:
+                raise ModelError(f"{denoiser_file}: {key} must be {want} (what the {'autoencoder' if key == 'latent_channels' else 'text encoder'} "
+                                 f"gives), got {got!r}")
+        denoiser = _config(DenoiserConfig, denoiser_file, raw)
     model = ModelConfig(autoencoder=autoencoder, text=text, denoiser=denoiser, objective=objective,
                         noise=_noise_prior(index, index_file))
     try:
         check_types(model)
     except KinetypeError as e:
         raise ModelError(f"{path}: {e}") from None
+    if problem := model_problem(model):
+        component, _, name = problem.field.partition(".")
+        if component == "autoencoder" and autoencoder.kind == "glyph":
+            name = GLYPH_NAMES.get(name, name)
+        file = path / COMPONENT_DIRS[component] / "config.json"
+        raise ModelError(f"{file}: {name} must be {problem.rule} (got {problem.value!r})")
+    if has_denoiser and num_frames > denoiser.max_frames:
+        raise ModelError(f"{index_file}: num_frames must be at most the denoiser's max_frames ({denoiser.max_frames}), "
+                         f"got {num_frames}")
     factor = autoencoder.downsample_factor * (2 ** (len(denoiser.channels) - 1) if has_denoiser else 1)
     if size_px % factor:
         raise ModelError(f"{index_file}: size_px must be a multiple of {factor} (the autoencoder's and the "
@@ -131,26 +162,66 @@ def read_model_folder(path: str | Path) -> ModelFolder:
     return folder
 
 
+def _components(names: list[str], index_file: Path) -> list[str]:
+    """The index's component list: known names, each once, the denoiser with its text encoder."""
+    for name in names:
+        if name not in COMPONENT_DIRS.values():
+            raise ModelError(f"{index_file}: components lists {name!r}, not a component of a kinetype pipeline "
+                             f"(known: {', '.join(COMPONENT_DIRS.values())})")
+        if names.count(name) > 1:
+            raise ModelError(f"{index_file}: components lists {name!r} twice")
+    if ("denoiser" in names) != ("text_encoder" in names):
+        raise ModelError(f"{index_file}: components must list denoiser and text_encoder together (got {names!r})")
+    return names
+
+
+def _text_config(text_dir: Path, kind: str, index_file: Path) -> TextConfig:
+    """The caption encoder's config: kinetype's byte encoder, or a transformers CLIP text model."""
+    file = text_dir / "config.json"
+    raw = read_json_object(file, ModelError)
+    if kind == "clip":
+        if raw.get("model_type") not in CLIP_MODEL_TYPES:
+            raise ModelError(f"{index_file}: text_encoder is 'clip' but {file} is not a CLIP text model's config "
+                             f"(model_type {raw.get('model_type')!r})")
+        return TextConfig(kind="clip", clip_path=str(text_dir))
+    if raw.get("kind", "byte") != "byte":
+        raise ModelError(f"{file}: kind must be 'byte', as model_index.json's text_encoder says (got {raw.get('kind')!r})")
+    text = _config(TextConfig, file, raw)
+    text.clip_path = None
+    return text
+
+
+def _is_digest(value: Any) -> bool:
+    return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+
+
 def check_weight_shapes(folder: ModelFolder) -> None:
-    """Compare every weights file's header (dtypes, names, shapes) with the modules the configs
-    build, built on the meta device (no memory, no weights): a mismatch is one line naming the
-    tensor, before any real model is built."""
-    expected: dict[Path, dict[str, tuple[int, ...]] | None] = {f: None for f in weight_files(folder.path)}
+    """Compare every weights file's header (dtypes, names, shapes, data length) with the modules the
+    configs build, built on the meta device (no memory, no weights): a mismatch is one line naming
+    the tensor, before any real model is built. A weights file the model does not read is refused."""
+    m = folder.model
+    expected: dict[Path, dict[str, tuple[int, ...]] | None] = {}
     try:
         with torch.device("meta"):
-            if folder.model.autoencoder.kind == "glyph":
-                ae = Autoencoder(folder.model.autoencoder)
-                for f in weight_files(folder.path / "autoencoder"):
-                    expected[f] = {k: tuple(v.shape) for k, v in ae.vae.state_dict().items()}
-            if folder.has_denoiser and folder.model.text.kind == "byte":
-                net = KineTyNet(folder.model)
-                expected[folder.path / "denoiser" / "model.safetensors"] = _shapes(net.denoiser)
-                expected[folder.path / "text_encoder" / "model.safetensors"] = _shapes(net.text_encoder)
-    except (ValueError, RuntimeError, TypeError) as e:  # a config torch cannot build (groups, channels)
+            ae = Autoencoder(m.autoencoder)
+            name = GLYPH_WEIGHTS if m.autoencoder.kind == "glyph" else KL_WEIGHTS
+            expected[folder.path / "autoencoder" / name] = _shapes(ae.vae)
+            if folder.has_denoiser:
+                if m.text.kind == "byte":
+                    net = KineTyNet(m)
+                    expected[folder.path / "text_encoder" / "model.safetensors"] = _shapes(net.text_encoder)
+                    expected[folder.path / "denoiser" / "model.safetensors"] = _shapes(net.denoiser)
+                else:  # CLIP's own files (shapes are the transformers config's); the denoiser's width is CLIP's
+                    expected.update({f: None for f in weight_files(folder.path / "text_encoder")})
+                    expected[folder.path / "denoiser" / "model.safetensors"] = None
+    except (ValueError, RuntimeError, TypeError, IndexError, ZeroDivisionError) as e:  # a config torch cannot build
         raise ModelError(f"{folder.path}: the configs do not build a model ({' '.join(str(e).split())[:160]})") from None
+    for file in weight_files(folder.path):
+        if file not in expected:
+            raise ModelError(f"{file}: not a weights file of this model (it reads "
+                             f"{', '.join(str(f.relative_to(folder.path)) for f in expected)}): remove it")
     for file, shapes in expected.items():
-        if file.is_file():
-            check_header(file, shapes)
+        check_header(file, shapes)
 
 
 def _shapes(module) -> dict[str, tuple[int, ...]]:
@@ -317,10 +388,7 @@ def to_uint8(x) -> np.ndarray:
     return x.permute(0, 1, 3, 4, 2).cpu().numpy()
 
 
-def _config(cls: type, file: Path, drop: tuple[str, ...]):
-    raw = _read_json(file)
-    for key in drop:
-        raw.pop(key, None)
+def _config(cls: type, file: Path, raw: dict):
     try:
         return check_types(from_dict(cls, raw, where=str(file)))
     except KinetypeError as e:
@@ -344,20 +412,3 @@ def _noise_prior(index: dict, index_file: Path) -> NoiseConfig:
 
 def _write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=2) + "\n")
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text(), parse_constant=_no_constant)
-    except FileNotFoundError:
-        raise ModelError(f"{path}: missing") from None
-    except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as e:
-        raise ModelError(f"{path}: not valid JSON ({e})") from None
-    if not isinstance(data, dict):
-        raise ModelError(f"{path}: expected a JSON object, got {type(data).__name__}")
-    return data
-
-
-def _no_constant(name: str):
-    raise ValueError(f"{name} is not a number JSON allows")
-

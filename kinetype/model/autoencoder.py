@@ -14,13 +14,13 @@ optional per-clip flag ``present`` (B,) saying whether the mask is given (1) or 
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from kinetype.jsonfile import read_json_object
 from kinetype.model.config import AutoencoderConfig
 from kinetype.model.errors import ModelError
 from kinetype.model.glyph_vae import CLASS_NAME, WEIGHTS, GlyphVAE, GlyphVAEShape, is_glyph_vae_folder
@@ -191,26 +191,58 @@ def training_fields(cfg: AutoencoderConfig) -> dict:
     return {k: getattr(cfg, k) for k in TRAINING_FIELDS}
 
 
+# The AutoencoderKL kinetype builds (and the Stable Diffusion vae/ it can load): RGB in and out,
+# SiLU, the plain encoder and decoder blocks, attention in the middle block, both quantisation
+# convolutions. A folder saying otherwise would load weights the shape check cannot predict.
+KL_FIXED = {"in_channels": 3, "out_channels": 3, "act_fn": "silu", "mid_block_add_attention": True,
+            "use_quant_conv": True, "use_post_quant_conv": True}
+KL_BLOCKS = {"down_block_types": "DownEncoderBlock2D", "up_block_types": "UpDecoderBlock2D"}
+
+
 def folder_config(path: str | Path, train: dict | None = None) -> AutoencoderConfig:
     """The architecture of an autoencoder folder (either kind) as a config, without loading weights;
-    ``train`` carries the training-only fields (loss weights) over."""
+    ``train`` carries the training-only fields (loss weights) over. Each field is checked for its
+    type here (one line naming the file and the field); ranges are the model's
+    (:func:`kinetype.model.config.model_problem`)."""
     path = Path(path)
     file = path / "config.json"
-    try:
-        raw = json.loads(file.read_text())
-        if raw.get("_class_name") == CLASS_NAME:
-            arch = dict(kind="glyph", block_out_channels=tuple(raw["channels"]), layers_per_block=int(raw["layers_per_block"]),
-                        latent_channels=int(raw["latent_channels"]), norm_num_groups=int(raw["norm_groups"]) or 8,
-                        glyph_norm=int(raw["norm_groups"]) > 0, init_logvar=float(raw["init_logvar"]))
-        else:  # a diffusers AutoencoderKL folder
-            arch = dict(kind="kl", block_out_channels=tuple(raw["block_out_channels"]),
-                        layers_per_block=int(raw["layers_per_block"]), latent_channels=int(raw["latent_channels"]),
-                        norm_num_groups=int(raw["norm_num_groups"]))
-    except OSError:
-        raise ModelError(f"{path}: not an autoencoder folder (no readable config.json)") from None
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
-        raise ModelError(f"{file}: not a valid autoencoder config ({type(e).__name__}: {e})") from None
-    return AutoencoderConfig(**arch, scaling_factor=float(raw.get("scaling_factor", 1.0)), path=str(path), **(train or {}))
+    if not path.is_dir():
+        raise ModelError(f"{path}: not an autoencoder folder (no such folder)")
+    raw = read_json_object(file, ModelError)
+
+    def get(key: str, kind: type, default=None):
+        value = raw.get(key, default)
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not {int: number and isinstance(value, int), float: number}.get(kind, isinstance(value, kind)):
+            name = {int: "an integer", float: "a number", list: "a list", str: "a string", bool: "true or false"}[kind]
+            raise ModelError(f"{file}: {key} must be {name} (got {value!r})")
+        return value
+
+    def ints(key: str) -> tuple[int, ...]:
+        values = get(key, list)
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            raise ModelError(f"{file}: {key} must be a list of integers (got {values!r})")
+        return tuple(values)
+
+    if raw.get("_class_name") == CLASS_NAME:
+        groups = get("norm_groups", int)
+        arch = dict(kind="glyph", block_out_channels=ints("channels"), layers_per_block=get("layers_per_block", int),
+                    latent_channels=get("latent_channels", int), norm_num_groups=groups or 8, glyph_norm=groups > 0,
+                    init_logvar=float(get("init_logvar", float)))
+        if groups < 0:
+            raise ModelError(f"{file}: norm_groups must be 0 (no normalisation) or more (got {groups!r})")
+    else:  # a diffusers AutoencoderKL folder
+        channels = ints("block_out_channels")
+        for key, want in KL_FIXED.items():
+            if key in raw and raw[key] != want:
+                raise ModelError(f"{file}: {key} must be {want!r} for the AutoencoderKL kinetype builds (got {raw[key]!r})")
+        for key, block in KL_BLOCKS.items():
+            if raw.get(key) != [block] * len(channels):
+                raise ModelError(f"{file}: {key} must be {[block] * len(channels)!r}, one per block_out_channels "
+                                 f"(got {raw.get(key)!r})")
+        arch = dict(kind="kl", block_out_channels=channels, layers_per_block=get("layers_per_block", int),
+                    latent_channels=get("latent_channels", int), norm_num_groups=get("norm_num_groups", int))
+    return AutoencoderConfig(**arch, scaling_factor=float(get("scaling_factor", float, 1.0)), path=str(path), **(train or {}))
 
 
 def resize_masks(masks: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -110,6 +110,79 @@ class ModelConfig:
     noise: NoiseConfig = field(default_factory=NoiseConfig)
 
 
+# Ceilings of the model's sizes: far above any model kinetype trains (the `paper` preset's largest
+# value is a quarter of each or less), low enough that a typo (a million layers, a trillion frames)
+# is refused in one line rather than building for minutes or allocating terabytes.
+MAX_LEVELS = 8  # resolution levels of the autoencoder and the denoiser: 2^7 = 128x downsampling
+MAX_WIDTH = 8192  # channels of one level, the text encoder's width
+MAX_LAYERS = 16  # blocks per level, text transformer layers (x4)
+MAX_HEADS = 64
+MAX_HEAD_DIM = 1024
+MAX_FF_MULT = 16
+MAX_LATENT_CHANNELS = 64
+MAX_TOKENS = 4096  # caption bytes
+MAX_POSITIONS = 4096  # the denoiser's temporal position table (frames)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What is wrong with a model setting: ``field`` is dotted from the model (``denoiser.head_dim``)."""
+
+    field: str
+    rule: str
+    value: Any
+
+    def __str__(self) -> str:
+        return f"{self.field} must be {self.rule} (got {self.value!r})"
+
+
+def model_problem(m: ModelConfig) -> Problem | None:
+    """The first setting of a type-checked model config outside its range, or None: the one rule
+    the training config and a model folder's configs both apply, before anything is built."""
+    a, t, d = m.autoencoder, m.text, m.denoiser
+
+    def whole(field: str, value: int, lo: int, hi: int) -> Problem | None:
+        return None if lo <= value <= hi else Problem(field, f"an integer from {lo} to {hi}", value)
+
+    def widths(field: str, values: tuple[int, ...]) -> Problem | None:
+        ok = 1 <= len(values) <= MAX_LEVELS and all(1 <= c <= MAX_WIDTH for c in values)
+        return None if ok else Problem(field, f"a list of 1 to {MAX_LEVELS} widths from 1 to {MAX_WIDTH}", list(values))
+
+    def groups(field: str, value: int, channels: tuple[int, ...], of: str) -> Problem | None:
+        if value < 1 or any(c % value for c in channels):
+            return Problem(field, f"a whole divisor of every width in {of} {list(channels)}", value)
+        return None
+
+    checks = [
+        lambda: widths("autoencoder.block_out_channels", a.block_out_channels),
+        lambda: whole("autoencoder.layers_per_block", a.layers_per_block, 1, MAX_LAYERS),
+        lambda: whole("autoencoder.latent_channels", a.latent_channels, 1, MAX_LATENT_CHANNELS),
+        lambda: (groups("autoencoder.norm_num_groups", a.norm_num_groups, a.block_out_channels, "block_out_channels")
+                 if a.kind == "kl" or a.glyph_norm else whole("autoencoder.norm_num_groups", a.norm_num_groups, 1,
+                                                              MAX_WIDTH)),
+        lambda: (None if math.isfinite(a.scaling_factor) and a.scaling_factor > 0
+                 else Problem("autoencoder.scaling_factor", "a positive number", a.scaling_factor)),
+        lambda: whole("text.heads", t.heads, 1, MAX_HEADS),
+        lambda: whole("text.width", t.width, 1, MAX_WIDTH),
+        lambda: None if t.width % t.heads == 0 else Problem("text.width", f"a multiple of text.heads ({t.heads})", t.width),
+        lambda: whole("text.depth", t.depth, 1, 4 * MAX_LAYERS),
+        lambda: whole("text.max_tokens", t.max_tokens, 1, MAX_TOKENS),
+        lambda: widths("denoiser.channels", d.channels),
+        lambda: whole("denoiser.layers_per_level", d.layers_per_level, 1, MAX_LAYERS),
+        lambda: (None if len(d.attention_levels) <= len(d.channels)
+                 else Problem("denoiser.attention_levels", f"no longer than denoiser.channels ({len(d.channels)})",
+                              list(d.attention_levels))),
+        lambda: whole("denoiser.head_dim", d.head_dim, 1, MAX_HEAD_DIM),
+        lambda: groups("denoiser.norm_groups", d.norm_groups, d.channels, "channels"),
+        lambda: whole("denoiser.ff_mult", d.ff_mult, 1, MAX_FF_MULT),
+        lambda: whole("denoiser.max_frames", d.max_frames, 1, MAX_POSITIONS),
+    ]
+    for check in checks:
+        if problem := check():
+            return problem
+    return None  # the noise prior has its own rule: NoiseConfig.problem
+
+
 def to_dict(cfg: Any) -> dict[str, Any]:
     """A dataclass as a JSON-able dict (tuples become lists)."""
     return asdict(cfg)
@@ -168,7 +241,9 @@ def check_types(cfg: Any, where: str = "") -> Any:
         if origin in (typing.Union, types.UnionType):
             return " or ".join(describe(a) for a in args)
         if origin is tuple:
-            return "a list of " + (describe(args[0]) + "s" if args and args[-1] is Ellipsis else f"{len(args)} values")
+            plural = {int: "integers", float: "numbers", str: "strings", bool: "true or false values"}
+            return "a list of " + (plural.get(args[0], describe(args[0])) if args and args[-1] is Ellipsis
+                                   else f"{len(args)} values")
         names = {int: "an integer", float: "a number", str: "a string", bool: "true or false", type(None): "nothing",
                  dict: "a table"}
         return names.get(tp, "a table" if is_dataclass(tp) or origin is dict else getattr(tp, "__name__", str(tp)))

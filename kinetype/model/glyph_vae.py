@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from kinetype.errors import KinetypeError
+from kinetype.jsonfile import read_json_object
 from kinetype.model.weights import save_weights
 
 CLASS_NAME = "KinetypeGlyphVAE"
@@ -205,6 +207,6 @@ def pooled_colours(frames: torch.Tensor, masks: torch.Tensor | None, size: tuple
 
 def is_glyph_vae_folder(path: Path) -> bool:
     try:
-        return json.loads((path / "config.json").read_text()).get("_class_name") == CLASS_NAME
-    except (OSError, json.JSONDecodeError, AttributeError):
+        return read_json_object(path / "config.json").get("_class_name") == CLASS_NAME
+    except KinetypeError:  # not a regular, readable JSON object: not this kind (the reader says what it is)
         return False

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import struct
 from pathlib import Path
 
@@ -61,20 +62,41 @@ def verify_digests(folder: Path, expected: dict[str, str]) -> None:
             raise ModelError(f"{file}: corrupt weights (its SHA-256 differs from model_index.json: damaged or changed after export)")
 
 
+DTYPE_BYTES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
+               "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8}
+
+
 def read_header(file: Path) -> dict[str, tuple[str, tuple[int, ...]]]:
-    """{tensor name: (dtype, shape)} from a safetensors header, without reading the tensors."""
+    """{tensor name: (dtype, shape)} from a safetensors header, without reading the tensors; the
+    header's byte ranges are checked against the file: each tensor's range holds exactly its
+    elements, the ranges tile the data with no gap or overlap, and the file ends where they end (a
+    copy cut short, or bytes appended, is refused here rather than by the loader's own error)."""
     try:
+        size_on_disk = file.stat().st_size
         with open(file, "rb") as f:
             (size,) = struct.unpack("<Q", f.read(8))
-            if size > MAX_HEADER_BYTES:
-                raise ValueError(f"a header of {size} bytes")
+            if size > MAX_HEADER_BYTES or 8 + size > size_on_disk:
+                raise ValueError(f"a header of {size} bytes in a file of {size_on_disk}")
             header = json.loads(f.read(size))
-        return {name: (str(info["dtype"]), tuple(int(n) for n in info["shape"]))
-                for name, info in header.items() if name != "__metadata__"}
+        tensors = {name: info for name, info in header.items() if name != "__metadata__"}
+        out = {name: (str(info["dtype"]), tuple(int(n) for n in info["shape"])) for name, info in tensors.items()}
+        spans = sorted((int(info["data_offsets"][0]), int(info["data_offsets"][1]), name) for name, info in tensors.items())
     except FileNotFoundError:
         raise ModelError(f"{file}: missing weights file") from None
-    except (OSError, struct.error, ValueError, TypeError, KeyError, AttributeError) as e:
+    except (OSError, struct.error, ValueError, TypeError, KeyError, AttributeError, IndexError, RecursionError) as e:
         raise ModelError(f"{file}: corrupt weights (not a safetensors header: {_first_line(e) or type(e).__name__})") from None
+    at = 0
+    for begin, end, name in spans:
+        dtype, shape = out[name]
+        want = math.prod(shape) * DTYPE_BYTES.get(dtype, 0)
+        if begin != at or end - begin != want:
+            raise ModelError(f"{file}: corrupt weights (tensor {name!r} spans bytes {begin}..{end}, its "
+                             f"{dtype} {list(shape)} needs {want} starting at {at})")
+        at = end
+    if 8 + size + at != size_on_disk:
+        raise ModelError(f"{file}: corrupt weights ({size_on_disk} bytes where the header describes {8 + size + at}: "
+                         "cut short or appended to)")
+    return out
 
 
 def check_header(file: Path, expected: dict[str, tuple[int, ...]] | None = None) -> None:
