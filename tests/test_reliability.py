@@ -223,7 +223,7 @@ MODEL_CULPRITS = {
     "model_size_str": "size_px", "model_size_30": "size_px", "model_size_huge": "size_px", "model_fps_0": "fps",
     "model_objective": "objective", "model_components_str": "components", "model_sha_list": "sha256",
     "model_no_size": "size_px", "model_den_garbage": "denoiser/config.json", "model_den_list": "denoiser/config.json",
-    "model_den_groups": "num_groups", "model_text_heads_0": "num_heads", "model_den_channels": "denoiser",
+    "model_den_groups": "norm_groups", "model_text_heads_0": "heads", "model_den_channels": "denoiser",
     "model_ae_empty": "autoencoder/config.json", "model_int_weights": "I32", "model_unlisted": "not listed",
     "model_no_digests": "sha256",
 }
@@ -669,7 +669,7 @@ HOSTILE_CONFIGS = {
     "h_utf16": ("[optim]\nlr = 0.001\n".encode("utf-16"), "UTF-8"),
     "h_deep_tables": (("[" + ".".join(["a"] * 40) + "]\nx = 1\n").encode(), "nested too deeply"),
     "h_deep_inline": (("a = " + "{b = " * 3000 + "1" + "}" * 3000 + "\n").encode(), "nested too deeply"),
-    "h_nul": (b"[optim]\nlr = 0.001\x00\n", "cfg"),
+    "h_nul": (b"[optim]\nlr = 0.001\x00\n", "h_nul.toml"),
     "h_batch_huge": (b"[data]\nbatch_size = 1000000000\n", "data.batch_size"),
     "h_workers_huge": (b"[data]\nnum_workers = 100000\n", "data.num_workers"),
     "h_buffer_huge": (b"[data]\nshuffle_buffer = 1000000000000\n", "data.shuffle_buffer"),
