@@ -892,18 +892,39 @@ for cmd, opt, values in [
 
 
 # Round-three variants found failing (tracebacks, hangs, silent successes) and not fixed yet: each
-# line is a case id; remove it when its class is fixed at the root.
-OPEN_CASES = set((Path(__file__).parent / "reliability_open_cases.txt").read_text().splitlines())
+# line is a case id; remove it when its class is fixed at the root. Listed cases are xfailed without
+# being run: an unfixed one may hang on a FIFO, or build a model of a billion layers beside the
+# suite. KINETYPE_RUN_OPEN_CASES=1 runs them (those naming a FIFO excepted) and fails every one that
+# passes, so the list can be cut to what still fails.
+OPEN_CASES_FILE = Path(__file__).parent / "reliability_open_cases.txt"
+OPEN_CASES = set(OPEN_CASES_FILE.read_text().splitlines()) - {""}
+RUN_OPEN_CASES = os.environ.get("KINETYPE_RUN_OPEN_CASES") == "1"
 
 
 def test_the_table_is_large():
     assert len(CASES) >= 350, len(CASES)
 
 
+def test_every_open_case_is_a_case_of_the_table():
+    """A stale line (a case renamed or removed) would silently xfail nothing."""
+    ids = {" ".join(a)[:150] for a, _, _ in CASES}
+    assert not OPEN_CASES - ids, sorted(OPEN_CASES - ids)[:5]
+
+
 @pytest.mark.parametrize("args,culprit,codes", CASES, ids=[" ".join(a)[:90] for a, _, _ in CASES])
 def test_bad_input(world, args, culprit, codes):
     if " ".join(args)[:150] in OPEN_CASES:
-        pytest.xfail("round three: found failing, not fixed yet (tests/reliability_open_cases.txt)")
+        if not RUN_OPEN_CASES or "fifo" in " ".join(args):
+            pytest.xfail(f"round three: found failing, not fixed yet ({OPEN_CASES_FILE.name})")
+        try:
+            _check_bad_input(world, args, culprit, codes)
+        except AssertionError as e:
+            pytest.xfail(f"still failing ({OPEN_CASES_FILE.name}): {str(e).splitlines()[0][:200]}")
+        pytest.fail(f"passes now: remove it from tests/{OPEN_CASES_FILE.name}")
+    _check_bad_input(world, args, culprit, codes)
+
+
+def _check_bad_input(world, args, culprit, codes):
     args = [a.replace("{w}", str(world)) for a in args]
     before = snapshot(world)
     result = runner.invoke(app, args)
