@@ -100,7 +100,9 @@ def templates_validate(
     for e in errors:
         report(str(e))
     if errors:
-        report(f"{len(errors)} error(s); {len(found)} valid template(s)", prefix="invalid")
+        # The count is the command's result, as the success line is (stdout): stderr holds the
+        # errors alone, one line each, so one bad file is one line there.
+        console.print(f"invalid: {len(errors)} error(s); {len(found)} valid template(s)", markup=False, highlight=False)
         raise typer.Exit(EXIT_CHECK_FAILED)
     console.print(f"{len(found)} templates valid in {path}", markup=False, highlight=False)
 

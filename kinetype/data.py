@@ -44,9 +44,9 @@ from webdataset import tariterators
 
 from kinetype.decode import RGB_DTYPES, ColourError, decode_video, video_dtype
 from kinetype.errors import KinetypeError, random_seed, whole
-from kinetype.shards.layout import CONFIG_FILE, read_render_record, tar_name
+from kinetype.shards.layout import CONFIG_FILE, read_render_record, read_stats, tar_name
 from kinetype.shards.sample import INSTANCE_EXT, TEXT_FIELDS, SampleError, check_members, decode_instance, parse_meta
-from kinetype.shards.storage import Storage, check_regular_file
+from kinetype.shards.storage import Storage, check_dataset_file
 from kinetype.workers import loader_worker_init
 
 log = logging.getLogger("kinetype.data")
@@ -71,18 +71,22 @@ def expand_shards(shards: str | Path | Sequence[str]) -> list[str]:
 
     for url in urls:  # a FIFO named like a shard would block the loader for ever
         if "://" not in url and os.path.lexists(url):
-            check_regular_file(Path(url))
+            check_dataset_file(Path(url))
     return urls
 
 
 def _planned_shards(folder: Path) -> list[str]:
     """The tars of a dataset folder that its plan (``render_config.json``) names: a ``shard-*.tar``
     copied in from elsewhere is not read (``kinetype shards verify`` names it). A folder without a
-    plan (shards gathered by hand) gives every ``shard-*.tar``."""
+    plan (shards gathered by hand) gives every ``shard-*.tar``. A damaged plan, a stats file of
+    wrong types, or a FIFO or folder under any dataset name is refused here, in one line naming it,
+    before training starts (the loader would otherwise skip or block on it mid-run)."""
     storage = Storage(folder)
-    if not storage.path(CONFIG_FILE).is_file():
+    if not storage.exists(CONFIG_FILE):
         return sorted(glob.glob(os.path.join(str(folder), "shard-*.tar")))
     num_shards = read_render_record(storage).config.num_shards
+    for k in range(num_shards):
+        read_stats(storage, k)  # KinetypeError naming a stats file of wrong types
     return [str(storage.path(tar_name(k))) for k in range(num_shards) if storage.exists(tar_name(k))]
 
 

@@ -1,5 +1,6 @@
-"""Writing whole or not at all: the one place kinetype writes a file or a folder that a reader,
-or a run after a crash, must never see half-written.
+"""Files in and out: the one place kinetype writes a file or a folder that a reader, or a run
+after a crash, must never see half-written, and the one check every reader of a user's file
+(TOML, JSON, parquet, tar) goes through before it opens one.
 
 :func:`atomic_path` (a file) and :func:`atomic_folder` (a folder) write under a temporary name
 beside the output, fsync what was written and the folder it lands in (so a power cut after the
@@ -8,6 +9,10 @@ was. Every temporary name comes from :func:`temp_sibling`: it fits the file syst
 whenever the output's own name does, and it carries the writer's host and pid, so
 :func:`remove_stale_temporaries` can clear what a killed run left without touching the temporary of
 a run still going.
+
+:func:`read_regular_bytes` reads a file only if it is a regular one: a FIFO in its place would
+block the open for ever, a device would never end, a folder is an IsADirectoryError traceback.
+Each is one :class:`NotARegularFile` line naming the path instead.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import errno
 import os
 import secrets
 import shutil
+import stat
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +33,39 @@ from kinetype.errors import KinetypeError
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 FILE_MODE = 0o666 & ~_UMASK
+
+
+class NotARegularFile(KinetypeError):
+    """A FIFO, folder, socket or device where kinetype reads a file; the message names the path."""
+
+    def __init__(self, path: str | os.PathLike, mode: int, hint: str = ""):
+        kind = ("a FIFO" if stat.S_ISFIFO(mode) else "a folder" if stat.S_ISDIR(mode)
+                else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a special file")
+        super().__init__(f"{path}: not a regular file ({kind}){': ' + hint if hint else ''}")
+
+
+def check_regular_file(path: str | os.PathLike, hint: str = "") -> None:
+    """Refuse, without opening it, what stands where a file is read but is not a regular file
+    (:class:`NotARegularFile`; ``hint`` says what to do). A missing ``path`` raises
+    FileNotFoundError: what that means is the caller's to say."""
+    mode = os.stat(path).st_mode  # follows a symlink: a link to a regular file is one
+    if not stat.S_ISREG(mode):
+        raise NotARegularFile(path, mode, hint)
+
+
+def read_regular_bytes(path: str | os.PathLike, hint: str = "") -> bytes:
+    """The bytes of ``path`` if it is a regular file, else :class:`NotARegularFile` (see
+    :func:`check_regular_file`)."""
+    check_regular_file(path, hint)
+    # Non-blocking: a FIFO swapped in since the stat is opened without waiting for a writer, and
+    # the fstat below refuses it.
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    with open(fd, "rb", closefd=True) as f:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotARegularFile(path, mode, hint)
+        os.set_blocking(fd, True)
+        return f.read()
 
 
 TEMP_MARK = ".tmp-"  # .<stem>.tmp-<host>-<pid>-<random><suffix>

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from kinetype.fsutil import (FILE_MODE, TEMP_MARK, atomic_folder, atomic_path, atomic_write_bytes,
-                             remove_stale_temporaries, remove_stale_temporaries_in, temp_sibling)
+from kinetype.fsutil import (FILE_MODE, TEMP_MARK, NotARegularFile, atomic_folder, atomic_path, atomic_write_bytes,
+                             read_regular_bytes, remove_stale_temporaries, remove_stale_temporaries_in, temp_sibling)
 
 
 def dead_writers_temporary(target, folder=False):
@@ -157,3 +157,19 @@ def test_temporary_names_fit_where_the_output_name_does(tmp_path):
         assert len(os.fsencode(tmp.name)) <= os.pathconf(tmp_path, "PC_NAME_MAX") and tmp.suffix == ".tar"
         tmp.write_bytes(b"x")
     assert os.listdir(tmp_path) == [longest]
+
+
+def test_only_a_regular_file_is_read(tmp_path):
+    """A FIFO is refused without being opened (an open would wait for a writer for ever), a folder
+    without an IsADirectoryError; a link to a file is read; a missing file is the caller's to name."""
+    (tmp_path / "f.json").write_bytes(b"{}")
+    os.symlink(tmp_path / "f.json", tmp_path / "link.json")
+    assert read_regular_bytes(tmp_path / "f.json") == read_regular_bytes(tmp_path / "link.json") == b"{}"
+    os.mkfifo(tmp_path / "fifo.json")
+    (tmp_path / "dir.json").mkdir()
+    for name, kind in (("fifo.json", "a FIFO"), ("dir.json", "a folder")):
+        with pytest.raises(NotARegularFile) as caught:
+            read_regular_bytes(tmp_path / name, "remove it")
+        assert str(caught.value) == f"{tmp_path / name}: not a regular file ({kind}): remove it"
+    with pytest.raises(FileNotFoundError):
+        read_regular_bytes(tmp_path / "missing.json")

@@ -891,19 +891,12 @@ for cmd, opt, values in [
         case(f"{cmd} {opt} {v}".split(), opt.lstrip("-").replace("-", "_") if cmd.startswith(TRAIN) else opt)
 
 
-# Round-three variants found failing (tracebacks, hangs, silent successes) and not fixed yet: each
-# line is a case id; remove it when its class is fixed at the root.
-OPEN_CASES = set((Path(__file__).parent / "reliability_open_cases.txt").read_text().splitlines())
-
-
 def test_the_table_is_large():
     assert len(CASES) >= 350, len(CASES)
 
 
 @pytest.mark.parametrize("args,culprit,codes", CASES, ids=[" ".join(a)[:90] for a, _, _ in CASES])
 def test_bad_input(world, args, culprit, codes):
-    if " ".join(args)[:150] in OPEN_CASES:
-        pytest.xfail("round three: found failing, not fixed yet (tests/reliability_open_cases.txt)")
     args = [a.replace("{w}", str(world)) for a in args]
     before = snapshot(world)
     result = runner.invoke(app, args)

@@ -4,12 +4,13 @@ and its one-line errors, and ShardReader reading back what ShardWriter wrote."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 from kinetype.errors import KinetypeError
-from kinetype.shards.layout import (CONFIG_FILE, RenderRecord, ShardReader, ShardReadError, parquet_name,
+from kinetype.shards.layout import (CARD_JSON, CONFIG_FILE, MANIFEST, RenderRecord, ShardReader, ShardReadError, parquet_name,
                                     read_render_record, read_stats, shard_table, stats_name, tar_name,
                                     write_render_record)
 from kinetype.shards.plan import RenderConfig
@@ -119,3 +120,17 @@ def test_not_a_dataset_folder(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(KinetypeError, match="is a file, not a dataset folder"):
         read_render_record(Storage(tmp_path / "file"))
+
+
+@pytest.mark.parametrize("name", [MANIFEST, CARD_JSON, "shard-000001.parquet", "shard-000000.stats.json"])
+def test_a_fifo_under_any_dataset_name_is_refused_when_the_dataset_is_opened(tmp_path, name):
+    """Whichever file a command reads next (export never reads the card), a FIFO under a dataset
+    name is refused by the one reader every command starts with, before anything is opened."""
+    write_render_record(Storage(tmp_path), record())
+    os.mkfifo(tmp_path / name)
+    with pytest.raises(KinetypeError) as caught:
+        read_render_record(Storage(tmp_path))
+    assert str(caught.value) == f"{tmp_path / name}: not a regular file (a FIFO): remove it, or render the dataset again"
+    os.unlink(tmp_path / name)
+    os.mkfifo(tmp_path / ".shard-000001.tmp-0-0-0.tar")  # not a dataset name: another process's temporary
+    read_render_record(Storage(tmp_path))

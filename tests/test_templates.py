@@ -1,5 +1,6 @@
 """The bundled library and the template schema: count, ids, tags, distinct motions, errors naming file and field."""
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +71,17 @@ def test_user_can_drop_in_a_template(tmp_path):
     write(tmp_path, GOOD)
     [t] = load_templates(tmp_path)
     assert t.id == "my-drop" and t.tags == ("position", "enter")
+
+
+def test_a_byte_order_mark_is_read_past_and_a_fifo_is_refused_unopened(tmp_path):
+    """Windows editors start a UTF-8 file with a BOM: the template reads as it shows. A FIFO named
+    like a template file would block an open for ever: one error naming it instead."""
+    (tmp_path / "t.toml").write_bytes(b"\xef\xbb\xbf" + GOOD.encode())
+    [t] = load_templates(tmp_path)
+    assert t.id == "my-drop"
+    os.mkfifo(tmp_path / "f.toml")
+    _, errors = scan_templates(tmp_path)
+    assert [e.path for e in errors] == [str(tmp_path / "f.toml")] and "not a regular file (a FIFO)" in str(errors[0])
 
 
 @pytest.mark.parametrize("edit, field, words", [

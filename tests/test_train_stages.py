@@ -129,11 +129,19 @@ def test_gpu_script_cpu_path_trains_measures_and_scores(tmp_path):
     ("[data]\nbatch_size = 0\n", "data.batch_size must be at least 1"),
     ('[data]\nvideo_dtype = "rgb"\n', "data.video_dtype must be one of"),
     ('precision = "fp8"\n', "precision: expected one of 'bf16', 'fp32'"),
-    ("[model.denoiser]\nchannels = []\n", "model.denoiser.channels must be a non-empty list"),
+    ("[model.denoiser]\nchannels = []\n", "model.denoiser.channels must be a list of 1 to 8 widths"),
     ("data = 3\n", "data: expected a table of settings"),
     ("[data]\nsize_px = 36\n", "data.size_px must be a multiple of"),
     ("[stages.vidoe.optim]\nmax_steps = 3\n", "stages.vidoe: unknown stage"),
     ("[optim]\nmax_steps = 2.5\n", "optim.max_steps: expected an integer"),
+    ("[optim]\ngrad_accum_steps = 1000000000\n", "optim.grad_accum_steps must be at most 65,536"),
+    ("[model.denoiser]\nhead_dim = 1000000000000\n", "model.denoiser.head_dim must be an integer from 1 to 1024"),
+    ("[model.autoencoder]\nlatent_channels = 1000000000\n", "model.autoencoder.latent_channels must be an integer from 1 to 64"),
+    # A stage's table is checked whichever stage runs (the autoencoder stage here, or the first of all).
+    ('[stages.video.optim]\nlr = "fast"\n', "[stages.video]: optim.lr: expected a number, got 'fast'"),
+    ("[stages.image.optim]\nmax_steps = 0\n", "[stages.image]: optim.max_steps must be at least 1"),
+    ('[stages.video]\nstage = "image"\n', "stages.video.stage: a stage's table holds that stage's settings"),
+    ("\ufeff[optim]\nlr = 0\n", "optim.lr must be a number between 0 and 1"),  # a BOM is read past
 ])
 def test_bad_config_values_are_refused_in_one_line_by_dry_run(tmp_path, toml, message):
     (tmp_path / "c.toml").write_text(toml)

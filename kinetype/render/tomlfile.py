@@ -2,7 +2,10 @@
 
 ``tomllib`` alone lets three things through as tracebacks: bytes that are not UTF-8, nesting deep
 enough to exhaust the recursion limit, and integers of any size (which later overflow numpy, torch
-or a seed). Each becomes one line naming the file and, where there is one, the key.
+or a seed). Each becomes one line naming the file and, where there is one, the key. A FIFO or a
+folder where the file should be is refused before it is opened (opening a FIFO blocks for ever).
+A UTF-8 byte-order mark, which Windows editors write at the start of a file, is dropped, as
+Python's ``utf-8-sig`` codec, git and most TOML tools do: the file then reads as what it shows.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from kinetype.errors import KinetypeError
+from kinetype.fsutil import NotARegularFile, read_regular_bytes
 
 MAX_DEPTH = 32  # tables and arrays inside one another; kinetype's own files use 4
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1  # what numpy, torch and the JSON files written back can hold
@@ -22,12 +26,15 @@ class TomlError(KinetypeError, ValueError):
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
-    """Parse ``path`` (UTF-8) and check its depth and integers; raise :class:`TomlError` or
-    ``FileNotFoundError`` (a caller may say what a missing file means)."""
+    """Parse ``path`` (UTF-8, with or without a byte-order mark) and check its depth and integers;
+    raise :class:`TomlError` or ``FileNotFoundError`` (a caller may say what a missing file means)."""
     path = Path(path)
-    raw = path.read_bytes()
     try:
-        text = raw.decode("utf-8")
+        raw = read_regular_bytes(path)
+    except NotARegularFile as e:
+        raise TomlError(str(e)) from None
+    try:
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise TomlError(f"{path}: not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {e.start}): save it as UTF-8") from None
     try:

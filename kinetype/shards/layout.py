@@ -16,7 +16,9 @@ A dataset folder holds:
 ==============================  ==================================================================
 
 Every file is read through :class:`~kinetype.shards.storage.Storage`; every damaged file is a
-one-line :class:`~kinetype.errors.KinetypeError` naming it.
+one-line :class:`~kinetype.errors.KinetypeError` naming it. Reading the record first checks that
+every file named like one of these is a regular file (:func:`check_dataset_files`), so each command
+that opens a dataset refuses a FIFO or a folder under a dataset name before it reads anything.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ import pyarrow.parquet as pq
 
 from kinetype.errors import KinetypeError
 from kinetype.shards.plan import RenderConfig
-from kinetype.shards.storage import Storage
+from kinetype.shards.storage import Storage, check_dataset_file
 
 CONFIG_FILE = "render_config.json"
 MANIFEST = "manifest.parquet"
@@ -57,6 +59,25 @@ def parquet_name(shard: int) -> str:
 
 def stats_name(shard: int) -> str:
     return shard_name(shard) + ".stats.json"
+
+
+def is_dataset_name(name: str) -> bool:
+    """``name`` is one of the names in the table above (any shard number)."""
+    return name in (CONFIG_FILE, MANIFEST, CARD_JSON, CARD_MD) or (
+        name.startswith("shard-") and name.endswith((".tar", ".parquet", ".stats.json")))
+
+
+def check_dataset_files(storage: Storage) -> None:
+    """Refuse, in one line naming it, a FIFO, folder or device under any dataset name: whichever
+    file a command goes on to read (the card, a shard's parquet), opening that one would block for
+    ever or fail with a traceback, and a dataset holding one is damaged for every command alike.
+    Only ``stat`` is called: nothing is opened."""
+    for name in storage.list():
+        if is_dataset_name(name):
+            try:
+                check_dataset_file(storage.path(name))
+            except FileNotFoundError:  # a dangling link, or removed meanwhile: missing, as readers report it
+                continue
 
 
 # --- render_config.json ---------------------------------------------------------------------------
@@ -86,12 +107,14 @@ def write_render_record(storage: Storage, record: RenderRecord) -> None:
 
 def read_render_record(storage: Storage) -> RenderRecord:
     """The folder's ``render_config.json``; a missing, unparsable or damaged one is a one-line
-    KinetypeError naming the file (and the field)."""
+    KinetypeError naming the file (and the field), as is any dataset file that is not a regular
+    file (:func:`check_dataset_files`)."""
     root = storage.path("")
     if not storage.exists(CONFIG_FILE):
         if root.exists() and not root.is_dir():
             raise KinetypeError(f"{root} is a file, not a dataset folder")
         raise KinetypeError(f"{root} is not a kinetype dataset folder (no {CONFIG_FILE})")
+    check_dataset_files(storage)
     path = storage.path(CONFIG_FILE)
     try:
         raw = json.loads(storage.read_bytes(CONFIG_FILE))

@@ -9,21 +9,16 @@ refuse what is named like a dataset file but is not a regular file.
 
 from __future__ import annotations
 
-import os
-import stat
 from pathlib import Path
 
-from kinetype.errors import KinetypeError
-from kinetype.fsutil import atomic_write_bytes
+from kinetype.fsutil import atomic_write_bytes, check_regular_file, read_regular_bytes
+
+NOT_A_FILE_HINT = "remove it, or render the dataset again"
 
 
-def check_regular_file(path: Path) -> None:
-    """Refuse what is named like a dataset file but is not a file: reading a FIFO blocks for ever, a
-    device never ends."""
-    mode = os.stat(path).st_mode  # FileNotFoundError: the caller's to report
-    if not stat.S_ISREG(mode):
-        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a folder" if stat.S_ISDIR(mode) else "a special file"
-        raise KinetypeError(f"{path} is not a regular file ({kind}): remove it, or render the dataset again")
+def check_dataset_file(path: Path) -> None:
+    """Refuse what is named like a dataset file but is not a regular file (one line naming it)."""
+    check_regular_file(path, NOT_A_FILE_HINT)
 
 
 class Storage:
@@ -41,9 +36,7 @@ class Storage:
         return self.path(name).exists()
 
     def read_bytes(self, name: str) -> bytes:
-        path = self.path(name)
-        check_regular_file(path)
-        return path.read_bytes()
+        return read_regular_bytes(self.path(name), NOT_A_FILE_HINT)
 
     def write_bytes(self, name: str, data: bytes) -> None:
         """Readers see the old file or the new one, never a part."""

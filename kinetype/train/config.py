@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from kinetype.errors import MAX_SEED, KinetypeError
-from kinetype.model.config import ModelConfig, from_dict, merge, to_dict
+from kinetype.model.config import ModelConfig, from_dict, merge, model_problem, to_dict
 from kinetype.model.errors import TrainingError
 from kinetype.model.losses import LossConfig
 from kinetype.model.presets import model_preset
@@ -221,6 +221,7 @@ def resolve(preset: str, toml_file: Path | None = None, overrides: dict[str, Any
         except TomlError as e:
             raise TrainingError(str(e)) from None
     stage = (overrides or {}).get("stage") or data.get("stage") or cfg.stage
+    label = str(toml_file) if toml_file else f"preset {preset}"
     # Per-stage settings (the preset's, then the file's [stages.STAGE] tables) come before the
     # file's and the flags' plain settings.
     if "stages" in data:
@@ -231,20 +232,65 @@ def resolve(preset: str, toml_file: Path | None = None, overrides: dict[str, Any
             raise TrainingError(f"{toml_file}: stages{'.' + name if name else ''} must be a table of settings "
                                 f"(e.g. [stages.video.optim]), got {value!r}")
         cfg = merge(cfg, {"stages": stages}, where=str(toml_file))
-    if isinstance(cfg.stages.get(stage), dict):
-        cfg = merge(cfg, cfg.stages[stage], where=f"{toml_file or 'preset ' + preset} [stages.{stage}]")
-    if data:
-        cfg = merge(cfg, data, where=str(toml_file))
-    if overrides:
-        cfg = merge(cfg, {k: v for k, v in overrides.items() if v is not None})
-    if cfg.stage not in STAGES:
-        raise TrainingError(f"unknown stage {cfg.stage!r}: choose from {', '.join(STAGES)}")
-    return validate(cfg, where=str(toml_file) if toml_file else "")
+    unknown = sorted(set(cfg.stages) - set(STAGES))
+    if unknown:
+        raise TrainingError(f"{label}: stages.{unknown[0]}: unknown stage (choose from {', '.join(STAGES)})")
+    for name, table in cfg.stages.items():
+        for key in ("stages", "stage"):  # merged, either would be taken as the run's, not the stage's
+            if key in table:
+                raise TrainingError(f"{label}: stages.{name}.{key}: a stage's table holds that stage's settings, "
+                                    f"not {'other stages' if key == 'stages' else 'a stage name'}")
+
+    def resolved(table: dict[str, Any] | None, where: str, builds: bool = True) -> TrainConfig:
+        out = merge(cfg, table, where=where) if table is not None else cfg
+        if data:
+            out = merge(out, data, where=str(toml_file))
+        if overrides:
+            out = merge(out, {k: v for k, v in overrides.items() if v is not None})
+        if out.stage not in STAGES:
+            raise TrainingError(f"unknown stage {out.stage!r}: choose from {', '.join(STAGES)}")
+        return validate(out, where=where if table is not None or toml_file else "", builds=builds)
+
+    # The plain settings first, so that an error of the file's or a flag's is named as theirs; then
+    # every stage's table on top of what that stage runs with, whichever stage runs now: a bad value
+    # in [stages.video] stops `--stage image` (and the first stage of a whole run) at once, not the
+    # video stage hours later. A model checked once is not built again (a table rarely changes it).
+    plain = resolved(None, label)
+    built = [plain.model]
+    chosen = plain
+    for name in STAGES:
+        if name not in cfg.stages:
+            continue
+        staged = resolved(cfg.stages[name], f"{label} [stages.{name}]", builds=False)
+        if staged.model not in built:
+            _check_builds(staged.model, f"{label} [stages.{name}]: ")
+            built.append(staged.model)
+        if name == stage:
+            chosen = staged
+    return chosen
 
 
-def validate(cfg: TrainConfig, where: str = "") -> TrainConfig:
+# Ceilings of the counts a config gives: each far above any preset (the paper's included) and
+# below what would overflow a tensor size or a step counter, or make a step or a model that cannot
+# fit any machine (1e9 accumulation steps, 1e12-wide heads). A value past one is a typo: refused
+# in one line naming the field before any model is built, not an allocation failing minutes later.
+# The model's own ranges are the model's (kinetype.model.config.model_problem), applied to a model
+# folder alike.
+MAX_COUNT = 10**9  # steps, intervals, buffers: a run of a billion steps is beyond any schedule
+COUNT_CEILINGS: dict[str, int] = {
+    "data.size_px": 4096, "data.num_frames": 1000, "data.frame_stride": 1000,  # the engine's own ceilings
+    "data.batch_size": 65_536, "optim.max_steps": MAX_COUNT, "optim.grad_accum_steps": 65_536,
+    "log_every": MAX_COUNT, "checkpoint_every": MAX_COUNT, "keep_checkpoints": 100_000,
+    "max_nonfinite_in_row": MAX_COUNT, "num_val_prompts": 1024,
+    "loss.glyph_clips": 65_536, "loss.glyph_frames": 1000,
+}
+ZERO_OK_CEILINGS: dict[str, int] = {"data.num_workers": 1024, "data.shuffle_buffer": 10**7, "sample_every": MAX_COUNT}
+
+
+def validate(cfg: TrainConfig, where: str = "", builds: bool = True) -> TrainConfig:
     """Every setting checked in one place, before any model is built (``--dry-run`` too): types
-    against the dataclasses' annotations, then ranges and choices. One line naming the field."""
+    against the dataclasses' annotations, then ranges and choices, then (``builds``) that the model
+    settings build a network. One line naming the field."""
     from kinetype.model.config import check_types
 
     prefix = f"{where}: " if where else "config: "
@@ -264,18 +310,15 @@ def validate(cfg: TrainConfig, where: str = "") -> TrainConfig:
             raise TrainingError(f"{prefix}{field} must be {rule} (got {get(field)!r})")
 
     d, o, m = cfg.data, cfg.optim, cfg.model
-    for name in ("data.size_px", "data.num_frames", "data.frame_stride", "data.batch_size", "optim.max_steps",
-                 "optim.grad_accum_steps", "log_every", "checkpoint_every", "keep_checkpoints", "max_nonfinite_in_row",
-                 "num_val_prompts", "model.text.width", "model.text.depth", "model.text.heads",
-                 "model.text.max_tokens", "model.denoiser.layers_per_level", "model.denoiser.head_dim",
-                 "loss.glyph_clips", "loss.glyph_frames",
-                 "model.denoiser.norm_groups", "model.denoiser.max_frames", "model.autoencoder.latent_channels",
-                 "model.autoencoder.layers_per_block"):
+    for name, most in COUNT_CEILINGS.items():
         need(get(name) >= 1, name, "at least 1")
+        need(get(name) <= most, name, f"at most {most:,}")
     for name in ("data.num_workers", "data.shuffle_buffer", "sample_every", "optim.max_minutes",
                  "optim.weight_decay", "optim.grad_clip", "loss.glyph_weight", "loss.motion_weight",
                  "loss.trs_weight", "loss.text_motion_weight", "seed"):
         need(math.isfinite(get(name)) and get(name) >= 0, name, "0 or more")
+    for name, most in ZERO_OK_CEILINGS.items():
+        need(get(name) <= most, name, f"at most {most:,}")
     need(cfg.seed <= MAX_SEED, "seed", f"0 to {MAX_SEED}")
     need(math.isfinite(o.lr) and 0 < o.lr < 1, "optim.lr", "a number between 0 and 1")
     need(0 <= o.lr_warmup <= 0.5, "optim.lr_warmup", "a fraction of the steps in [0, 0.5]")
@@ -285,13 +328,8 @@ def validate(cfg: TrainConfig, where: str = "") -> TrainConfig:
     need(all(0 <= b < 1 for b in o.betas), "optim.betas", "two numbers in [0, 1)")
     for name in ("loss.uncond_prob", "loss.glyph_drop_prob", "loss.glyph_max_t", "model.autoencoder.mask_drop_prob"):
         need(0 <= get(name) <= 1, name, "in [0, 1]")
-    need(len(m.denoiser.channels) >= 1 and all(c >= 1 for c in m.denoiser.channels), "model.denoiser.channels",
-         "a non-empty list of positive widths")
-    need(len(m.autoencoder.block_out_channels) >= 1 and all(c >= 1 for c in m.autoencoder.block_out_channels),
-         "model.autoencoder.block_out_channels", "a non-empty list of positive widths")
-    need(len(m.denoiser.attention_levels) <= len(m.denoiser.channels), "model.denoiser.attention_levels",
-         "no longer than model.denoiser.channels")
-    need(m.text.width % m.text.heads == 0, "model.text.width", f"a multiple of model.text.heads ({m.text.heads})")
+    if problem := model_problem(m):  # sizes, lists that fit together, group counts that divide
+        raise TrainingError(f"{prefix}model.{problem}")
     need(d.size_px % (2 ** (len(m.denoiser.channels) - 1) * m.autoencoder.downsample_factor) == 0, "data.size_px",
          f"a multiple of {2 ** (len(m.denoiser.channels) - 1) * m.autoencoder.downsample_factor} "
          "(the autoencoder's and the denoiser's downsampling)")
@@ -314,7 +352,8 @@ def validate(cfg: TrainConfig, where: str = "") -> TrainConfig:
     unknown = sorted(set(cfg.stages) - set(STAGES))
     if unknown:
         raise TrainingError(f"{prefix}stages.{unknown[0]}: unknown stage (choose from {', '.join(STAGES)})")
-    _check_builds(cfg.model, prefix)
+    if builds:
+        _check_builds(cfg.model, prefix)
     return cfg
 
 
