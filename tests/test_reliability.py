@@ -401,7 +401,7 @@ for name, culprit in [("cfg_lr_word", "optim.lr"), ("cfg_batch_zero", "data.batc
     for extra in ("", " --dry-run", " --stage image"):
         case(f"{TRAIN} --shards synthetic --config {{w}}/{name}.toml{extra}".split(), culprit)
 # Configs that pass the type check but cannot build a model, or that no parser should take whole.
-for name, culprit in [("cfg_groups", "num_groups"), ("cfg_ae_groups", "num_groups"), ("cfg_stage_scalar", "stages.video"),
+for name, culprit in [("cfg_groups", "norm_groups"), ("cfg_ae_groups", "num_groups"), ("cfg_stage_scalar", "stages.video"),
                       ("cfg_stages_scalar", "stages"), ("cfg_seed_2_64", "seed"), ("cfg_seed_2_40", "seed"),
                       ("cfg_deep", "nested too deeply"), ("cfg_heads", "heads"), ("cfg_latin1", "not UTF-8")]:
     for extra in ("", " --dry-run"):
@@ -895,8 +895,34 @@ def test_the_table_is_large():
     assert len(CASES) >= 350, len(CASES)
 
 
-@pytest.mark.parametrize("args,culprit,codes", CASES, ids=[" ".join(a)[:90] for a, _, _ in CASES])
+# Cases found failing and not fixed yet (issue 18: damaged stats files that verify, inspect, export
+# and train do not treat as damage), one case id a line. Each is run and expected to fail (strict:
+# one that passes fails the suite until its line is removed); what a failing case left is cleared.
+OPEN_CASES = set((Path(__file__).parent / "reliability_open_cases.txt").read_text().splitlines()) - {""}
+
+
+def _marked(args, culprit, codes):
+    open_case = " ".join(args)[:150] in OPEN_CASES
+    marks = [pytest.mark.xfail(strict=True, reason="open: tests/reliability_open_cases.txt")] if open_case else []
+    return pytest.param(args, culprit, codes, marks=marks)
+
+
+def test_every_open_case_is_a_case_of_the_table():
+    assert not OPEN_CASES - {" ".join(a)[:150] for a, _, _ in CASES}
+
+
+@pytest.mark.parametrize("args,culprit,codes", [_marked(*c) for c in CASES], ids=[" ".join(a)[:90] for a, _, _ in CASES])
 def test_bad_input(world, args, culprit, codes):
+    if " ".join(args)[:150] in OPEN_CASES:
+        try:
+            _check_bad_input(world, args, culprit, codes)
+        finally:
+            shutil.rmtree(world / "new", ignore_errors=True)
+    else:
+        _check_bad_input(world, args, culprit, codes)
+
+
+def _check_bad_input(world, args, culprit, codes):
     args = [a.replace("{w}", str(world)) for a in args]
     before = snapshot(world)
     result = runner.invoke(app, args)
