@@ -5,6 +5,7 @@ Kept free of kinetype's heavy imports so that a Ctrl-C or a SIGTERM while the CL
 (typer, rich: the first tenth of a second) is the same one line and exit status (130, 143) as one
 during a command."""
 
+import importlib.machinery
 import os
 import signal
 import sys
@@ -45,9 +46,41 @@ def _exit_now(status: int):
     return handler
 
 
+class _SignalsHeldDuringImport:
+    """A meta-path finder that runs one module's import with SIGINT and SIGTERM held.
+
+    torch's import runs C++ (pybind11) that calls back into Python; a Ctrl-C or SIGTERM handled in
+    such a callback raises KeyboardInterrupt / Terminated where it cannot cross the C++ frame, and
+    the process aborts (SIGABRT, "terminate called after throwing pybind11::error_already_set")
+    instead of printing its one line. Held, the signal stays pending and is handled on the first
+    Python line after the import — a second or two later, as the same one line and status."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != self.name:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        execute = spec.loader.exec_module
+
+        def exec_module(module):
+            held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+            try:
+                execute(module)
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+        spec.loader.exec_module = exec_module  # this loader instance only: the module keeps its loader
+        return spec
+
+
 def run() -> None:
     _open_std_streams()
     signal.signal(signal.SIGTERM, raise_terminated)
+    sys.meta_path.insert(0, _SignalsHeldDuringImport("torch"))
     try:
         from kinetype.cli import main
     except (KeyboardInterrupt, ImportError) as e:

@@ -114,7 +114,7 @@ def templates_sheet(
     templates: TemplatesDir = None,
     word: Annotated[str, typer.Option("--word", help="Word drawn by every template.")] = "Type",
     size: Annotated[int, typer.Option("--size", help="Frame size in pixels.")] = 96,
-    per_sheet: Annotated[int, typer.Option("--per-sheet", help="Templates per PNG sheet (1 or more).")] = 20,
+    per_sheet: Annotated[int, typer.Option("--per-sheet", help="Templates per PNG sheet.")] = 20,
     seed: Seed = 0,
 ):
     """Write a gallery of every template as PNG sheets (one row of frames per template)."""
@@ -222,7 +222,7 @@ def shards_verify(
     workers: Annotated[int, typer.Option("--workers", help="Shards checked in parallel.")] = 1,
 ):
     """Decode every sample, check checksums and counts against the plan and the manifest. Exit status: 0 valid, 1 corrupt, 3 missing, 4 both."""
-    from kinetype.shards.run import check_workers
+    from kinetype.workers import check_workers
     from kinetype.shards.verify import run_verify
 
     status, failure = run_verify(folder, workers=check_workers(workers), console=console)
@@ -236,7 +236,7 @@ def shards_verify(
 def shards_inspect(
     folder: DatasetDir,
     sheet: Annotated[Optional[Path], typer.Option("--sheet", help="Also write a contact sheet of random samples (PNG).")] = None,
-    samples: Annotated[int, typer.Option("--samples", help="Samples on the contact sheet (1 or more).")] = 6,
+    samples: Annotated[int, typer.Option("--samples", help="Samples on the contact sheet.")] = 6,
     seed: Seed = 0,
 ):
     """Summary table of a dataset (counts, bytes, templates, fonts, motions) and an optional contact sheet."""

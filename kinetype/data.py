@@ -44,7 +44,9 @@ from webdataset import tariterators
 
 from kinetype.decode import RGB_DTYPES, ColourError, decode_video, video_dtype
 from kinetype.errors import KinetypeError, random_seed, whole
-from kinetype.shards.layout import CONFIG_FILE, read_render_record, read_stats, tar_name
+from kinetype.jsonfile import json_object
+from kinetype.shards.layout import (CONFIG_FILE, damage_error, read_all_stats, read_render_record, tar_name,
+                                    tar_problems)
 from kinetype.shards.sample import INSTANCE_EXT, TEXT_FIELDS, SampleError, check_members, decode_instance, parse_meta
 from kinetype.shards.storage import Storage, check_dataset_file
 from kinetype.workers import loader_worker_init
@@ -78,16 +80,17 @@ def expand_shards(shards: str | Path | Sequence[str]) -> list[str]:
 def _planned_shards(folder: Path) -> list[str]:
     """The tars of a dataset folder that its plan (``render_config.json``) names: a ``shard-*.tar``
     copied in from elsewhere is not read (``kinetype shards verify`` names it). A folder without a
-    plan (shards gathered by hand) gives every ``shard-*.tar``. A damaged plan, a stats file of
-    wrong types, or a FIFO or folder under any dataset name is refused here, in one line naming it,
-    before training starts (the loader would otherwise skip or block on it mid-run)."""
+    plan (shards gathered by hand) gives every ``shard-*.tar``. A damaged plan or stats file, a
+    complete shard's tar of another size than its stats record, or a FIFO or folder under any
+    dataset name is refused here, in one line naming it, before the run folder is made (the loader
+    would otherwise skip, block or stop on it mid-run)."""
     storage = Storage(folder)
     if not storage.exists(CONFIG_FILE):
         return sorted(glob.glob(os.path.join(str(folder), "shard-*.tar")))
-    num_shards = read_render_record(storage).config.num_shards
-    for k in range(num_shards):
-        read_stats(storage, k)  # KinetypeError naming a stats file of wrong types
-    return [str(storage.path(tar_name(k))) for k in range(num_shards) if storage.exists(tar_name(k))]
+    config = read_render_record(storage).config
+    if problems := tar_problems(storage, read_all_stats(storage, config)):
+        raise damage_error(storage, problems)
+    return [str(storage.path(tar_name(k))) for k in range(config.num_shards) if storage.exists(tar_name(k))]
 
 
 def expected_samples(url: str) -> int | None:
@@ -97,9 +100,9 @@ def expected_samples(url: str) -> int | None:
         return None
     tar = Path(url)
     try:  # through Storage: a FIFO named like a stats file is refused, not read for ever
-        stats = json.loads(Storage(tar.parent).read_bytes(tar.name[: -len(".tar")] + ".stats.json"))
+        stats = json_object(Storage(tar.parent).read_bytes(tar.name[: -len(".tar")] + ".stats.json"))
         return int(stats["samples"])
-    except (OSError, ValueError, KeyError, TypeError, KinetypeError):
+    except (OSError, ValueError, KeyError, TypeError, KinetypeError):  # JsonProblem is a ValueError
         return None
 
 

@@ -53,19 +53,32 @@ def check_regular_file(path: str | os.PathLike, hint: str = "") -> None:
         raise NotARegularFile(path, mode, hint)
 
 
-def read_regular_bytes(path: str | os.PathLike, hint: str = "") -> bytes:
+class FileTooLarge(KinetypeError):
+    """A file larger than its reader reads (a config of gigabytes would be read whole)."""
+
+    def __init__(self, path: str | os.PathLike, size: int, most: int):
+        super().__init__(f"{path}: {size} bytes, more than the {most >> 20} MiB such a file may hold")
+
+
+def read_regular_bytes(path: str | os.PathLike, hint: str = "", *, most: int | None = None) -> bytes:
     """The bytes of ``path`` if it is a regular file, else :class:`NotARegularFile` (see
-    :func:`check_regular_file`)."""
+    :func:`check_regular_file`); with ``most``, a file of more bytes is :class:`FileTooLarge`,
+    refused before it is read."""
     check_regular_file(path, hint)
     # Non-blocking: a FIFO swapped in since the stat is opened without waiting for a writer, and
     # the fstat below refuses it.
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     with open(fd, "rb", closefd=True) as f:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise NotARegularFile(path, mode, hint)
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise NotARegularFile(path, info.st_mode, hint)
+        if most is not None and info.st_size > most:
+            raise FileTooLarge(path, info.st_size, most)
         os.set_blocking(fd, True)
-        return f.read()
+        data = f.read() if most is None else f.read(most + 1)  # one grown since the fstat is refused too
+        if most is not None and len(data) > most:
+            raise FileTooLarge(path, len(data), most)
+        return data
 
 
 TEMP_MARK = ".tmp-"  # .<stem>.tmp-<host>-<pid>-<random><suffix>

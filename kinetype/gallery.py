@@ -12,9 +12,9 @@ import numpy as np
 from PIL import Image, ImageDraw
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from kinetype.errors import KinetypeError
+from kinetype.errors import KinetypeError, whole
 from kinetype.fsutil import atomic_path, check_output_dir, check_output_file
-from kinetype.media import VIDEO_SUFFIXES, contact_sheet, write_video
+from kinetype.media import MAX_SHEET_ROWS, VIDEO_SUFFIXES, contact_sheet, write_video
 from kinetype.render.engine import render_clip
 from kinetype.render.fonts import FontLibrary
 from kinetype.render.schema import Template
@@ -69,8 +69,7 @@ def template_sheets(templates: list[Template], out_dir: Path, *, word: str = "Ty
     """PNG gallery: each sheet shows ``per_sheet`` templates as rows of ``frames_shown`` frames with the id."""
     out_dir = Path(out_dir)
     clip_settings = ClipSettings(size=size)  # the default frames and fps, of which frames_shown are shown
-    if per_sheet < 1:
-        raise KinetypeError(f"--per-sheet must be at least 1, got {per_sheet}")
+    whole("--per-sheet", per_sheet, 1, MAX_SHEET_ROWS)
     if seed < 0:
         raise KinetypeError(f"--seed must be 0 or more, got {seed}")
     if not templates:

@@ -235,6 +235,11 @@ def _wrap(draw: ImageDraw.ImageDraw, text: str, width_px: int) -> list[str]:
     return lines + [line]
 
 
+MAX_SHEET_ROWS = 200
+"""Rows of one PNG sheet (templates of ``templates sheet``, samples of ``shards inspect --sheet``):
+200 rows of 96 px is a 19,200 px tall image, about the most an image viewer still opens."""
+
+
 def contact_sheet(frames: np.ndarray, columns: int = 8, masks: np.ndarray | None = None,
                   labels: Sequence[str] | None = None, caption: str | Sequence[str] | None = None) -> np.ndarray:
     """Frames in a grid, ``columns`` wide, as one ``(H', W', 3)`` uint8 RGB image.

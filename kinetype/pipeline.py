@@ -36,6 +36,7 @@ from kinetype.model.objective import OBJECTIVES
 from kinetype.model.weights import check_header, digests, load_weights, save_weights, verify_digests, weight_files
 from kinetype.render.settings import MAX_FPS, MAX_FRAMES, MAX_SIZE, MIN_SIZE, ClipSettings, check_frames
 from kinetype.sample import sample_latents
+from kinetype.sample.mitigate import check_mg_scale
 from kinetype.sample.settings import SamplingSettings
 
 FORMAT = "kinetype-pipeline"
@@ -326,6 +327,8 @@ class Pipeline:
         text_list("dynamic", dynamic, b)
         text_list("word", word, b)
         SamplingSettings(sampler, steps, guidance)
+        if mg is not None:
+            check_mg_scale(mg, "mg")
         random_seed(seed, "seed")
         frames = check_frames(self.num_frames if num_frames is None else num_frames, "num_frames",
                               most=self.net.cfg.denoiser.max_frames)

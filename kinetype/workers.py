@@ -226,6 +226,16 @@ def _ping() -> int:
     return os.getpid()
 
 
+MAX_WORKERS = 256  # --workers of render, shards verify and eval: past it, a typo of a core count
+
+
+def check_workers(workers: int | None, option: str = "--workers") -> int | None:
+    """``None`` (all cores) or 1..MAX_WORKERS, else one line naming the option."""
+    if workers is not None and not 1 <= workers <= MAX_WORKERS:
+        raise KinetypeError(f"{option} must be 1 to {MAX_WORKERS}, got {workers}")
+    return workers
+
+
 def process_pool(workers: int, initializer: Callable[..., None] | None = None, initargs: tuple = (),
                  what: str = "worker processes") -> ProcessPoolExecutor:
     """A started pool of ``workers`` spawned processes that die with this one; raises PoolError

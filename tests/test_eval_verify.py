@@ -156,10 +156,10 @@ def test_generate_verify_with_no_clip_read_keeps_the_best_and_tries_them_all(mod
 
 
 @pytest.mark.parametrize("command, args, message", [
-    ("generate", ["--mg", "-1"], "--mg must be a finite number >= 0"),
-    ("generate", ["--mg", "nan"], "--mg must be a finite number >= 0"),
+    ("generate", ["--mg", "-1"], "--mg must be a number from 0 to 10"),
+    ("generate", ["--mg", "nan"], "--mg must be a number from 0 to 10"),
     ("generate", ["--verify", "0"], "--verify must be 1 to 64 candidates"),
-    ("eval", ["--mg", "-1"], "--mg must be a finite number >= 0"),
+    ("eval", ["--mg", "-1"], "--mg must be a number from 0 to 10"),
     ("eval", ["--verify", "0"], "--verify must be 1 to 64 candidates"),
 ])
 def test_bad_mg_or_verify_is_one_line_naming_the_argument(model, tmp_path, command, args, message):

@@ -49,9 +49,15 @@ def test_a_fifo_or_directory_in_place_of_the_file_is_refused_without_opening_it(
     reader = threading.Thread(target=lambda: result.append(_message(tmp_path / "fifo.json")), daemon=True)
     reader.start()
     reader.join(timeout=10)
-    assert result == [f"{tmp_path / 'fifo.json'}: expected a JSON file, found a FIFO"]  # opening it would block
-    assert _message(tmp_path / "dir.json").endswith("found a directory")
+    assert result == [f"{tmp_path / 'fifo.json'}: not a regular file (a FIFO)"]  # opening it would block
+    assert _message(tmp_path / "dir.json") == f"{tmp_path / 'dir.json'}: not a regular file (a folder)"
     assert _message(tmp_path / "gone.json") == f"{tmp_path / 'gone.json'}: missing"
+
+
+def test_a_file_over_the_cap_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    monkeypatch.setattr("kinetype.jsonfile.MAX_BYTES", 1 << 20)
+    (tmp_path / "big.json").write_bytes(b'{"a": "' + b"x" * (1 << 20) + b'"}')
+    assert _message(tmp_path / "big.json") == f"{tmp_path / 'big.json'}: {(1 << 20) + 9} bytes, more than the 1 MiB such a file may hold"
 
 
 def _message(path) -> str:

@@ -26,6 +26,7 @@ import pytest
 from typer.testing import CliRunner
 
 from kinetype.cli import app
+from kinetype.errors import KinetypeError
 from test_shards_helpers import REPO, copy_some_templates
 
 runner = CliRunner()
@@ -895,31 +896,9 @@ def test_the_table_is_large():
     assert len(CASES) >= 350, len(CASES)
 
 
-# Cases found failing and not fixed yet (issue 18: damaged stats files that verify, inspect, export
-# and train do not treat as damage), one case id a line. Each is run and expected to fail (strict:
-# one that passes fails the suite until its line is removed); what a failing case left is cleared.
-OPEN_CASES = set((Path(__file__).parent / "reliability_open_cases.txt").read_text().splitlines()) - {""}
-
-
-def _marked(args, culprit, codes):
-    open_case = " ".join(args)[:150] in OPEN_CASES
-    marks = [pytest.mark.xfail(strict=True, reason="open: tests/reliability_open_cases.txt")] if open_case else []
-    return pytest.param(args, culprit, codes, marks=marks)
-
-
-def test_every_open_case_is_a_case_of_the_table():
-    assert not OPEN_CASES - {" ".join(a)[:150] for a, _, _ in CASES}
-
-
-@pytest.mark.parametrize("args,culprit,codes", [_marked(*c) for c in CASES], ids=[" ".join(a)[:90] for a, _, _ in CASES])
+@pytest.mark.parametrize("args,culprit,codes", CASES, ids=[" ".join(a)[:90] for a, _, _ in CASES])
 def test_bad_input(world, args, culprit, codes):
-    if " ".join(args)[:150] in OPEN_CASES:
-        try:
-            _check_bad_input(world, args, culprit, codes)
-        finally:
-            shutil.rmtree(world / "new", ignore_errors=True)
-    else:
-        _check_bad_input(world, args, culprit, codes)
+    _check_bad_input(world, args, culprit, codes)
 
 
 def _check_bad_input(world, args, culprit, codes):
@@ -1037,11 +1016,12 @@ def test_garbage_manifest_is_one_line_in_inspect_and_verify(world):
     assert result.exit_code == 1 and "ArrowInvalid" not in result.output and "not a readable parquet" in result.output
 
 
-def test_inspect_does_not_call_a_truncated_dataset_complete(world):
+def test_inspect_shows_a_truncated_dataset_and_fails_naming_the_shard(world):
     result = runner.invoke(app, ["shards", "inspect", str(world / "ds_truncated")])
-    assert result.exit_code == 0
+    assert result.exit_code == 2  # the summary is shown; the status does not call the dataset sound
     text = " ".join(result.stdout.split())
     assert "1 of 2 complete" in text and "damaged" in text and "shard-000001.tar" in text
+    assert len(result.stderr.splitlines()) == 1 and "ds_truncated: shard-000001.tar is 20480 bytes" in result.stderr
 
 
 def test_old_dataset_without_checksums_verifies_with_a_note(world, tmp_path):
@@ -1063,9 +1043,13 @@ def test_old_dataset_without_checksums_verifies_with_a_note(world, tmp_path):
 
 
 def test_loader_counts_every_sample_a_truncated_shard_lost(world):
+    """A dataset folder with a truncated shard is refused before training (its tar is not the size
+    its stats record); shards named by a pattern are read, and every lost sample counted."""
     from kinetype.data import ShardDataset
 
-    ds = ShardDataset(str(world / "ds_truncated"))
+    with pytest.raises(KinetypeError, match="shard-000001.tar is 20480 bytes, its stats say"):
+        ShardDataset(str(world / "ds_truncated"))
+    ds = ShardDataset(str(world / "ds_truncated" / "shard-*.tar"))
     keys = [s["__key__"] for s in ds]
     assert len(keys) + ds.skipped == 8, (keys, ds.skipped)
     assert ds.skipped >= 2

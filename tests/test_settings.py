@@ -116,8 +116,9 @@ def test_a_bad_clip_setting_is_one_line_naming_the_option(kwargs, message):
 @pytest.mark.parametrize("kwargs, message", [
     ({"steps": 0}, f"--steps must be 1 to {MAX_STEPS}, got 0"),
     ({"steps": 2.5}, "--steps must be a whole number"),
-    ({"guidance": math.nan}, "--guidance must be a finite number >= 0"),
-    ({"guidance": -1.0}, "--guidance must be a finite number >= 0"),
+    ({"guidance": math.nan}, "--guidance must be a number from 0 to 100"),
+    ({"guidance": -1.0}, "--guidance must be a number from 0 to 100"),
+    ({"guidance": 1e300}, "--guidance must be a number from 0 to 100"),
     ({"sampler": "nope"}, "--sampler 'nope': choose from ddim, dpm++, euler"),
     ({"sampler": None}, "--sampler None: choose from"),
 ])

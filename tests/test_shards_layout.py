@@ -11,7 +11,7 @@ import pytest
 
 from kinetype.errors import KinetypeError
 from kinetype.shards.layout import (CARD_JSON, CONFIG_FILE, MANIFEST, RenderRecord, ShardReader, ShardReadError, parquet_name,
-                                    read_render_record, read_stats, shard_table, stats_name, tar_name,
+                                    read_render_record, read_stats, shard_table, stats_name, tar_name, tar_problems,
                                     write_render_record)
 from kinetype.shards.plan import RenderConfig
 from kinetype.shards.storage import Storage
@@ -43,8 +43,40 @@ def test_reader_reads_back_what_the_writer_wrote(tmp_path):
     reader = ShardReader(storage, 1)
     assert list(reader) == list(SAMPLES.items())  # order, keys, extensions and bytes
     assert reader.url == str(tmp_path / "shard-000001.tar") and len(reader.data) == stats["tar_bytes"]
-    assert read_stats(storage, 1)["failures"][0]["key"] == "s000000006" and read_stats(storage, 0) is None
+    assert read_stats(storage, 1, 4)["failures"][0]["key"] == "s000000006" and read_stats(storage, 0, 4) is None
     assert shard_table(storage, 1).column("key").to_pylist() == list(SAMPLES)
+
+
+@pytest.mark.parametrize("text,said", [
+    ("[1, 2]", "expected a JSON object, got list"),
+    ("null", "expected a JSON object, got NoneType"),
+    ('{"samples": 3, "failed": 1, "failures": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
+    ('{"samples": NaN}', "samples is nan"),
+    ('{"samples": 10000000000, "failed": 0, "failures": []}', "10000000000 samples and 0 failed, where the plan gives the shard 4"),
+    ('{"samples": 3, "failed": 2, "failures": [{"key": "s000000006"}]}', "5"),
+    ('{"samples": 2, "failed": 2, "failures": [{"key": "s000000006"}]}', "failed is 2, but 1 failures are listed"),
+    ('{"samples": "3"}', "samples must be a count"),
+])
+def test_a_stats_file_that_is_there_but_not_what_the_writer_writes_is_damage_naming_it(tmp_path, text, said):
+    """Not "not complete" (None): the shard would be rendered again over its tar, or its counts believed."""
+    write_shard(tmp_path)
+    (tmp_path / stats_name(1)).write_text(text)
+    with pytest.raises(KinetypeError) as e:
+        read_stats(Storage(tmp_path), 1, 4)
+    assert str(e.value).startswith(f"{tmp_path / stats_name(1)} is damaged: ") and said in str(e.value)
+    assert len(str(e.value).splitlines()) == 1
+
+
+def test_a_tar_changed_after_its_stats_were_written_is_found_by_its_size(tmp_path):
+    stats = write_shard(tmp_path)
+    storage = Storage(tmp_path)
+    assert tar_problems(storage, [None, stats]) == []
+    with open(tmp_path / tar_name(1), "ab") as f:
+        f.write(b"\0" * 512)  # a sample appended
+    assert tar_problems(storage, [None, stats]) == [
+        f"{tar_name(1)} is {stats['tar_bytes'] + 512} bytes, its stats say {stats['tar_bytes']} (changed after writing)"]
+    (tmp_path / tar_name(1)).unlink()
+    assert tar_problems(storage, [None, stats]) == [f"{tar_name(1)} is missing"]
 
 
 def test_damaged_tar_is_one_error_after_the_whole_samples(tmp_path):
@@ -98,7 +130,7 @@ def test_older_render_config_without_new_fields_reads_with_defaults(tmp_path):
 
 @pytest.mark.parametrize("text,field", [
     ("{ not json", "does not parse"),
-    ("[1, 2]", "no valid config"),
+    ("[1, 2]", "expected a JSON object, got list"),
     ('{"config": {"templates": "t", "n": "ten", "shard_size": 0.5}}', "no valid n, shard_size"),
     ('{"config": {"n": 3}}', "no valid templates"),
     ('{"config": {"templates": "t", "n": 3, "words": 7}}', "no valid words"),

@@ -32,7 +32,7 @@ from kinetype.eval.verify import VERIFY_READER, candidate_seeds, check_verify, c
 from kinetype.render import render_clip
 from kinetype.render.templates import default_templates, get_template, load_templates
 from kinetype.sample.settings import SamplingSettings
-from kinetype.workers import process_pool, stop_pool
+from kinetype.workers import check_workers, process_pool, stop_pool
 
 # torch and the model (kinetype.pipeline, kinetype.sample.mitigate) are imported inside
 # evaluate_model: `kinetype eval renders` runs without them (the train extra is optional).
@@ -92,9 +92,10 @@ def _pool(workers: int, names: tuple[str, ...]):
     return process_pool(workers, _init_worker, (names,), what="eval")
 
 
-def _check_args(n: int, out: Path | None, readers: str | Sequence[str], seed: int) -> tuple[str, ...]:
+def _check_args(n: int, out: Path | None, readers: str | Sequence[str], seed: int, workers: int | None) -> tuple[str, ...]:
     whole("--n", n, 1, MAX_N)
     random_seed(seed)
+    check_workers(workers)
     names = reader_names(readers) if isinstance(readers, str) else tuple(readers)
     for name in names:
         why = reader_available(name)
@@ -134,7 +135,7 @@ def evaluate_renders(*, n: int, seed: int = 0, templates: Path | None = None, re
     """Score ``n`` engine renders of the eval set against themselves: legibility (what OCR reads on
     the at-rest frames), the region finders' IoU against the true glyph masks, colour ΔE."""
     ClipSettings(size, num_frames, fps)
-    names = _check_args(n, out, readers, seed)
+    names = _check_args(n, out, readers, seed, workers)
     templates = Path(templates or default_templates())
     items = eval_items(load_templates(templates), n, seed)
     config = _config("renders", n, seed, names, templates, size=size, num_frames=num_frames, fps=fps)
@@ -167,7 +168,7 @@ def evaluate_model(pipe_or_dir, *, n: int, seed: int = 0, glyph: bool = True, st
     from kinetype.sample.mitigate import MG_SCALE_DEFAULT, check_mg_scale
 
     SamplingSettings(sampler, steps, guidance)
-    names = _check_args(n, out, readers, seed)
+    names = _check_args(n, out, readers, seed, workers)
     mg = MG_SCALE_DEFAULT if mg is None else check_mg_scale(mg)
     if check_verify(verify) > 1 and (why := reader_available(VERIFY_READER)):
         raise KinetypeError(f"--verify reads with {VERIFY_READER}: {why}")

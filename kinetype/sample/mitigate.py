@@ -50,9 +50,13 @@ MG_SCALE_DEFAULT = 0.0
 Denoise = Callable[[torch.Tensor, float], tuple[torch.Tensor, torch.Tensor]]
 
 
+MAX_MG_SCALE = 10.0
+"""Twenty times the useful range: past it the step along the gradient outgrows the latent itself."""
+
+
 def check_mg_scale(scale: float, name: str = "--mg") -> float:
     """The scale as a float, or a one-line error naming the option."""
-    return number(name, scale, 0.0, rule="a finite number >= 0 (0 = off)")
+    return number(name, scale, 0.0, MAX_MG_SCALE, rule=f"a number from 0 to {MAX_MG_SCALE:g} (0 = off)")
 
 
 def frame_differences(x0: torch.Tensor) -> torch.Tensor:

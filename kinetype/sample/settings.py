@@ -15,6 +15,7 @@ from typing import Any
 from kinetype.errors import KinetypeError, number, whole
 
 MAX_STEPS = 10_000  # far past where every solver has converged
+MAX_GUIDANCE = 100.0  # useful scales are 1 to about 15; past 100 the clip is saturated noise
 # The solvers' names, here and not beside the solvers (kinetype.sample.solvers, which needs torch):
 # the CLI's --help and every check read them for free; the registry is keyed by them.
 SAMPLER_NAMES = ("ddim", "dpm++", "euler")
@@ -32,7 +33,7 @@ def check_steps(value: Any, name: str = "--steps") -> int:
 
 def check_guidance(value: Any, name: str = "--guidance") -> float:
     # 0 is the unconditional model, 1 the conditional one alone; above 1 pushes past it.
-    return number(name, value, 0.0, rule="a finite number >= 0 (1 = no guidance)")
+    return number(name, value, 0.0, MAX_GUIDANCE, rule=f"a number from 0 to {MAX_GUIDANCE:g} (1 = no guidance)")
 
 
 @dataclass(frozen=True)

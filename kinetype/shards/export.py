@@ -20,7 +20,7 @@ is removed by the next one.
 from __future__ import annotations
 
 import csv
-import json
+import hashlib
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,8 +30,8 @@ from rich.console import Console
 
 from kinetype.errors import KinetypeError
 from kinetype.fsutil import atomic_folder, check_output_dir
-from kinetype.shards.layout import ShardReader, ShardReadError, read_render_record, read_stats
-from kinetype.shards.sample import INSTANCE_EXT, TEXT_FIELDS, SampleError, decode_instance
+from kinetype.shards.layout import ShardReader, ShardReadError, damage_error, read_all_stats, read_render_record, tar_problems
+from kinetype.shards.sample import INSTANCE_EXT, TEXT_FIELDS, SampleError, check_members, decode_instance, parse_meta
 from kinetype.shards.storage import Storage
 
 FORMATS = ("kinety",)
@@ -47,25 +47,33 @@ def export_kinety(folder: str | Path, out: str | Path) -> ExportSummary:
     storage = Storage(folder)
     record = read_render_record(storage)
     effect_of = {tid: i for i, tid in enumerate(record.template_ids)}
-    num_shards = record.config.num_shards
+    stats = read_all_stats(storage, record.config)
+    if problems := tar_problems(storage, stats):
+        raise damage_error(storage, problems)
     out = check_output_dir(out, "OUT", must_not_exist=True)
     with atomic_folder(out) as tmp:  # fails, rather than overwrite, if OUT appeared meanwhile
-        summary = _write_kinety(storage, num_shards, effect_of, tmp)
+        summary = _write_kinety(storage, stats, effect_of, tmp)
     return summary
 
 
-def _write_kinety(storage: Storage, num_shards: int, effect_of: dict[str, int], out: Path) -> ExportSummary:
+def _write_kinety(storage: Storage, stats: list[dict | None], effect_of: dict[str, int], out: Path) -> ExportSummary:
+    """The complete shards (``stats`` not None), each only if its tar is the one its stats record."""
     summary = ExportSummary()
     seen: set[tuple[int, str]] = set()
     with open(out / "video_info.csv", "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(["effect_num", "word", "caption_st", "caption_dy", "word_embed"])
-        for shard in range(num_shards):
-            if read_stats(storage, shard) is None:
+        for shard, st in enumerate(stats):
+            if st is None:
                 continue
+            reader = ShardReader(storage, shard)
+            recorded = st.get("tar_sha256")
+            if recorded is not None and hashlib.sha256(reader.data).hexdigest() != recorded:
+                raise KinetypeError(f"{reader.url}: checksum differs from its stats (changed after writing); "
+                                    "run `kinetype shards verify` — nothing exported")
             try:
-                for key, sample in ShardReader(storage, shard):
-                    _export_checked(sample, key, effect_of, out, writer, seen, summary)
+                for key, sample in reader:
+                    _export_checked(sample, key, reader.url, effect_of, out, writer, seen, summary)
             except ShardReadError as e:
                 raise KinetypeError(f"{e} — nothing exported") from None
     with open(out / "effects.csv", "w", newline="", encoding="utf-8") as f:
@@ -75,16 +83,18 @@ def _write_kinety(storage: Storage, num_shards: int, effect_of: dict[str, int], 
     return summary
 
 
-def _export_checked(sample, key, effect_of, out, writer, seen, summary) -> None:
+def _export_checked(sample, key, url, effect_of, out, writer, seen, summary) -> None:
     try:
         _export_one(sample, effect_of, out, writer, seen, summary)
     except (KeyError, ValueError, TypeError, SampleError, zlib.error) as e:
-        raise KinetypeError(f"sample {key} is damaged ({type(e).__name__}: {e}); run `kinetype shards verify` — "
+        why = str(e) if isinstance(e, SampleError) else f"{type(e).__name__}: {e}"
+        raise KinetypeError(f"{url}: sample {key} is damaged ({why}); run `kinetype shards verify` — "
                             "nothing exported") from None
 
 
 def _export_one(sample: dict[str, bytes], effect_of: dict[str, int], out: Path, writer, seen, summary) -> None:
-    meta = json.loads(sample["json"])
+    check_members(sample)
+    meta = parse_meta(sample)
     effect, word = effect_of[meta["template"]], meta["word"]
     if (effect, word) in seen:
         summary.duplicates += 1

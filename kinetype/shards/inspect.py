@@ -14,35 +14,21 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from kinetype.errors import KinetypeError
+from kinetype.errors import KinetypeError, whole
 from kinetype.fsutil import atomic_write_bytes, check_output_file
-from kinetype.media import contact_sheet, decode_mp4, encode_png
-from kinetype.shards.layout import ShardReader, parquet_name, read_render_record, read_stats, tar_name
+from kinetype.media import MAX_SHEET_ROWS, contact_sheet, decode_mp4, encode_png
+from kinetype.shards.layout import ShardReader, damage_error, read_all_stats, read_render_record, tar_problems
 from kinetype.shards.manifest import read_manifest
 from kinetype.shards.storage import Storage
-
-
-def damaged_shards(storage: Storage, stats: list[dict]) -> list[str]:
-    """Complete shards (by their stats) whose tar is missing or not the size its stats record: a cheap
-    check (no decoding, no checksum; `kinetype shards verify` does those)."""
-    damaged = []
-    for st in stats:
-        path = storage.path(tar_name(st["shard"]))
-        if not path.is_file():
-            damaged.append(f"{path.name} missing")
-        elif st.get("tar_bytes") is not None and path.stat().st_size != st["tar_bytes"]:
-            damaged.append(f"{path.name} is {path.stat().st_size} bytes, its stats say {st['tar_bytes']}")
-        elif not storage.exists(parquet_name(st["shard"])):
-            damaged.append(f"{parquet_name(st['shard'])} missing")
-    return damaged
 
 
 def summary(folder: str | Path) -> dict:
     storage = Storage(folder)
     config = read_render_record(storage).config
     num_shards = config.num_shards
-    stats = [dict(s, shard=s.get("shard", k)) for k, s in ((k, read_stats(storage, k)) for k in range(num_shards)) if s]
-    damaged = damaged_shards(storage, stats)
+    all_stats = read_all_stats(storage, config)
+    damaged = tar_problems(storage, all_stats)
+    stats = [s for s in all_stats if s is not None]
     rows = read_manifest(storage).to_pylist()
     samples = sum(int(s.get("samples", 0)) for s in stats)
     tar_bytes = sum(int(s.get("tar_bytes", 0)) for s in stats)
@@ -132,14 +118,15 @@ def write_contact_sheet(folder: str | Path, out: str | Path, samples: int = 6, f
 def inspect_dataset(folder: str | Path, sheet: str | Path | None = None, samples: int = 6, seed: int = 0,
                     console: Console | None = None) -> dict:
     console = console or Console()
-    if samples < 1:  # every argument checked before anything is read or written
-        raise KinetypeError(f"--samples must be at least 1, got {samples}")
+    whole("--samples", samples, 1, MAX_SHEET_ROWS)  # every argument checked before anything is read or written
     if sheet is not None:
         if Path(sheet).suffix.lower() != ".png":
             raise KinetypeError(f"--sheet {sheet}: the contact sheet is a .png file")
         check_output_file(sheet, "--sheet")
     info = summary(folder)
     print_summary(info, console)
+    if info["damaged"]:  # shown in the summary; the status says so, and no sheet is drawn from them
+        raise damage_error(Storage(folder), info["damaged"])
     if sheet:
         keys = write_contact_sheet(folder, sheet, samples=samples, seed=seed)
         console.print(f"contact sheet of {len(keys)} samples written to {sheet}", markup=False, highlight=False)

@@ -35,8 +35,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kinetype.errors import KinetypeError
+from kinetype.fsutil import read_regular_bytes
+from kinetype.jsonfile import JsonProblem, json_object
 from kinetype.shards.plan import RenderConfig
-from kinetype.shards.storage import Storage, check_dataset_file
+from kinetype.shards.storage import NOT_A_FILE_HINT, Storage, check_dataset_file
 
 CONFIG_FILE = "render_config.json"
 MANIFEST = "manifest.parquet"
@@ -117,14 +119,14 @@ def read_render_record(storage: Storage) -> RenderRecord:
     check_dataset_files(storage)
     path = storage.path(CONFIG_FILE)
     try:
-        raw = json.loads(storage.read_bytes(CONFIG_FILE))
-    except (ValueError, UnicodeDecodeError) as e:
+        raw = json_object(storage.read_bytes(CONFIG_FILE))
+    except JsonProblem as e:
         raise KinetypeError(f"{path} does not parse: {e}") from None
 
     def damaged(what: str) -> KinetypeError:
         return KinetypeError(f"{path} is damaged: {what} (re-render, or restore it from a copy)")
 
-    record = raw if isinstance(raw, dict) else {}
+    record = raw
     if not isinstance(record.get("config"), dict):
         raise damaged("no valid config")
     config = config_from_json(record["config"], damaged)
@@ -174,32 +176,72 @@ def config_from_json(values: dict[str, Any], damaged) -> RenderConfig:
 # The fields every reader relies on, with their types (the stats file is the shard's "complete" marker).
 STATS_FIELDS = {"samples": int, "failed": int, "failures": list, "tar_bytes": int, "tar_sha256": str,
                 "sample_bytes": int, "fingerprint": str}
+MAX_STATS_BYTES = 64 << 20  # a shard's stats are a few kB; its failures' reasons are the only list
 
 
-def read_stats(storage: Storage, shard: int) -> dict[str, Any] | None:
-    """The shard's stats, or None when the shard is not complete (no stats file, or one cut short).
-    A stats file that parses but holds wrong types is damage, not a missing marker: one line naming it."""
+def read_stats(storage: Storage, shard: int, planned: int) -> dict[str, Any] | None:
+    """The stats of shard ``shard``, which the plan gives ``planned`` samples; None when the shard is
+    not complete (no stats file: the writer writes it last, whole or not at all).
+
+    A stats file that is there but is not what the writer writes — not one JSON object, a field of
+    the wrong type, counts that do not add up to the planned samples — is damage, one line naming
+    it: read as "not complete", the shard would be rendered again over a tar that may be fine; read
+    as it stands, a count of 10^12 samples is believed by the loader and the summary."""
     name = stats_name(shard)
     if not storage.exists(name):
         return None
+    path = storage.path(name)
+
+    def damaged(what: str) -> KinetypeError:
+        return KinetypeError(f"{path} is damaged: {what} (remove it to render the shard again)")
+
     try:
-        stats = json.loads(storage.read_bytes(name))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(stats, dict):
-        return None
-    for field, kind in STATS_FIELDS.items():
-        value = stats.get(field)
-        if field in stats and (not isinstance(value, kind) or isinstance(value, bool) or
-                               (kind is int and value < 0)):
-            raise KinetypeError(f"{storage.path(name)} is damaged: {field} must be "
-                                f"{'a count' if kind is int else 'a ' + kind.__name__}, got {value!r} "
-                                f"(remove it to render the shard again)")
+        stats = json_object(read_regular_bytes(path, NOT_A_FILE_HINT, most=MAX_STATS_BYTES))
+    except JsonProblem as e:
+        raise damaged(str(e)) from None
+    for key, kind in STATS_FIELDS.items():
+        value = stats.get(key)
+        if key in stats and (not isinstance(value, kind) or isinstance(value, bool) or (kind is int and value < 0)):
+            raise damaged(f"{key} must be {'a count' if kind is int else 'a ' + kind.__name__}, got {value!r}")
     for failure in stats.get("failures", []):
         if not isinstance(failure, dict) or not isinstance(failure.get("key"), str):
-            raise KinetypeError(f"{storage.path(name)} is damaged: failures must be records with a key, got {failure!r} "
-                                "(remove it to render the shard again)")
+            raise damaged(f"failures must be records with a key, got {str(failure)[:80]}")
+    samples, failed = stats.get("samples"), stats.get("failed", len(stats.get("failures", [])))
+    if samples is not None and samples + failed != planned:
+        raise damaged(f"{samples} samples and {failed} failed, where the plan gives the shard {planned}")
+    if "failures" in stats and len(stats["failures"]) != failed:
+        raise damaged(f"failed is {failed}, but {len(stats['failures'])} failures are listed")
     return stats
+
+
+def read_all_stats(storage: Storage, config: RenderConfig) -> list[dict[str, Any] | None]:
+    """Every shard's stats (None for a shard not complete), read up front: a command that uses the
+    stats refuses a damaged one before any work, not half-way."""
+    return [read_stats(storage, k, len(config.shard_range(k))) for k in range(config.num_shards)]
+
+
+def tar_problems(storage: Storage, stats: list[dict[str, Any] | None]) -> list[str]:
+    """The complete shards whose files are not as their stats record them (by file name), found cheaply (``stat``
+    only: no decoding, no checksum — `kinetype shards verify` does those): a tar or parquet missing,
+    or a tar of another size than was written (samples added, dropped or replaced since)."""
+    problems = []
+    for k, st in enumerate(stats):
+        if st is None:
+            continue
+        tar = storage.path(tar_name(k))
+        if not tar.is_file():
+            problems.append(f"{tar.name} is missing")
+        elif st.get("tar_bytes") is not None and tar.stat().st_size != st["tar_bytes"]:
+            problems.append(f"{tar.name} is {tar.stat().st_size} bytes, its stats say {st['tar_bytes']} (changed after writing)")
+        elif not storage.exists(parquet_name(k)):
+            problems.append(f"{parquet_name(k)} is missing")
+    return problems
+
+
+def damage_error(storage: Storage, problems: list[str]) -> KinetypeError:
+    """The one line for :func:`tar_problems`' findings: the folder, the first, and how many more."""
+    more = f" (and {len(problems) - 1} more damaged shard(s))" if len(problems) > 1 else ""
+    return KinetypeError(f"{storage.path('')}: {problems[0]}{more}; run `kinetype shards verify`")
 
 
 def read_parquet(storage: Storage, name: str) -> pa.Table:

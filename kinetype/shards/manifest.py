@@ -17,8 +17,9 @@ import pyarrow.parquet as pq
 
 import kinetype
 from kinetype.errors import KinetypeError
+from kinetype.jsonfile import JsonProblem, json_object
 from kinetype.shards.layout import (CARD_JSON, CARD_MD, MANIFEST, parquet_name, read_parquet, read_render_record,
-                                    read_stats, shard_name, shard_table)
+                                    read_all_stats, shard_name, shard_table)
 from kinetype.shards.storage import Storage
 
 CHECKSUMS_KEY = b"kinetype.checksums"  # manifest schema metadata: {shard name: {"tar_sha256", "parquet_sha256"}}
@@ -29,7 +30,7 @@ def read_manifest(storage: Storage) -> pa.Table:
     if storage.exists(MANIFEST):
         return read_parquet(storage, MANIFEST)
     config = read_render_record(storage).config
-    tables = [shard_table(storage, k) for k in range(config.num_shards) if read_stats(storage, k)]
+    tables = [shard_table(storage, k) for k, st in enumerate(read_all_stats(storage, config)) if st]
     tables = [t for t in tables if t.num_rows]
     return pa.concat_tables(tables, promote_options="default") if tables else pa.table({"key": pa.array([], pa.string())})
 
@@ -40,10 +41,9 @@ def manifest_checksums(manifest: pa.Table) -> dict[str, dict[str, str]] | None:
     if raw is None:
         return None
     try:
-        value = json.loads(raw)
-    except ValueError:
+        return json_object(raw)
+    except JsonProblem:
         return {}
-    return value if isinstance(value, dict) else {}
 
 
 def _counts(values) -> dict[str, int]:
@@ -54,7 +54,7 @@ def write_manifest_and_card(storage: Storage, command: str = "") -> dict[str, An
     record = read_render_record(storage)
     config = record.config
     num_shards = config.num_shards
-    stats = [read_stats(storage, k) for k in range(num_shards)]
+    stats = read_all_stats(storage, config)
     if any(s is None for s in stats):
         raise KinetypeError("the dataset is not complete: cannot write its manifest")
     checksums = {}

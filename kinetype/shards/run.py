@@ -29,21 +29,20 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 import kinetype
-from kinetype.errors import KinetypeError
+from kinetype.errors import KinetypeError, whole
 from kinetype.fsutil import check_output_dir
 from kinetype.shards.layout import (CONFIG_FILE, MANIFEST, RenderRecord, read_render_record, read_stats, tar_name,
                                     write_render_record)
 from kinetype.shards.manifest import write_manifest_and_card
-from kinetype.shards.plan import FORMAT_VERSION, RenderConfig, templates_fingerprint
+from kinetype.shards.plan import FORMAT_VERSION, MAX_N, RenderConfig, templates_fingerprint
 from kinetype.shards.ray_runner import render_with_ray
 from kinetype.shards.storage import Storage
 from kinetype.shards.worker import (CRASHES, FailedSample, Job, RenderFn, SampleResult, default_encode_fn,
                                     default_render_fn, init_worker, work_chunk)
 from kinetype.shards.writer import ShardWriter, remove_temporaries
-from kinetype.workers import process_pool, stop_pool
+from kinetype.workers import check_workers, process_pool, stop_pool
 
 CHUNK_SAMPLES = 8  # samples per worker task: small enough for a smooth progress bar
-MAX_WORKERS = 256
 
 
 def load_engine_templates(folder: Path) -> list:
@@ -55,18 +54,10 @@ def load_engine_templates(folder: Path) -> list:
 # --- options ---------------------------------------------------------------------------------------
 
 
-def check_workers(workers: int | None, option: str = "--workers") -> int | None:
-    """``None`` (all cores) or 1..MAX_WORKERS."""
-    if workers is not None and not 1 <= workers <= MAX_WORKERS:
-        raise KinetypeError(f"{option} must be 1 to {MAX_WORKERS}, got {workers}")
-    return workers
-
-
 def check_job_args(workers: int | None, num_shards: int, shard_index: int) -> None:
     """The execution options of `kinetype render`, each error naming its option."""
     check_workers(workers)
-    if num_shards < 1:
-        raise KinetypeError(f"--num-shards must be at least 1, got {num_shards}")
+    whole("--num-shards", num_shards, 1, MAX_N)  # jobs: past one per clip, a typo
     if not 0 <= shard_index < num_shards:
         raise KinetypeError(f"--shard-index must be 0 to {num_shards - 1} (--num-shards {num_shards}), got {shard_index}")
 
@@ -172,7 +163,7 @@ def render_dataset(
     check_or_write_config(storage, job, command)
 
     mine = [k for k in range(config.num_shards) if k % num_shards == shard_index]
-    pending = [k for k in mine if not _complete(storage, k, job.fingerprint)]
+    pending = [k for k in mine if not _complete(storage, config, k, job.fingerprint)]
     summary = RunSummary(out=str(out), shards_skipped=len(mine) - len(pending))
     if not pending:
         summary.nothing_to_do = True
@@ -204,20 +195,20 @@ def render_dataset(
         console.print(f"rendered {summary.rendered} clips ({summary.failed} failed) in {summary.seconds:.1f} s: "
                       f"{summary.clips_per_s:.1f} clips/s")
 
-    if all(_complete(storage, k, job.fingerprint) for k in range(config.num_shards)):
+    if all(_complete(storage, config, k, job.fingerprint) for k in range(config.num_shards)):
         summary.dataset_complete = True
         if summary.shards_done or not storage.exists(MANIFEST):
             write_manifest_and_card(storage, command=command)
             console.print(f"dataset complete: {config.n} samples in {config.num_shards} shard(s); "
                           f"manifest.parquet and README.md written in {out}")
     else:
-        left = sum(1 for k in range(config.num_shards) if not _complete(storage, k, job.fingerprint))
+        left = sum(1 for k in range(config.num_shards) if not _complete(storage, config, k, job.fingerprint))
         console.print(f"{left} shard(s) of the dataset are not complete yet (other jobs, or run again)")
     return summary
 
 
-def _complete(storage: Storage, shard: int, fingerprint: str) -> bool:
-    stats = read_stats(storage, shard)
+def _complete(storage: Storage, config: RenderConfig, shard: int, fingerprint: str) -> bool:
+    stats = read_stats(storage, shard, len(config.shard_range(shard)))
     return stats is not None and stats.get("fingerprint") == fingerprint and storage.exists(tar_name(shard))
 
 

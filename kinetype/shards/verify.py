@@ -9,15 +9,15 @@ equal the shard parquets' rows (an edited word or a removed column is reported).
 
 Datasets written before the checksums were recorded verify by content, with a note.
 
-Exit status (``VerifyReport.exit_code``): 0 all valid; 1 corrupt samples or shards; 3 missing
-samples or shards; 4 both.
+Exit status (``VerifyReport.exit_code``): 0 all valid; 1 corrupt samples or shards (a damaged
+file, or a sample absent from a shard its stats mark complete); 3 missing shards (not rendered yet:
+``kinetype render`` again completes them); 4 both.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +26,7 @@ import pyarrow as pa
 from rich.console import Console
 
 from kinetype.errors import KinetypeError
+from kinetype.jsonfile import JsonProblem, json_object
 from kinetype.shards.layout import (CARD_JSON, MANIFEST, ShardReader, ShardReadError, parquet_name, read_parquet,
                                     read_render_record, read_stats, shard_name, shard_table, stats_name, tar_name)
 from kinetype.shards.manifest import manifest_checksums
@@ -58,7 +59,7 @@ class VerifyReport:
     recorded_failures: int = 0
     valid: int = 0
     corrupt: list[tuple[str, str]] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)  # sample keys, or "shard-000003 (not complete)"
+    missing: list[str] = field(default_factory=list)  # "shard-000003 (not complete)"
     unexpected: list[str] = field(default_factory=list)
     manifest_problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # not failures: e.g. no checksums in an old dataset
@@ -107,7 +108,7 @@ def check_shard(root: str, shard: int, planned_range: range) -> ShardCheck:
     result = ShardCheck(shard)
     name = shard_name(shard)
     try:
-        stats = read_stats(storage, shard)
+        stats = read_stats(storage, shard, len(planned_range))
     except KinetypeError as e:  # damaged stats: the shard cannot be checked against them
         result.complete = True
         result.corrupt.append((stats_name(shard), str(e).split(" is damaged: ", 1)[-1]))
@@ -145,7 +146,9 @@ def check_shard(root: str, shard: int, planned_range: range) -> ShardCheck:
             result.valid.append(key)
         except (SampleError, KeyError, ValueError, OSError, UnicodeDecodeError, av.error.FFmpegError) as e:
             result.corrupt.append((key, f"{type(e).__name__}: {e}"))
-    result.missing = [k for k in expected if k not in samples]
+    # The shard is complete (its stats say so; render will not write it again): a planned sample
+    # absent from its tar was lost after writing — damage, not a shard still to be rendered.
+    result.corrupt += [(k, f"not in {tar_name(shard)}, which its stats mark complete") for k in expected if k not in samples]
     if parquet_keys is not None and sorted(parquet_keys) != sorted(samples):
         only_parquet, only_tar = set(parquet_keys) - set(samples), set(samples) - set(parquet_keys)
         result.corrupt.append((parquet_name(shard), f"lists {len(parquet_keys)} samples, the tar holds {len(samples)} "
@@ -224,9 +227,9 @@ def check_manifest(storage: Storage, checks: list[ShardCheck], ranges: list[rang
     card = None
     if storage.exists(CARD_JSON):
         try:
-            card = json.loads(storage.read_bytes(CARD_JSON))
-        except (ValueError, UnicodeDecodeError):
-            report.manifest_problems.append(f"{CARD_JSON} does not parse")
+            card = json_object(storage.read_bytes(CARD_JSON))
+        except JsonProblem as e:
+            report.manifest_problems.append(f"{CARD_JSON}: {e}")
     recorded = card.get("manifest_sha256") if isinstance(card, dict) else None
     if recorded is None:
         report.notes.append("manifest.parquet: no checksum in the dataset card (older dataset): checked by content only")

@@ -284,7 +284,8 @@ COUNT_CEILINGS: dict[str, int] = {
     "max_nonfinite_in_row": MAX_COUNT, "num_val_prompts": 1024,
     "loss.glyph_clips": 65_536, "loss.glyph_frames": 1000,
 }
-ZERO_OK_CEILINGS: dict[str, int] = {"data.num_workers": 1024, "data.shuffle_buffer": 10**7, "sample_every": MAX_COUNT}
+ZERO_OK_CEILINGS: dict[str, int] = {"data.num_workers": 1024, "data.shuffle_buffer": 10**7, "sample_every": MAX_COUNT,
+                                    "optim.max_minutes": 525_600}  # a year of steps
 
 
 def validate(cfg: TrainConfig, where: str = "", builds: bool = True) -> TrainConfig:
