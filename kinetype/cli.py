@@ -261,7 +261,7 @@ def export(
 # --- model: train, generate -------------------------------------------------------------------
 
 ModelDir = Annotated[Optional[Path], typer.Option("--model", help="Pipeline folder (default: the bundled model, inside the package: kinetype/assets/model).")]
-MgScale = Annotated[Optional[float], typer.Option("--mg", help="Mitigating-gradient guidance (HARIVO): pulls consecutive frames together, strongest near noise; 0 = off, useful up to about 0.5. Default: MG_SCALE_DEFAULT in kinetype/sample/mitigate.py.")]
+MgScale = Annotated[Optional[float], typer.Option("--mg", help="Mitigating-gradient guidance (HARIVO): pulls consecutive frames together, strongest near noise; 0 = off, useful up to about 0.5. Default: MG_SCALE_DEFAULT in kinetype/sample/settings.py.")]
 Verify = Annotated[int, typer.Option("--verify", help="Sample up to N seeds (from --seed on) and keep the first whose word PP-OCR reads correctly, else the best read; 1 = no check.")]
 
 

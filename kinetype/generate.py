@@ -28,7 +28,7 @@ from kinetype.render import render_clip
 from kinetype.render.settings import check_fps, check_frames
 from kinetype.render.templates import get_template, load_templates
 from kinetype.render.words import validate_word
-from kinetype.sample.settings import SamplingSettings
+from kinetype.sample.settings import SamplingSettings, check_mg_scale
 
 # torch and the model (kinetype.pipeline, kinetype.sample.mitigate) are imported where first used,
 # after the cheap checks: a bad word or option is refused without their 4 s of imports.
@@ -115,10 +115,7 @@ def check_generate_args(*, seed: int, num_frames: int | None, fps: int | None, m
     if fps is not None:
         check_fps(fps)
     if mg is not None:
-        from kinetype.sample.mitigate import check_mg_scale
-
         check_mg_scale(mg)
-
     if check_verify(verify) > 1:
         why = reader_available(VERIFY_READER)
         if why:
@@ -147,7 +144,7 @@ def generate(
 ) -> Path:
     """Generate one clip and write it to ``out`` (default: ``WORD-motion.mp4`` here, never overwriting).
 
-    ``mg``: mitigating-gradient scale (None: :data:`kinetype.sample.mitigate.MG_SCALE_DEFAULT`).
+    ``mg``: mitigating-gradient scale (None: :data:`kinetype.sample.settings.MG_SCALE_DEFAULT`).
     ``verify``: sample up to this many seeds from ``seed`` on and keep the first PP-OCR reads
     correctly (else the best read); only that clip is written.
     """

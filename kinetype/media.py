@@ -112,9 +112,10 @@ X264_PRESET = "superfast"
 # 14% smaller than choosing them adaptively. With `superfast` this is 35-40% less encode time than
 # `veryfast` for about 10% more bytes at the same PSNR (benchmarks/render_speed.py prints the table).
 X264_PARAMS = "mbtree=0:b-adapt=0"
+CRF = 25  # H.264 quality of every clip kinetype writes (the dataset's RenderConfig.crf can change it)
 
 
-def encode_mp4(frames: np.ndarray, fps: int, crf: int = 25, preset: str = X264_PRESET) -> bytes:
+def encode_mp4(frames: np.ndarray, fps: int, crf: int = CRF, preset: str = X264_PRESET) -> bytes:
     """H.264 (libx264, yuv420p, BT.709 limited range) in an MP4, built in memory.
 
     Odd heights or widths are padded by one edge row/column (yuv420p needs even sizes). The index

@@ -36,8 +36,7 @@ from kinetype.model.objective import OBJECTIVES
 from kinetype.model.weights import check_header, digests, load_weights, save_weights, verify_digests, weight_files
 from kinetype.render.settings import MAX_FPS, MAX_FRAMES, MAX_SIZE, MIN_SIZE, ClipSettings, check_frames
 from kinetype.sample import sample_latents
-from kinetype.sample.mitigate import check_mg_scale
-from kinetype.sample.settings import SamplingSettings
+from kinetype.sample.settings import SamplingSettings, check_mg_scale
 
 FORMAT = "kinetype-pipeline"
 # The bundled model ships inside the package (kinetype/assets/model; the checkout's models/kinetype
@@ -317,7 +316,7 @@ class Pipeline:
         guidance: float = SamplingSettings.guidance,
         seed: int = 0,
         progress: Callable[[int], None] | None = None,
-        mg: float | None = None,  # mitigating-gradient scale, 0 = off; None: kinetype.sample.mitigate.MG_SCALE_DEFAULT
+        mg: float | None = None,  # mitigating-gradient scale, 0 = off; None: kinetype.sample.settings.MG_SCALE_DEFAULT
     ) -> np.ndarray:
         """Frames (B, T, H, W, 3) uint8.  Same arguments and seed -> the same clip."""
         if self.net is None:

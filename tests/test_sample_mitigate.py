@@ -14,9 +14,8 @@ from kinetype.errors import KinetypeError  # noqa: E402
 from model_helpers import tiny_pipeline_folder  # noqa: E402
 from kinetype.pipeline import Pipeline  # noqa: E402
 from kinetype.sample import SAMPLERS, sample_latents  # noqa: E402
-from kinetype.sample.mitigate import (  # noqa: E402
-    MG_SCALE_DEFAULT, check_mg_scale, frame_differences, mg_energy, mitigated, noise_share,
-)
+from kinetype.sample.mitigate import frame_differences, mg_energy, mitigated, noise_share  # noqa: E402
+from kinetype.sample.settings import MG_SCALE_DEFAULT, check_mg_scale  # noqa: E402
 
 torch.set_num_threads(1)
 SHAPE = (1, 6, 4, 8, 8)  # (B, T, C, h, w): the tiny preset's latents, six frames

@@ -34,8 +34,10 @@ def autoencoder():
 
 
 def build(shards, ae, run, **kw):
-    return latents.ensure_cache(str(shards), run, ae, prepare=prepare, size_px=32, device=CPU,
-                                autocast=torch.autocast("cpu", enabled=False), workers=0, echo=lambda s: None, **kw)
+    """The cache folder of (shards, autoencoder, size), built or completed as the training loop does."""
+    cache = latents.cache_folder(str(shards), run, latents.autoencoder_digest(ae), 32)
+    return latents.build_cache(latents.source_shards(str(shards)), cache, ae, prepare=prepare, size_px=32, device=CPU,
+                               autocast=torch.autocast("cpu", enabled=False), workers=0, echo=lambda s: None, **kw)
 
 
 def stream(shards, cache=None, single=False):

@@ -31,7 +31,7 @@ from kinetype.eval.score import score_clip
 from kinetype.eval.verify import VERIFY_READER, candidate_seeds, check_verify, clip_judge, first_legible
 from kinetype.render import render_clip
 from kinetype.render.templates import default_templates, get_template, load_templates
-from kinetype.sample.settings import SamplingSettings
+from kinetype.sample.settings import MG_SCALE_DEFAULT, SamplingSettings, check_mg_scale
 from kinetype.workers import check_workers, process_pool, stop_pool
 
 # torch and the model (kinetype.pipeline, kinetype.sample.mitigate) are imported inside
@@ -164,20 +164,21 @@ def evaluate_model(pipe_or_dir, *, n: int, seed: int = 0, glyph: bool = True, st
     generation time. ``glyph``: give the model the reference's glyph masks. ``mg``: mitigating-gradient
     scale (None: the default). ``verify``: keep the first of up to this many seeds PP-OCR reads
     correctly (:mod:`kinetype.eval.verify`); the time per clip then counts every candidate and its reading."""
-    from kinetype.pipeline import Pipeline
-    from kinetype.sample.mitigate import MG_SCALE_DEFAULT, check_mg_scale
-
+    # Every argument, then the templates, then the model (the slow part): a typo costs no model load.
     SamplingSettings(sampler, steps, guidance)
     names = _check_args(n, out, readers, seed, workers)
     mg = MG_SCALE_DEFAULT if mg is None else check_mg_scale(mg)
     if check_verify(verify) > 1 and (why := reader_available(VERIFY_READER)):
         raise KinetypeError(f"--verify reads with {VERIFY_READER}: {why}")
-    pipe = _load_pipeline(pipe_or_dir)
-    if isinstance(pipe, Pipeline) and pipe.device.type == "cuda" and n > 1 and pipe.denoise_fn is None:
-        pipe.compile()  # every clip has one shape: one trace serves them all (the first clip pays for it)
     templates = Path(templates or default_templates())
     all_templates = load_templates(templates)
     items = eval_items(all_templates, n, seed)
+
+    from kinetype.pipeline import Pipeline  # torch: imported by `eval model` only, never by `eval renders`
+
+    pipe = _load_pipeline(pipe_or_dir)
+    if isinstance(pipe, Pipeline) and pipe.device.type == "cuda" and n > 1 and pipe.denoise_fn is None:
+        pipe.compile()  # every clip has one shape: one trace serves them all (the first clip pays for it)
     size, num_frames, fps = pipe.size_px, pipe.num_frames, pipe.fps
     config = _config("model", n, seed, names, templates, model=str(pipe_or_dir) if isinstance(pipe_or_dir, (str, Path)) else "(in memory)", glyph=glyph, steps=steps, guidance=guidance, sampler=sampler, size=size, num_frames=num_frames, fps=fps, mg=mg, verify=verify)
     workers = max(1, min((workers or os.cpu_count() or 1), n))
@@ -222,7 +223,7 @@ def evaluate_model(pipe_or_dir, *, n: int, seed: int = 0, glyph: bool = True, st
 
 
 def _load_pipeline(pipe_or_dir):
-    from kinetype.pipeline import Pipeline, load_pipeline
+    from kinetype.pipeline import Pipeline, load_pipeline  # torch: `eval model` only
 
     if isinstance(pipe_or_dir, Pipeline) or callable(pipe_or_dir) and hasattr(pipe_or_dir, "size_px"):
         return pipe_or_dir

@@ -41,22 +41,10 @@ from typing import Callable
 
 import torch
 
-from kinetype.errors import number
+from kinetype.sample.settings import check_mg_scale
 from kinetype.sample.schedule import alphas_sigmas
 
-MG_SCALE_DEFAULT = 0.0
-"""``--mg`` when not given: off until measured on the bundled model (benchmarks/motion_options.py mg)."""
-
 Denoise = Callable[[torch.Tensor, float], tuple[torch.Tensor, torch.Tensor]]
-
-
-MAX_MG_SCALE = 10.0
-"""Twenty times the useful range: past it the step along the gradient outgrows the latent itself."""
-
-
-def check_mg_scale(scale: float, name: str = "--mg") -> float:
-    """The scale as a float, or a one-line error naming the option."""
-    return number(name, scale, 0.0, MAX_MG_SCALE, rule=f"a number from 0 to {MAX_MG_SCALE:g} (0 = off)")
 
 
 def frame_differences(x0: torch.Tensor) -> torch.Tensor:

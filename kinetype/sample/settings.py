@@ -1,4 +1,4 @@
-"""The sampling settings — solver, step count, guidance scale — with their defaults and bounds,
+"""The sampling settings — solver, step count, guidance scale, mitigating-gradient scale — with their defaults and bounds,
 each written once. ``kinetype generate``'s and ``eval model``'s options, ``Pipeline.__call__``,
 ``evaluate_model`` and the trainer's validation samples all read them from here.
 
@@ -21,6 +21,13 @@ MAX_GUIDANCE = 100.0  # useful scales are 1 to about 15; past 100 the clip is sa
 SAMPLER_NAMES = ("ddim", "dpm++", "euler")
 
 
+MG_SCALE_DEFAULT = 0.0
+"""``--mg`` when not given: off until measured on the bundled model (benchmarks/motion_options.py mg)."""
+MAX_MG_SCALE = 10.0
+"""Twenty times the useful range (kinetype/sample/mitigate.py): past it the step along the gradient
+outgrows the latent itself."""
+
+
 def check_sampler(value: Any, name: str = "--sampler") -> str:
     if not isinstance(value, str) or value not in SAMPLER_NAMES:
         raise KinetypeError(f"{name} {value!r}: choose from {', '.join(SAMPLER_NAMES)}")
@@ -34,6 +41,11 @@ def check_steps(value: Any, name: str = "--steps") -> int:
 def check_guidance(value: Any, name: str = "--guidance") -> float:
     # 0 is the unconditional model, 1 the conditional one alone; above 1 pushes past it.
     return number(name, value, 0.0, MAX_GUIDANCE, rule=f"a number from 0 to {MAX_GUIDANCE:g} (1 = no guidance)")
+
+
+def check_mg_scale(scale: Any, name: str = "--mg") -> float:
+    """The mitigating-gradient scale as a float, or a one-line error naming the option."""
+    return number(name, scale, 0.0, MAX_MG_SCALE, rule=f"a number from 0 to {MAX_MG_SCALE:g} (0 = off)")
 
 
 @dataclass(frozen=True)

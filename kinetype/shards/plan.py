@@ -20,6 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from kinetype.errors import KinetypeError, WordError, random_seed, whole
+from kinetype.media import CRF
 from kinetype.render.settings import ClipSettings
 from kinetype.render.words import LETTERS, MAX_LETTERS, bundled_words, held_out_words, validate_word
 
@@ -54,7 +55,7 @@ class RenderConfig:
     fps: int = ClipSettings.fps
     words: Path | None = None  # one word per line; None: random letters mixed with English words
     english_share: float = 0.5  # share of English words in the default mix
-    crf: int = 25  # H.264 quality (x264 settings: kinetype.media.encode_mp4)
+    crf: int = CRF  # H.264 quality (x264 settings: kinetype.media.encode_mp4)
     retries: int = 2  # extra attempts for a sample that fails to render
 
     def __post_init__(self):

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from kinetype.errors import MAX_SEED, KinetypeError
-from kinetype.model.config import ModelConfig, from_dict, merge, model_problem, to_dict
+from kinetype.model.config import ModelConfig, check_types, from_dict, merge, model_problem, to_dict
 from kinetype.model.errors import TrainingError
 from kinetype.model.losses import LossConfig
 from kinetype.model.presets import model_preset
@@ -292,8 +292,6 @@ def validate(cfg: TrainConfig, where: str = "", builds: bool = True) -> TrainCon
     """Every setting checked in one place, before any model is built (``--dry-run`` too): types
     against the dataclasses' annotations, then ranges and choices, then (``builds``) that the model
     settings build a network. One line naming the field."""
-    from kinetype.model.config import check_types
-
     prefix = f"{where}: " if where else "config: "
     try:
         check_types(cfg)
@@ -380,7 +378,5 @@ def config_to_json(cfg: TrainConfig) -> str:
 
 
 def config_from_json(text: str) -> TrainConfig:
-    from kinetype.model.config import check_types
-
     return check_types(from_dict(TrainConfig, json.loads(text)))
 

@@ -189,14 +189,6 @@ def source_shards(shards: str) -> list[str]:
     return [u for u in expand_shards(shards) if "://" not in u]
 
 
-def ensure_cache(shards: str, run: Path, autoencoder, *, prepare, size_px: int, device: torch.device, autocast,
-                 video_dtype: str = "float32", workers: int = 0, echo: Callable[[str], None] = print) -> Path:
-    """The cache folder of (dataset, autoencoder, size), built or completed first if needed."""
-    cache = cache_folder(shards, run, autoencoder_digest(autoencoder), size_px)
-    return build_cache(source_shards(shards), cache, autoencoder, prepare=prepare, size_px=size_px, device=device,
-                       autocast=autocast, video_dtype=video_dtype, workers=workers, echo=echo)
-
-
 class LatentShardDataset(ShardDataset):
     """A latent cache read as shards: each sample's ``latents`` (T, C, h, w) float16 for the selected
     frames (the crop a video would have had), ``mask`` (T, H, W) uint8, ``instance``, captions, meta."""
