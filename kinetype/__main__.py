@@ -5,6 +5,7 @@ Kept free of kinetype's heavy imports so that a Ctrl-C or a SIGTERM while the CL
 (typer, rich: the first tenth of a second) is the same one line and exit status (130, 143) as one
 during a command."""
 
+import atexit
 import importlib.machinery
 import os
 import signal
@@ -77,7 +78,17 @@ class _SignalsHeldDuringImport:
         return spec
 
 
+def _ignore_signals_to_the_end() -> None:
+    """The last exit handler (registered first): from here the interpreter only tears itself down,
+    and on the way it hands every signal with a Python handler back to the OS's default — a SIGTERM
+    landing then would end the process by the signal (status -15) after it had decided its own.
+    Ignored signals are left as they are, so one arriving now is dropped with the process."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
+
+
 def run() -> None:
+    atexit.register(_ignore_signals_to_the_end)  # exit handlers run last-registered first: this one last
     _open_std_streams()
     signal.signal(signal.SIGTERM, raise_terminated)
     sys.meta_path.insert(0, _SignalsHeldDuringImport("torch"))

@@ -24,6 +24,7 @@ from kinetype.__main__ import _SignalsHeldDuringImport
 from kinetype.errors import Terminated, raise_terminated
 
 signal.signal(signal.SIGTERM, raise_terminated)
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as a terminal's process has it
 if sys.argv[3] == "held":
     sys.meta_path.insert(0, _SignalsHeldDuringImport("selfsignal"))
 try:
