@@ -39,6 +39,7 @@ from kinetype.model.denoiser import Context  # noqa: E402
 from kinetype.model.objective import alpha_sigma, predict_x0_eps  # noqa: E402
 from kinetype.model.text import ByteTokenizer, Tokens  # noqa: E402
 from kinetype.pipeline import DEFAULT_MODEL_DIR, Pipeline, load_pipeline  # noqa: E402
+from kinetype.render.settings import ClipSettings  # noqa: E402
 from kinetype.sample import SAMPLERS  # noqa: E402
 from kinetype.train.config import PRESETS  # noqa: E402
 
@@ -63,7 +64,8 @@ def pipeline(args) -> Pipeline:
     torch.manual_seed(0)
     cfg = preset.model
     return Pipeline(KineTyNet(cfg).eval(), Autoencoder(cfg.autoencoder).eval(), objective=cfg.objective, stage="video",
-                    size_px=preset.data.size_px, num_frames=preset.data.num_frames, fps=8).to(device())
+                    size_px=preset.data.size_px, num_frames=preset.data.num_frames,
+                    fps=ClipSettings.fps // preset.data.frame_stride).to(device())
 
 
 def layout(pipe: Pipeline) -> np.ndarray:
