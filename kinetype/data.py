@@ -45,7 +45,7 @@ from webdataset import tariterators
 from kinetype.decode import RGB_DTYPES, ColourError, decode_video, video_dtype
 from kinetype.errors import KinetypeError, random_seed, whole
 from kinetype.jsonfile import json_object
-from kinetype.shards.layout import (CONFIG_FILE, damage_error, read_all_stats, read_render_record, tar_name,
+from kinetype.shards.layout import (CONFIG_FILE, MAX_STATS_BYTES, damage_error, read_all_stats, read_render_record, tar_name,
                                     tar_problems)
 from kinetype.shards.sample import INSTANCE_EXT, TEXT_FIELDS, SampleError, check_members, decode_instance, parse_meta
 from kinetype.shards.storage import Storage, check_dataset_file
@@ -100,7 +100,7 @@ def expected_samples(url: str) -> int | None:
         return None
     tar = Path(url)
     try:  # through Storage: a FIFO named like a stats file is refused, not read for ever
-        stats = json_object(Storage(tar.parent).read_bytes(tar.name[: -len(".tar")] + ".stats.json"))
+        stats = json_object(Storage(tar.parent).read_bytes(tar.name[: -len(".tar")] + ".stats.json", most=MAX_STATS_BYTES))
         return int(stats["samples"])
     except (OSError, ValueError, KeyError, TypeError, KinetypeError):  # JsonProblem is a ValueError
         return None

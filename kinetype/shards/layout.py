@@ -35,10 +35,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from kinetype.errors import KinetypeError
-from kinetype.fsutil import read_regular_bytes
 from kinetype.jsonfile import JsonProblem, json_object
 from kinetype.shards.plan import RenderConfig
-from kinetype.shards.storage import NOT_A_FILE_HINT, Storage, check_dataset_file
+from kinetype.shards.storage import Storage, check_dataset_file
 
 CONFIG_FILE = "render_config.json"
 MANIFEST = "manifest.parquet"
@@ -196,7 +195,7 @@ def read_stats(storage: Storage, shard: int, planned: int) -> dict[str, Any] | N
         return KinetypeError(f"{path} is damaged: {what} (remove it to render the shard again)")
 
     try:
-        stats = json_object(read_regular_bytes(path, NOT_A_FILE_HINT, most=MAX_STATS_BYTES))
+        stats = json_object(storage.read_bytes(name, most=MAX_STATS_BYTES))
     except JsonProblem as e:
         raise damaged(str(e)) from None
     for key, kind in STATS_FIELDS.items():

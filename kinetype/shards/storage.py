@@ -35,8 +35,9 @@ class Storage:
     def exists(self, name: str) -> bool:
         return self.path(name).exists()
 
-    def read_bytes(self, name: str) -> bytes:
-        return read_regular_bytes(self.path(name), NOT_A_FILE_HINT)
+    def read_bytes(self, name: str, most: int | None = None) -> bytes:
+        """The file's bytes (a regular file's only; with ``most``, one of more bytes is refused unread)."""
+        return read_regular_bytes(self.path(name), NOT_A_FILE_HINT, most=most)
 
     def write_bytes(self, name: str, data: bytes) -> None:
         """Readers see the old file or the new one, never a part."""
