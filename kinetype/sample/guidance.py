@@ -11,9 +11,8 @@ from kinetype.model.errors import ModelError
 from kinetype.model.noise import NoiseConfig, draw_noise
 from kinetype.model.objective import predict_x0_eps
 from kinetype.sample.mitigate import mitigated
-from kinetype.sample.settings import MG_SCALE_DEFAULT
 from kinetype.sample.schedule import sample_times
-from kinetype.sample.settings import SamplingSettings
+from kinetype.sample.settings import MG_SCALE_DEFAULT, SamplingSettings
 from kinetype.sample.solvers import SAMPLERS
 
 

@@ -232,10 +232,7 @@ def resolve(preset: str, toml_file: Path | None = None, overrides: dict[str, Any
             raise TrainingError(f"{toml_file}: stages{'.' + name if name else ''} must be a table of settings "
                                 f"(e.g. [stages.video.optim]), got {value!r}")
         cfg = merge(cfg, {"stages": stages}, where=str(toml_file))
-    unknown = sorted(set(cfg.stages) - set(STAGES))
-    if unknown:
-        raise TrainingError(f"{label}: stages.{unknown[0]}: unknown stage (choose from {', '.join(STAGES)})")
-    for name, table in cfg.stages.items():
+    for name, table in cfg.stages.items():  # an unknown stage name: validate's, below
         for key in ("stages", "stage"):  # merged, either would be taken as the run's, not the stage's
             if key in table:
                 raise TrainingError(f"{label}: stages.{name}.{key}: a stage's table holds that stage's settings, "
