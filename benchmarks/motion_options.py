@@ -1,17 +1,21 @@
-"""Issue 16's options on trained models, side by side: mitigating-gradient guidance at several
-scales, generation checked by OCR, and the noise prior (models trained on independent or correlated
-noise, and a model sampled from a prior it was not trained on). Each row is one `kinetype eval
-model` run, through the same code (:func:`kinetype.eval.evaluate_model`) on the same eval items.
+"""Ways of making and steadying clips on trained models, side by side: mitigating-gradient guidance
+at several scales, generation checked by OCR, the noise prior (models trained on independent or
+correlated noise, and a model sampled from a prior it was not trained on), and given frames (clips
+from text, animated from the engine's first frame, looped). Each row is one `kinetype eval model`
+run, through the same code (:func:`kinetype.eval.evaluate_model`) on the same eval items.
 
     python benchmarks/motion_options.py mg --model models/kinetype --scales 0,0.1,0.2,0.5 --n 20 --steps 15
     python benchmarks/motion_options.py verify --model models/kinetype --candidates 4 --n 20
     python benchmarks/motion_options.py noise --models RUN_A/pipeline,RUN_B/pipeline --priors mixed:0.5 --n 20
+    python benchmarks/motion_options.py given --models models/kinetype,RUN/pipeline --n 20 --steps 15
 
 Prints option -> the equivalent command -> flicker (0-255, where the engine's reference is still),
 CIEDE2000 ΔE of the text and of the background against the caption's colours, word accuracy
 (PP-OCR, case-insensitive, and with look-alikes merged), NED, motion IoU (the text region found in
 each frame against the engine's glyph masks) and seconds per clip (generation, with --verify also
-every candidate and its reading), plus the candidates sampled per clip. ``--out DIR`` keeps each
+every candidate and its reading), plus the candidates sampled per clip, the loop seam (the jump from
+the last frame back to the first over the median step; <= 1 loops) and, animating a still, the
+first frame's mean absolute error from it (0-255). ``--out DIR`` keeps each
 row's report (report.json, report.md, contact sheet) in DIR/<option>/.
 """
 
@@ -33,6 +37,7 @@ from kinetype.eval.report import EvalReport  # noqa: E402
 COLUMNS = (("flicker", "flicker", "{:.1f}"), ("ΔE text", "text_delta_e", "{:.1f}"),
            ("ΔE bg", "background_delta_e", "{:.1f}"), ("word acc", "word_acc_ci", "{:.1%}"),
            ("merged", "word_acc_merged", "{:.1%}"), ("NED", "ned", "{:.3f}"), ("motion IoU", "mask_iou", "{:.3f}"),
+           ("loop seam", "loop_seam", "{:.2f}"), ("first MAE", "first_mae", "{:.1f}"),
            ("s/clip", "seconds_per_clip", "{:.2f}"), ("candidates", "candidates_per_clip", "{:.2f}"))
 
 
@@ -75,6 +80,13 @@ def rows_to_run(args):
     if args.what == "verify":
         return [(f"--verify {k}", args.model, None, {"verify": k}) for k in sorted({1, args.candidates})]
     models = args.models or [args.model]
+    if args.what == "given":  # each model from text; those trained with given frames also animated and looped
+        from kinetype.pipeline import model_path, read_model_folder
+
+        return [(f"{m or 'the bundled model'}{'' if g == 'none' else f', --given {g}'}", m, None,
+                 {} if g == "none" else {"given": g})
+                for m in models for g in ("none", "first", "loop")
+                if g == "none" or read_model_folder(model_path(m)).model.denoiser.given_frames]
     return ([(f"{m or 'the bundled model'}", m, None, {}) for m in models]
             + [(f"{models[0] or 'the bundled model'} sampled from {describe(p)}", models[0], p, {}) for p in args.priors])
 
@@ -92,12 +104,13 @@ def cell(report: EvalReport, key: str, fmt: str) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=("mg", "verify", "noise"),
+    ap.add_argument("what", choices=("mg", "verify", "noise", "given"),
                     help="mg: --mg at each of --scales; verify: --verify 1 and N; noise: each of --models, "
-                         "then the first sampled from each of --priors")
+                         "then the first sampled from each of --priors; given: each of --models from text, "
+                         "and (trained with given frames) animating the first frame and looped")
     ap.add_argument("--model", type=Path, default=None, help="pipeline folder (default: the bundled model)")
     ap.add_argument("--models", type=lambda t: [Path(p) for p in t.split(",") if p], default=[],
-                    help="noise: pipeline folders, comma-separated (e.g. the same run with each prior or loss)")
+                    help="noise, given: pipeline folders, comma-separated (e.g. the same run with each prior or loss)")
     ap.add_argument("--priors", type=prior_list, default=[],
                     help="noise: KIND:CORRELATION priors to sample the first model from, comma-separated")
     ap.add_argument("--scales", type=number_list, default=[0.0, 0.1, 0.2, 0.5], help="mg scales, comma-separated")
@@ -139,8 +152,8 @@ def main(argv: list[str] | None = None) -> None:
     except KinetypeError as e:
         sys.exit(f"error: {e}")
     device = next(iter(pipes.values())).device.type
-    on = "" if args.what == "noise" else f" on {args.model or 'the bundled model'}"
-    table = Table(title=f"issue 16 options: {args.what}{on} "
+    on = "" if args.what in ("noise", "given") else f" on {args.model or 'the bundled model'}"
+    table = Table(title=f"options: {args.what}{on} "
                         f"({device}, n={args.n}, {args.steps} steps, seed {args.seed})")
     table.add_column("option")
     table.add_column("command")

@@ -262,6 +262,7 @@ def export(
 
 ModelDir = Annotated[Optional[Path], typer.Option("--model", help="Pipeline folder (default: the bundled model, inside the package: kinetype/assets/model).")]
 MgScale = Annotated[Optional[float], typer.Option("--mg", help="Mitigating-gradient guidance (HARIVO): pulls consecutive frames together, strongest near noise; 0 = off, useful up to about 0.5. Default: MG_SCALE_DEFAULT in kinetype/sample/settings.py.")]
+Loop = Annotated[bool, typer.Option("--loop", help="The last frame leads back into the first (a model trained with given frames).")]
 Verify = Annotated[int, typer.Option("--verify", help="Sample up to N seeds (from --seed on) and keep the first whose word PP-OCR reads correctly, else the best read; 1 = no check.")]
 
 
@@ -309,14 +310,43 @@ def generate(
     templates: TemplatesDir = None,
     mg: MgScale = None,
     verify: Verify = 1,
+    loop: Loop = False,
 ):
     """Generate a kinetic-typography clip of WORD with a trained model (default: the bundled one)."""
     from kinetype.generate import generate as run_generate
 
     run_generate(word, motion=motion, out=out, style=style, template_id=template, model=model, sampler=sampler,
                  steps=steps, guidance=guidance, seed=seed, glyph=not no_glyph, num_frames=frames, fps=fps,
-                 templates_dir=templates or default_templates(), mg=mg, verify=verify,
-                 echo=lambda s: console.print(s, highlight=False, soft_wrap=True, markup=False))
+                 templates_dir=templates or default_templates(), mg=mg, verify=verify, loop=loop, echo=plain_echo)
+
+
+@app.command()
+@user_errors
+def animate(
+    image: Annotated[Path, typer.Argument(help="The design to animate (PNG, JPEG...): the clip starts from it.")],
+    motion: Annotated[Optional[str], typer.Option("--motion", help="Motion phrase, matched to the templates (e.g. 'bounce in').")] = None,
+    word: Annotated[Optional[str], typer.Option("--word", help="The design's word (default: read from it by PP-OCR).")] = None,
+    to: Annotated[Optional[Path], typer.Option("--to", help="A second design the clip ends on: the frames between are filled in.")] = None,
+    loop: Loop = False,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Output .mp4, .gif or .png (contact sheet). Default: WORD-motion.mp4 here, never overwriting a file.")] = None,
+    template: Annotated[Optional[str], typer.Option("--template", help="Template id instead of a motion phrase.")] = None,
+    model: ModelDir = None,
+    sampler: Annotated[str, typer.Option("--sampler", help=f"One of {', '.join(SAMPLER_NAMES)}.")] = SamplingSettings.sampler,
+    steps: Annotated[int, typer.Option("--steps", help="Sampling steps.")] = SamplingSettings.steps,
+    guidance: Annotated[float, typer.Option("--guidance", help="Classifier-free guidance scale (1 = none).")] = SamplingSettings.guidance,
+    seed: Seed = 0,
+    templates: TemplatesDir = None,
+):
+    """Animate a still design with a model trained with given frames; --to fills in between two designs."""
+    from kinetype.animate import animate as run_animate
+
+    run_animate(image, motion=motion, word=word, to=to, loop=loop, out=out, template_id=template, model=model,
+                sampler=sampler, steps=steps, guidance=guidance, seed=seed,
+                templates_dir=templates or default_templates(), echo=plain_echo)
+
+
+def plain_echo(line: str) -> None:
+    console.print(line, highlight=False, soft_wrap=True, markup=False)
 
 
 # --- eval: measured legibility, motion and colour ----------------------------------------------
@@ -368,13 +398,14 @@ def eval_model(
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar or tables.")] = False,
     mg: MgScale = None,
     verify: Verify = 1,
+    given: Annotated[str, typer.Option("--given", help="none; first: animate the reference's first frame (scored by first_mae); loop: every clip a loop (a model trained with given frames).")] = "none",
 ):
     """Generate the eval set with a model and score the clips against the engine's reference renders."""
     from kinetype.eval import evaluate_model
 
     started = time.perf_counter()
     evaluate_model(model, n=n, seed=seed, glyph=not no_glyph, steps=steps, guidance=guidance, readers=reader,
-                   workers=workers, out=out, progress=not quiet, mg=mg, verify=verify)
+                   workers=workers, out=out, progress=not quiet, mg=mg, verify=verify, given=given)
     wrote_report(out, started)
 
 

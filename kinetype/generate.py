@@ -105,6 +105,13 @@ def default_out(word: str, motion: str | None, template_id: str | None, folder: 
     return out
 
 
+def check_given_frames(folder, option: str) -> None:
+    """Refuse ``option`` (``--loop``, ``animate``...) for a model without given frames, from its configs."""
+    if not folder.model.denoiser.given_frames:
+        raise KinetypeError(f"{option}: the model {folder.path} was not trained with given frames (designs a clip "
+                            "starts or ends on): fine-tune it with `[model.denoiser] given_frames = true` (docs/model.md)")
+
+
 def check_generate_args(*, seed: int, num_frames: int | None, fps: int | None, mg: float | None = None,
                         verify: int = 1) -> None:
     """The numbers besides the sampling settings, checked before a model is read: one line naming the
@@ -141,8 +148,12 @@ def generate(
     echo: Callable[[str], None] = print,
     mg: float | None = None,
     verify: int = 1,
+    loop: bool = False,
 ) -> Path:
     """Generate one clip and write it to ``out`` (default: ``WORD-motion.mp4`` here, never overwriting).
+
+    ``loop``: the last frame leads back into the first (a model trained with given frames; see
+    :class:`kinetype.pipeline.Pipeline`).
 
     ``mg``: mitigating-gradient scale (None: :data:`kinetype.sample.settings.MG_SCALE_DEFAULT`).
     ``verify``: sample up to this many seeds from ``seed`` on and keep the first PP-OCR reads
@@ -160,20 +171,14 @@ def generate(
     if out.suffix.lower() not in VIDEO_SUFFIXES:
         raise KinetypeError(f"--out {out}: unknown output type {out.suffix or '(none)'!r}: use .mp4, .gif or .png")
     check_output_file(out, "--out")
-    templates = load_templates(templates_dir)
-    if template_id:
-        template = get_template(templates, template_id)
-        match = f"template: {template.id} ({template.motion_tag})"
-    else:
-        m = match_motion(motion, templates)
-        template = m.template
-        match = (f"motion {motion!r} -> template {template.id} ({template.motion_tag}; "
-                 f"{'exact tag' if m.exact else f'score {m.score:.2f}'})")
+    template, match = choose_template(motion, template_id, templates_dir)
     from kinetype.pipeline import load_pipeline, model_path, read_model_folder
 
     # The model's configs (no weights): a missing or corrupt model, or frames it cannot make, fail
     # here in one line, before the weights are loaded or the reference is rendered.
     folder = read_model_folder(model_path(model))
+    if loop:
+        check_given_frames(folder, "--loop")
     clip_settings = folder.clip(num_frames, fps)
     pipe = load_pipeline(folder)
     echo(match)
@@ -191,7 +196,7 @@ def generate(
 
     def sample(s: int):  # (T, H, W, 3) uint8
         return pipe([static], [caps.dynamic], [caps.word], masks, num_frames=frames, sampler=sampling.sampler,
-                    steps=sampling.steps, guidance=sampling.guidance, seed=s, mg=mg)[0]
+                    steps=sampling.steps, guidance=sampling.guidance, seed=s, mg=mg, loop=loop)[0]
 
     if verify > 1:
         judge = clip_judge(word, reference.at_rest, reference.font.id, make_reader(VERIFY_READER))
@@ -201,12 +206,29 @@ def generate(
         clip = chosen.frames
     else:
         clip = sample(seed)
-    while True:
-        try:  # a default name is the first free one, and stays free: two runs never write one file
-            write_video(out, clip, fps, overwrite=named)
-            break
-        except FileExistsError:
-            taken, out = out, default_out(word, motion, template_id)
-            echo(f"{taken} was written meanwhile by another run: taking the next free name, {out}")
+    out = write_clip(out, clip, fps, named=named, next_free=lambda: default_out(word, motion, template_id), echo=echo)
     echo(f"wrote {out} ({frames} frames, {fps} fps, {clip_settings.size} px) in {time.perf_counter() - started:.1f} s")
     return out
+
+
+def choose_template(motion: str | None, template_id: str | None, templates_dir: Path | None) -> tuple[object, str]:
+    """The template a request names (``template_id``) or its motion phrase matches, and a line saying which."""
+    templates = load_templates(templates_dir)
+    if template_id:
+        template = get_template(templates, template_id)
+        return template, f"template: {template.id} ({template.motion_tag})"
+    m = match_motion(motion, templates)
+    return m.template, (f"motion {motion!r} -> template {m.template.id} ({m.template.motion_tag}; "
+                        f"{'exact tag' if m.exact else f'score {m.score:.2f}'})")
+
+
+def write_clip(out: Path, clip, fps: int, *, named: bool, next_free: Callable[[], Path], echo) -> Path:
+    """Write ``clip`` atomically; a default name (``named`` False) taken meanwhile by another run
+    moves on to ``next_free()``: two runs never write one file."""
+    while True:
+        try:
+            write_video(out, clip, fps, overwrite=named)
+            return out
+        except FileExistsError:
+            taken, out = out, next_free()
+            echo(f"{taken} was written meanwhile by another run: taking the next free name, {out}")

@@ -31,6 +31,7 @@ from kinetype.jsonfile import read_json_object
 from kinetype.model.autoencoder import folder_config, resize_masks
 from kinetype.model.config import DenoiserConfig, ModelConfig, NoiseConfig, TextConfig, check_types, from_dict, model_problem
 from kinetype.model.errors import ModelError
+from kinetype.model.frames import Given, given
 from kinetype.model.glyph_vae import WEIGHTS as GLYPH_WEIGHTS
 from kinetype.model.objective import OBJECTIVES
 from kinetype.model.weights import check_header, digests, load_weights, save_weights, verify_digests, weight_files
@@ -317,8 +318,16 @@ class Pipeline:
         seed: int = 0,
         progress: Callable[[int], None] | None = None,
         mg: float | None = None,  # mitigating-gradient scale, 0 = off; None: kinetype.sample.settings.MG_SCALE_DEFAULT
+        first: np.ndarray | None = None,  # (B, H, W, 3) uint8: the design the clip starts from (animate)
+        last: np.ndarray | None = None,  # (B, H, W, 3) uint8: the design it ends on (in-betweens)
+        loop: bool = False,  # end on the first frame again
     ) -> np.ndarray:
-        """Frames (B, T, H, W, 3) uint8.  Same arguments and seed -> the same clip."""
+        """Frames (B, T, H, W, 3) uint8.  Same arguments and seed -> the same clip.
+
+        ``first`` / ``last`` are given frames (:mod:`kinetype.model.frames`), for a model trained
+        with them (``given_frames``); they are encoded with the glyph layout of their own frame.
+        ``loop`` without ``first``: the clip is sampled, then sampled again from the same seed with
+        its own first frame's latents given at both ends (twice the time)."""
         if self.net is None:
             raise ModelError("this model has no denoiser (autoencoder stage only)")
         # The arguments, by the rules the CLI applies to its options, before any noise is drawn.
@@ -339,6 +348,7 @@ class Pipeline:
                 raise KinetypeError(f"glyph_masks must be numbers of shape (clips, frames, height, width) = {want}, "
                                     f"got {masks.dtype} {masks.shape}")
             masks = torch.as_tensor(masks, dtype=torch.float32)
+        designs = self._designs(first, last, loop, b)
         lat = self.size_px // self.autoencoder.factor
         shape = (b, frames, self.autoencoder.cfg.latent_channels, lat, lat)
         glyph = None
@@ -348,17 +358,59 @@ class Pipeline:
         # bf16 on CUDA (the solver's arithmetic stays float32: outputs are cast back in sample_latents).
         autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda")
         with autocast:
-            latents = sample_latents(
-                self.net, shape, static, dynamic if video else None, word if video else None, glyph,
-                objective=self.objective, sampler=sampler, steps=steps, guidance=guidance, seed=seed, progress=progress,
-                denoise_fn=self.denoise_fn, mg=mg, noise=self.noise,
-            )
+            def run(cond: Given | None) -> torch.Tensor:  # (B, T, C, h, w)
+                return sample_latents(
+                    self.net, shape, static, dynamic if video else None, word if video else None, glyph,
+                    objective=self.objective, sampler=sampler, steps=steps, guidance=guidance, seed=seed,
+                    progress=progress, denoise_fn=self.denoise_fn, mg=mg, noise=self.noise, given=cond,
+                )
+
+            cond = None if designs is None else self._given(designs, masks, frames, loop)
+            if loop and designs is None:
+                cond = given(run(None)[:, 0], "ends", frames)
+            latents = run(cond)
             with torch.no_grad():
                 # A glyph-aware decoder draws the letter edges from the full-resolution layout.
                 x = self.autoencoder.decode(latents, None if masks is None else masks.to(self.device))
         if not bool(torch.isfinite(x).all()):  # would be written as a black clip
             raise ModelError("the model produced non-finite values (NaN or inf): its weights or the guidance are broken")
         return to_uint8(x)
+
+
+    def _designs(self, first, last, loop: bool, b: int) -> list[torch.Tensor] | None:
+        """The given designs checked, as (B, 1, 3, H, W) in [-1, 1]: [first] or [first, last]."""
+        if last is not None and first is None:
+            raise KinetypeError("last needs first: the design the clip starts from")
+        if last is not None and loop:
+            raise KinetypeError("give last or loop, not both: a loop ends on the first design")
+        if (first is not None or loop) and not self.net.cfg.denoiser.given_frames:
+            raise ModelError("this model was not trained with given frames (animating a design, in-betweens, loops): "
+                             "fine-tune it with `[model.denoiser] given_frames = true` (docs/model.md)")
+        if first is None:
+            return None
+        out = []
+        for name, image in (("first", first), ("last", last)):
+            if image is None:
+                continue
+            a = np.asarray(image)
+            want = (b, self.size_px, self.size_px, 3)
+            if a.shape != want or a.dtype != np.uint8:
+                raise KinetypeError(f"{name} must be uint8 RGB of shape (clips, height, width, 3) = {want}, "
+                                    f"got {a.dtype} {a.shape}")
+            out.append(torch.tensor(a).permute(0, 3, 1, 2)[:, None].float().div(127.5).sub(1.0))
+        return out
+
+    @torch.no_grad()
+    def _given(self, designs: list[torch.Tensor], masks: torch.Tensor | None, frames: int, loop: bool) -> Given:
+        """The designs' latents as given frames, each encoded with its own frame's glyph layout."""
+        def encode(image, frame):
+            mask = None if masks is None else masks[:, frame:frame + 1].to(self.device)
+            return self.autoencoder.encode(image.to(self.device), mask)[:, 0]  # (B, C, h, w)
+
+        start = encode(designs[0], 0)
+        if len(designs) == 1 and not loop:
+            return given(start, "first", frames)
+        return given(start, "ends", frames, None if loop else encode(designs[1], frames - 1))
 
 
 def load_network(folder: ModelFolder):

@@ -46,9 +46,9 @@ def tiny_clip_folder(path: str | Path, hidden_size: int = 32, seed: int = 0) -> 
 
 
 def tiny_pipeline_folder(path: str | Path, *, seed: int = 0, num_frames: int = 4, objective: str = "flow",
-                         clip: Path | None = None) -> Path:
+                         clip: Path | None = None, given_frames: bool = False) -> Path:
     """A random ``tiny`` pipeline; zero-initialised branches get small random weights so every
-    input (all three captions, the glyph layout) changes the output."""
+    input (all three captions, the glyph layout, given frames where it has them) changes the output."""
     import torch
 
     from kinetype.model import Autoencoder, KineTyNet
@@ -66,6 +66,9 @@ def tiny_pipeline_folder(path: str | Path, *, seed: int = 0, num_frames: int = 4
         for name, p in net.named_parameters():
             if name.endswith(("word_out.weight", "temporal.proj_out.weight")) or ".temporal.proj_out." in name:
                 p.normal_(0, 0.02)
+        if given_frames:
+            net.add_given_frames()
+            net.denoiser.x_embedder.weight[:, -(cfg.autoencoder.latent_channels + 1):].normal_(0, 0.1)
     ae = Autoencoder(cfg.autoencoder)
     pipe = Pipeline(net.eval(), ae.eval(), objective=objective, stage="video", size_px=32, num_frames=num_frames, fps=8)
     return pipe.save_pretrained(path)

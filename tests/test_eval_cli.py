@@ -72,3 +72,25 @@ def test_evaluate_model_on_a_tiny_model(tmp_path):
     assert [r["ppocr.read"] for r in again.rows] == [r["ppocr.read"] for r in rep.rows]
     assert again.summary["mask_iou"] == rep.summary["mask_iou"]
     assert json.loads((tmp_path / "out" / "report.json").read_text())["config"]["glyph"] is True
+    assert 0 < rep.summary["loop_seam"] < 100 and all("first_mae" not in r for r in rep.rows)
+
+
+@needs_ppocr
+def test_evaluate_model_animates_the_references_first_frame_and_loops(tmp_path):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("diffusers")
+    from kinetype.eval import evaluate_model
+    from model_helpers import tiny_pipeline_folder
+
+    torch.set_num_threads(1)
+    model = tiny_pipeline_folder(tmp_path / "model", given_frames=True)
+    first = evaluate_model(model, n=2, seed=1, steps=2, workers=1, progress=False, given="first")
+    assert all(0 <= r["first_mae"] <= 255 for r in first.rows) and first.summary["first_mae"] > 0
+    assert first.config["given"] == "first"
+    loop = evaluate_model(model, n=2, seed=1, steps=2, workers=1, progress=False, given="loop")
+    assert "first_mae" not in loop.rows[0] and loop.summary["loop_seam"] >= 0
+    plain = tiny_pipeline_folder(tmp_path / "plain")
+    r = ev("model", "--model", plain, "--n", 1, "--steps", 2, "--given", "loop", "--out", tmp_path / "e")
+    assert r.exit_code != 0 and "not trained with given frames" in r.output and len(r.output.strip().splitlines()) == 1
+    r = ev("model", "--model", model, "--n", 1, "--given", "middle", "--out", tmp_path / "e")
+    assert r.exit_code != 0 and "--given must be one of none, first, loop" in r.output

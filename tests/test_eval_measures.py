@@ -8,8 +8,8 @@ import pytest
 from kinetype.eval.evalset import eval_items
 from kinetype.render.words import bundled_words, held_out_words, load_evalset
 from kinetype.eval.lookalikes import alike_pairs, lookalike_map
-from kinetype.eval.measures import (ciede2000, delta_e, dilate, erode, flicker, mask_iou, ned, srgb_to_lab, vote,
-                                    word_scores)
+from kinetype.eval.measures import (ciede2000, delta_e, dilate, erode, flicker, frame_mae, loop_seam, mask_iou, ned,
+                                    srgb_to_lab, vote, word_scores)
 from kinetype.eval.readers import Reading, reader_available
 from kinetype.eval.score import score_clip
 from kinetype.render import render_clip
@@ -134,6 +134,23 @@ def test_flicker_is_zero_on_the_reference_and_measures_noise_where_it_is_still()
     moving = ref.copy()
     moving[2, 0, 0] = 5  # the reference moves at one pixel: that pixel is left out
     assert np.isfinite(flicker(noisy, moving))
+
+
+def test_loop_seam_compares_the_jump_back_with_a_typical_step():
+    clip = np.zeros((5, 4, 4, 3), np.uint8)
+    for t in range(5):
+        clip[t] = 10 * t  # steady steps of 10; the jump back from 40 to 0 is 4 steps
+    assert loop_seam(clip) == pytest.approx(4.0)
+    looped = np.concatenate([clip[:3], clip[1::-1]])  # 0 10 20 10 0: back where it started
+    assert loop_seam(looped) == 0.0
+    assert np.isnan(loop_seam(np.zeros((3, 2, 2, 3), np.uint8)))  # a still clip has no typical step
+
+
+def test_frame_mae_is_the_mean_absolute_difference_in_levels():
+    a = np.zeros((2, 2, 3), np.uint8)
+    b = a.copy()
+    b[0, 0] = 255
+    assert frame_mae(a, b) == pytest.approx(255 / 4) and frame_mae(b, a) == frame_mae(a, b)
 
 
 # --- the eval set -----------------------------------------------------------------------------

@@ -196,3 +196,20 @@ def flicker(frames: np.ndarray, reference: np.ndarray) -> float:
         return float("nan")
     change = np.abs(frames[1:] - frames[:-1]).mean(axis=-1)  # (T-1, H, W)
     return float(change[still].sum() / n)
+
+
+def loop_seam(frames: np.ndarray) -> float:
+    """How well a clip (T, H, W, 3) loops: the mean absolute change from its last frame back to its
+    first, over the median change between consecutive frames (0-255 levels, averaged over pixels and
+    channels). At most 1: the jump back is no larger than a typical step. NaN for a still clip."""
+    frames = np.asarray(frames, dtype=np.int16)
+    steps = np.abs(frames[1:] - frames[:-1]).mean(axis=(1, 2, 3))  # (T-1,)
+    typical = float(np.median(steps)) if len(steps) else 0.0
+    if typical == 0.0:
+        return float("nan")
+    return float(np.abs(frames[0] - frames[-1]).mean() / typical)
+
+
+def frame_mae(frame: np.ndarray, target: np.ndarray) -> float:
+    """Mean absolute difference of two (H, W, 3) uint8 frames, in 0-255 levels."""
+    return float(np.abs(np.asarray(frame, np.int16) - np.asarray(target, np.int16)).mean())

@@ -19,7 +19,8 @@ from kinetype.media import contact_sheet, encode_png
 BREAKDOWN = ("font class", "effect", "fill", "background", "word type", "motion category", "palette", "camera", "font")
 SHEET_CELLS = 64  # misreads on the contact sheet, at most
 MEASURES = ("word_acc_ci", "word_acc_merged", "word_acc_exact", "ned", "frame_acc_ci", "mask_iou",
-            "text_delta_e", "background_delta_e", "flicker", "seconds_per_clip", "candidates_per_clip")
+            "text_delta_e", "background_delta_e", "flicker", "loop_seam", "first_mae", "seconds_per_clip",
+            "candidates_per_clip")
 
 
 @dataclass
@@ -75,6 +76,8 @@ def summarise(rows: list[dict], readers: tuple[str, ...]) -> dict[str, float]:
     s["text_delta_e"] = _mean(r.get("text_delta_e") for r in rest)
     s["background_delta_e"] = _mean(r.get("background_delta_e") for r in rest)
     s["flicker"] = _mean(r["flicker"] for r in rows)
+    s["loop_seam"] = _mean(r.get("loop_seam") for r in rows)
+    s["first_mae"] = _mean(r.get("first_mae") for r in rows)  # NaN unless the clips were given their first frame
     s["seconds_per_clip"] = _mean(r.get("seconds") for r in rows)
     s["candidates_per_clip"] = _mean(r.get("verify_tried") for r in rows)  # NaN without --verify
     return s
@@ -132,11 +135,15 @@ def summary_lines(report: EvalReport) -> list[tuple[str, str, str]]:
                     ("text_delta_e", "CIEDE2000, mean colour inside the glyphs vs the named text colour"),
                     ("background_delta_e", "CIEDE2000, mean colour away from the glyphs vs the named background"),
                     ("flicker", "mean |frame change| (0-255) where the reference is still"),
+                    ("loop_seam", "|last -> first frame change| / median consecutive change (<= 1 loops)"),
+                    ("first_mae", "--given first: mean |first frame - the given still| (0-255)"),
                     ("seconds_per_clip", "generation wall time"),
                     ("candidates_per_clip", "--verify: candidates sampled per clip")):
         if k in ("seconds_per_clip", "candidates_per_clip") and report.kind != "model":
             continue
         if k == "candidates_per_clip" and report.config.get("verify", 1) <= 1:
+            continue
+        if k == "first_mae" and report.config.get("given", "none") != "first":
             continue
         rows.append((k, _fmt(k, s[k]), note))
     return rows

@@ -22,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from kinetype.errors import KinetypeError, random_seed, whole
 from kinetype.fsutil import check_output_dir
 from kinetype.eval.evalset import EvalItem, eval_items
+from kinetype.eval.measures import frame_mae
 from kinetype.render.settings import ClipSettings
 from kinetype.render.words import load_evalset
 from kinetype.eval.readers import make_reader, reader_available, reader_names
@@ -38,6 +39,7 @@ from kinetype.workers import check_workers, process_pool, stop_pool
 # evaluate_model: `kinetype eval renders` runs without them (the train extra is optional).
 
 MAX_N = 1_000_000
+GIVEN = ("none", "first", "loop")  # eval model --given: how each clip is made (kinetype.model.frames)
 
 # --- worker side ------------------------------------------------------------------------------
 
@@ -157,19 +159,25 @@ def evaluate_renders(*, n: int, seed: int = 0, templates: Path | None = None, re
 def evaluate_model(pipe_or_dir, *, n: int, seed: int = 0, glyph: bool = True, steps: int = SamplingSettings.steps,
                    guidance: float = SamplingSettings.guidance, workers: int | None = None, out: Path | None = None,
                    progress: bool = True, readers: str | Sequence[str] = "ppocr", sampler: str = SamplingSettings.sampler,
-                   templates: Path | None = None, mg: float | None = None, verify: int = 1) -> EvalReport:
+                   templates: Path | None = None, mg: float | None = None, verify: int = 1,
+                   given: str = "none") -> EvalReport:
     """Generate one clip per eval item with a pipeline (a ``Pipeline`` or its folder) and score it
     against the engine's reference render of the same (template, word, seed): legibility on the
     reference's at-rest frames, text-region IoU with its glyph masks, colour ΔE, flicker, and the
     generation time. ``glyph``: give the model the reference's glyph masks. ``mg``: mitigating-gradient
     scale (None: the default). ``verify``: keep the first of up to this many seeds PP-OCR reads
-    correctly (:mod:`kinetype.eval.verify`); the time per clip then counts every candidate and its reading."""
+    correctly (:mod:`kinetype.eval.verify`); the time per clip then counts every candidate and its reading.
+    ``given`` (a model trained with given frames, :mod:`kinetype.model.frames`): ``first`` animates
+    the reference's own first frame (scored also by ``first_mae``, the first frame's distance from
+    it), ``loop`` makes each clip a loop (``generate --loop``); every clip gets ``loop_seam``."""
     # Every argument, then the templates, then the model (the slow part): a typo costs no model load.
     SamplingSettings(sampler, steps, guidance)
     names = _check_args(n, out, readers, seed, workers)
     mg = MG_SCALE_DEFAULT if mg is None else check_mg_scale(mg)
     if check_verify(verify) > 1 and (why := reader_available(VERIFY_READER)):
         raise KinetypeError(f"--verify reads with {VERIFY_READER}: {why}")
+    if given not in GIVEN:
+        raise KinetypeError(f"--given must be one of {', '.join(GIVEN)}, got {given!r}")
     templates = Path(templates or default_templates())
     all_templates = load_templates(templates)
     items = eval_items(all_templates, n, seed)
@@ -179,8 +187,10 @@ def evaluate_model(pipe_or_dir, *, n: int, seed: int = 0, glyph: bool = True, st
     pipe = _load_pipeline(pipe_or_dir)
     if isinstance(pipe, Pipeline) and pipe.device.type == "cuda" and n > 1 and pipe.denoise_fn is None:
         pipe.compile()  # every clip has one shape: one trace serves them all (the first clip pays for it)
+    if given != "none" and not pipe.net.cfg.denoiser.given_frames:
+        raise KinetypeError(f"--given {given}: the model was not trained with given frames")
     size, num_frames, fps = pipe.size_px, pipe.num_frames, pipe.fps
-    config = _config("model", n, seed, names, templates, model=str(pipe_or_dir) if isinstance(pipe_or_dir, (str, Path)) else "(in memory)", glyph=glyph, steps=steps, guidance=guidance, sampler=sampler, size=size, num_frames=num_frames, fps=fps, mg=mg, verify=verify)
+    config = _config("model", n, seed, names, templates, model=str(pipe_or_dir) if isinstance(pipe_or_dir, (str, Path)) else "(in memory)", glyph=glyph, steps=steps, guidance=guidance, sampler=sampler, size=size, num_frames=num_frames, fps=fps, mg=mg, verify=verify, given=given)
     workers = max(1, min((workers or os.cpu_count() or 1), n))
     pool = _pool(workers, names)
     futures: list[tuple[Future, dict]] = []
@@ -191,14 +201,17 @@ def evaluate_model(pipe_or_dir, *, n: int, seed: int = 0, glyph: bool = True, st
 
             for it in items:
                 # Captions and glyph masks only: the worker scoring the clip renders the full reference.
+                # (With --given first, also its first frame: the still to animate.)
                 reference = render_clip(get_template(all_templates, it.template_id), it.word, it.seed,
-                                        size=size, num_frames=num_frames, fps=fps, pixels=False)
+                                        size=size, num_frames=num_frames, fps=fps, pixels=given == "first")
                 caps = reference.captions
                 masks = reference.text_mask[None].astype(np.float32) if glyph else None  # (1, T, H, W)
+                still = reference.frames[0] if given == "first" else None  # (H, W, 3)
 
-                def sample(s: int, caps=caps, masks=masks):  # (T, H, W, 3) uint8
+                def sample(s: int, caps=caps, masks=masks, still=still):  # (T, H, W, 3) uint8
                     return pipe([caps.static], [caps.dynamic], [caps.word], masks, num_frames=num_frames,
-                                sampler=sampler, steps=steps, guidance=guidance, seed=s, mg=mg)[0]
+                                sampler=sampler, steps=steps, guidance=guidance, seed=s, mg=mg,
+                                first=None if still is None else still[None], loop=given == "loop")[0]
 
                 if verify > 1:  # built once, outside the timing: a one-off cost, not a per-clip one
                     verify_reader = verify_reader or make_reader(VERIFY_READER)
@@ -210,6 +223,8 @@ def evaluate_model(pipe_or_dir, *, n: int, seed: int = 0, glyph: bool = True, st
                 else:
                     frames, extra = sample(it.seed), {"verify_seed": it.seed, "verify_tried": 1}
                 extra["seconds"] = time.perf_counter() - t0
+                if still is not None:
+                    extra["first_mae"] = frame_mae(frames[0], still)
                 futures.append((pool.submit(_score_generated, it, np.asarray(frames), templates, size, num_frames, fps), extra))
                 bar.advance(task)
         results = []

@@ -14,7 +14,8 @@ import numpy as np
 
 from kinetype.eval.evalset import EvalItem
 from kinetype.eval.lookalikes import lookalike_map
-from kinetype.eval.measures import delta_e, dilate, erode, flicker, frame_ious, mask_iou, mean_colour, vote, word_scores
+from kinetype.eval.measures import (delta_e, dilate, erode, flicker, frame_ious, loop_seam, mask_iou, mean_colour, vote,
+                                     word_scores)
 from kinetype.eval.readers import Reader, Reading
 from kinetype.eval.regions import DEFAULT_FINDER, FINDERS, NEEDS_BOXES, RegionHints, find_text
 from kinetype.render.clip import Clip
@@ -106,5 +107,6 @@ def score_clip(item: EvalItem, frames: np.ndarray, reference: Clip, readers: Map
 
     # -- temporal stability -----------------------------------------------------------------------
     row["flicker"] = flicker(frames, reference.frames)
+    row["loop_seam"] = loop_seam(frames)
     row["thumb_frame"] = picks[len(picks) // 2] if picks else len(frames) // 2
     return row

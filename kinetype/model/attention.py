@@ -2,7 +2,9 @@
 
 - :class:`SpatialTransformer` — per frame: self-attention over pixels; cross-attention to the
   **static** caption; a second cross-attention to the **word** caption whose output passes a
-  zero-initialised projection (KineTy Sec. 4.3, its "zero convolution" branch).
+  zero-initialised projection (KineTy Sec. 4.3, its "zero convolution" branch); optionally a third,
+  to a given **design**'s context tokens, scaled by tanh of a gate that starts at zero
+  (DynamiCrafter's gated dual cross-attention, :mod:`kinetype.model.frames`).
 - :class:`TemporalTransformer` — per pixel: self-attention across frames with a sinusoidal frame
   position encoding; cross-attention to the **dynamic** caption (KineTy Sec. 4.2); zero-initialised
   output projection, so a freshly added temporal layer is the identity and the video model starts
@@ -111,7 +113,8 @@ def zero_(layer: nn.Linear) -> nn.Linear:
 class SpatialTransformer(nn.Module):
     """Per-frame transformer on (B*T, C, H, W): self-attn, static cross-attn (+ zero-init word cross-attn), FF."""
 
-    def __init__(self, channels: int, heads: int, context_dim: int, groups: int, ff_mult: int = 4):
+    def __init__(self, channels: int, heads: int, context_dim: int, groups: int, ff_mult: int = 4,
+                 design: bool = False):
         super().__init__()
         self.norm = nn.GroupNorm(groups, channels, eps=1e-6)
         self.proj_in = nn.Linear(channels, channels)
@@ -121,13 +124,23 @@ class SpatialTransformer(nn.Module):
         self.static_attn = Attention(channels, heads, context_dim)
         self.word_attn = Attention(channels, heads, context_dim)
         self.word_out = zero_(nn.Linear(channels, channels))  # KineTy's zero-convolution branch
+        if design:
+            self.add_design(context_dim)
         self.norm3 = nn.LayerNorm(channels)
         self.ff = FeedForward(channels, ff_mult)
         self.proj_out = nn.Linear(channels, channels)
         # A list while the self-attention maps are recorded (kinetype.model.losses.recorded_self_attention).
         self.map_sink: list[torch.Tensor] | None = None
 
-    def forward(self, x: torch.Tensor, frames: int, static: Caption, word: Caption | None = None) -> torch.Tensor:
+    def add_design(self, context_dim: int) -> None:
+        """The design cross-attention, its gate at zero: the layer's output is unchanged."""
+        channels, heads = self.proj_in.out_features, self.static_attn.heads
+        ref = self.proj_in.weight
+        self.design_attn = Attention(channels, heads, context_dim).to(ref.device, ref.dtype)
+        self.design_gate = nn.Parameter(torch.zeros((), device=ref.device, dtype=ref.dtype))
+
+    def forward(self, x: torch.Tensor, frames: int, static: Caption, word: Caption | None = None,
+                design=None) -> torch.Tensor:  # design: kinetype.model.frames.Design, tokens (B, Q, D)
         bt, c, hgt, wid = x.shape
         h = self.proj_in(self.norm(x).flatten(2).transpose(1, 2))  # (B*T, H*W, C)
         h = h + self.self_attn(self.norm1(h), map_sink=self.map_sink)
@@ -135,6 +148,10 @@ class SpatialTransformer(nn.Module):
         h = h + self.static_attn(hn, static[0], static[1], context_repeat=frames)
         if word is not None:  # video stage: word caption through the zero-initialised branch
             h = h + self.word_out(self.word_attn(hn, word[0], word[1], context_repeat=frames))
+        if design is not None and hasattr(self, "design_attn"):  # DynamiCrafter: tanh-gated, 0 at the start
+            out = self.design_attn(hn, design.tokens, None, context_repeat=frames)  # (B*T, H*W, C)
+            present = design.present.to(out.dtype).repeat_interleave(frames)[:, None, None]  # (B*T, 1, 1)
+            h = h + torch.tanh(self.design_gate).to(out.dtype) * present * out
         h = h + self.ff(self.norm3(h))
         return x + self.proj_out(h).transpose(1, 2).reshape(bt, c, hgt, wid)
 

@@ -78,6 +78,13 @@ class DenoiserConfig:
     norm_groups: int = 16
     ff_mult: int = 4
     glyph_channels: bool = True  # concatenate per-frame glyph masks (+ a presence flag) to the input
+    # Given frames (kinetype.model.frames): the clean latents of designs the clip passes through and a
+    # per-frame flag, concatenated to the input (animate a still, in-betweens, loops).
+    given_frames: bool = False
+    # ... and DynamiCrafter's context stream: the first given design through a query transformer of
+    # design_tokens tokens, attended by every spatial layer through a tanh gate that starts at 0.
+    design_context: bool = False
+    design_tokens: int = 16
     max_frames: int = 64  # temporal position encoding length
 
 
@@ -176,6 +183,9 @@ def model_problem(m: ModelConfig) -> Problem | None:
         lambda: groups("denoiser.norm_groups", d.norm_groups, d.channels, "channels"),
         lambda: whole("denoiser.ff_mult", d.ff_mult, 1, MAX_FF_MULT),
         lambda: whole("denoiser.max_frames", d.max_frames, 1, MAX_POSITIONS),
+        lambda: whole("denoiser.design_tokens", d.design_tokens, 1, MAX_POSITIONS),
+        lambda: None if d.given_frames or not d.design_context else Problem(
+            "denoiser.design_context", "false without denoiser.given_frames (it reads the given design)", d.design_context),
     ]
     for check in checks:
         if problem := check():

@@ -13,10 +13,13 @@ first output equals the image model's (tested).
 
 Glyph-layout conditioning (beyond KineTy): optional 2 extra input channels per frame, the glyph mask
 at latent resolution and a flag saying whether a mask is given, so one model works with and without.
+Given frames (DynamiCrafter's visual-detail stream, :mod:`kinetype.model.frames`): optional C + 1 more,
+the latents of the frames a clip must pass through and a flag per frame.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import NamedTuple
 
 import torch
@@ -28,6 +31,7 @@ from torch.utils.checkpoint import checkpoint
 
 from kinetype.model.attention import SpatialTransformer, TemporalTransformer
 from kinetype.model.config import DenoiserConfig
+from kinetype.model.frames import Design, DesignEncoder, Given, design_context, given_planes, widen_input
 from kinetype.model.text import Caption
 
 GLYPH_CHANNELS = 2  # mask coverage, mask-present flag
@@ -39,6 +43,7 @@ class Context(NamedTuple):
     static: Caption
     dynamic: Caption | None = None  # None: image mode
     word: Caption | None = None
+    design: Design | None = None  # the first given design's context tokens (design_context)
 
 
 class Layer(nn.Module):
@@ -48,7 +53,8 @@ class Layer(nn.Module):
         super().__init__()
         self.resnet = ResnetBlock2D(in_channels=in_ch, out_channels=out_ch, temb_channels=temb_dim, groups=cfg.norm_groups)
         heads = max(1, out_ch // cfg.head_dim)
-        self.spatial = SpatialTransformer(out_ch, heads, context_dim, cfg.norm_groups, cfg.ff_mult) if attention else None
+        self.spatial = (SpatialTransformer(out_ch, heads, context_dim, cfg.norm_groups, cfg.ff_mult, cfg.design_context)
+                        if attention else None)
         self.temporal = (TemporalTransformer(out_ch, heads, context_dim, cfg.norm_groups, cfg.max_frames, cfg.ff_mult)
                          if attention else None)
         self.checkpointing = False  # recompute activations in the backward pass (memory for time)
@@ -61,7 +67,7 @@ class Layer(nn.Module):
     def _forward(self, x, temb, frames: int, ctx: Context) -> torch.Tensor:
         x = self.resnet(x, temb)
         if self.spatial is not None:
-            x = self.spatial(x, frames, ctx.static, ctx.word)
+            x = self.spatial(x, frames, ctx.static, ctx.word, ctx.design)
         if self.temporal is not None and ctx.dynamic is not None:
             x = self.temporal(x, frames, ctx.dynamic)
         return x
@@ -125,8 +131,12 @@ class Denoiser(nn.Module):
         # Time t in [0, 1] is embedded as 1000 t, the scale SD's sinusoidal embedding expects.
         self.t_proj = Timesteps(ch[0], flip_sin_to_cos=True, downscale_freq_shift=0)
         self.t_embedder = TimestepEmbedding(ch[0], temb_dim)
-        in_ch = latent_channels + (GLYPH_CHANNELS if cfg.glyph_channels else 0)
+        # Input planes per frame: the noisy latent, the glyph layout, the given frames.
+        in_ch = latent_channels + (GLYPH_CHANNELS if cfg.glyph_channels else 0) + (
+            latent_channels + 1 if cfg.given_frames else 0)
         self.x_embedder = nn.Conv2d(in_ch, ch[0], 3, padding=1)
+        self.design_encoder = (DesignEncoder(latent_channels, context_dim, cfg.design_tokens)
+                               if cfg.design_context else None)
 
         common = dict(temb_dim=temb_dim, context_dim=context_dim, cfg=cfg)
         self.down = nn.ModuleList()
@@ -156,10 +166,28 @@ class Denoiser(nn.Module):
             if isinstance(m, Layer):
                 m.checkpointing = on
 
+    def add_given_frames(self, context: bool = False, tokens: int | None = None) -> None:
+        """Give a trained denoiser the given-frame planes (new input weights at zero) and, with
+        ``context``, the design context stream (gates at zero): its output is unchanged until it
+        trains with them."""
+        if not self.cfg.given_frames:
+            self.x_embedder = widen_input(self.x_embedder, self.latent_channels + 1)
+            self.cfg = replace(self.cfg, given_frames=True)
+        if context and not self.cfg.design_context:
+            self.cfg = replace(self.cfg, design_tokens=tokens or self.cfg.design_tokens)
+            ref = self.x_embedder.weight
+            self.design_encoder = DesignEncoder(self.latent_channels, self.context_dim,
+                                                self.cfg.design_tokens).to(ref.device, ref.dtype)
+            for m in self.modules():
+                if isinstance(m, SpatialTransformer):
+                    m.add_design(self.context_dim)
+            self.cfg = replace(self.cfg, design_context=True)
+
     def video_parameters(self) -> list[nn.Parameter]:
-        """Temporal transformers and the word branch: new in the video stage."""
+        """Temporal transformers, the word branch and the design context: new in the video stage."""
         return [p for name, p in self.named_parameters()
-                if ".temporal." in name or ".word_attn." in name or ".word_out." in name]
+                if ".temporal." in name or ".word_attn." in name or ".word_out." in name
+                or ".design_" in name or name.startswith("design_encoder.")]
 
     def forward(
         self,
@@ -168,6 +196,7 @@ class Denoiser(nn.Module):
         ctx: Context,
         glyph: torch.Tensor | None = None,  # (B, T, h, w) mask coverage, or None = no glyph layout
         glyph_present: torch.Tensor | None = None,  # (B,) 1 = use this sample's glyph, 0 = dropped
+        given: Given | None = None,  # frames the clip passes through, or None = none
     ) -> torch.Tensor:
         b, frames = x.shape[:2]
         if ctx.word is not None and ctx.dynamic is None:
@@ -175,6 +204,10 @@ class Denoiser(nn.Module):
         h = x.flatten(0, 1)  # (B*T, C, h, w)
         if self.cfg.glyph_channels:
             h = torch.cat([h, glyph_planes(glyph, glyph_present, h)], dim=1)
+        if self.cfg.given_frames:
+            h = torch.cat([h, given_planes(given, x.flatten(0, 1))], dim=1)
+        if self.design_encoder is not None:
+            ctx = ctx._replace(design=design_context(self.design_encoder, given, b, x))
         temb = self.t_embedder(self.t_proj(t * 1000.0).to(x.dtype))  # (B, D)
         temb = temb.repeat_interleave(frames, dim=0)  # (B*T, D)
 

@@ -50,6 +50,11 @@ class LossConfig:
     text_motion_weight: float = 0.0  # DEMO's text-motion loss (video stage); 0 = off; DEMO trains with 0.1
     uncond_prob: float = 0.1  # all captions dropped together: classifier-free guidance
     glyph_drop_prob: float = 0.3  # glyph-layout channels dropped: one model with and without them
+    # A denoiser with given frames (kinetype.model.frames), video stage: the share of clips trained
+    # with their first frame given (animate a still), and with the first and last (in-betweens,
+    # loops); the rest are trained without, so one model also makes clips from text alone.
+    given_first_prob: float = 0.3
+    given_ends_prob: float = 0.2
 
 
 def dilate(masks: torch.Tensor, radius: int) -> torch.Tensor:

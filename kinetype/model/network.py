@@ -15,6 +15,7 @@ from torch import nn
 
 from kinetype.model.config import ModelConfig
 from kinetype.model.denoiser import Context, Denoiser
+from kinetype.model.frames import Given
 from kinetype.model.text import Tokens, build_text_encoder, encode_all
 
 
@@ -48,8 +49,14 @@ class KineTyNet(nn.Module):
         self.text_encoder.add_motion_encoder()
         self.cfg = replace(self.cfg, text=self.text_encoder.cfg)
 
-    def denoise(self, x, t, ctx: Context, glyph=None, glyph_present=None) -> torch.Tensor:
-        return self.denoiser(x, t, ctx, glyph, glyph_present)
+    def add_given_frames(self, context: bool = False, tokens: int | None = None) -> None:
+        """The given-frame planes (and with ``context`` the design context stream) added to a model
+        without them (zero weights and gates: unchanged output)."""
+        self.denoiser.add_given_frames(context, tokens)
+        self.cfg = replace(self.cfg, denoiser=self.denoiser.cfg)
+
+    def denoise(self, x, t, ctx: Context, glyph=None, glyph_present=None, given: Given | None = None) -> torch.Tensor:
+        return self.denoiser(x, t, ctx, glyph, glyph_present, given)
 
     def forward(
         self,
@@ -60,8 +67,9 @@ class KineTyNet(nn.Module):
         word: Tokens | None = None,
         glyph: torch.Tensor | None = None,  # (B, T, h, w)
         glyph_present: torch.Tensor | None = None,  # (B,)
+        given: Given | None = None,  # latents (B, T, C, h, w) and flags (B, T) of the given frames
     ) -> torch.Tensor:
-        return self.denoiser(x, t, self.encode(static, dynamic, word), glyph, glyph_present)
+        return self.denoiser(x, t, self.encode(static, dynamic, word), glyph, glyph_present, given)
 
     def video_parameters(self) -> list[nn.Parameter]:
         """What only the video stage trains: the temporal layers, the word branch, the motion encoder."""

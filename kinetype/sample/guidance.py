@@ -8,6 +8,7 @@ from typing import Callable
 import torch
 
 from kinetype.model.errors import ModelError
+from kinetype.model.frames import Given
 from kinetype.model.noise import NoiseConfig, draw_noise
 from kinetype.model.objective import predict_x0_eps
 from kinetype.sample.mitigate import mitigated
@@ -34,11 +35,12 @@ def sample_latents(
     denoise_fn: Callable | None = None,  # net.denoise or a compiled copy of it (Pipeline.compile)
     mg: float | None = None,  # mitigating-gradient scale (0 = off); None: MG_SCALE_DEFAULT
     noise: NoiseConfig | None = None,  # the prior the model was trained with; None: independent
+    given: Given | None = None,  # frames the clip passes through (kinetype.model.frames), or None
 ) -> torch.Tensor:
     """Latents (B, T, C, h, w) for the captions; the same seed gives the same latents.
 
     The unconditional branch blanks all three captions (as in training's caption drop) and keeps
-    the glyph layout, which is a structural input rather than a prompt. Everything the steps share
+    the glyph layout and the given frames, which are structural inputs rather than prompts. Everything the steps share
     (captions encoded, glyph layout, initial noise) goes to the device before the first step; a
     step copies nothing to the device and reads nothing back. ``mg`` > 0 adds mitigating-gradient
     guidance to every step (one backward pass through the network each).
@@ -57,10 +59,12 @@ def sample_latents(
     ctx = net.encode(tokens(static), tokens(dynamic), tokens(word))
     network = denoise_fn or net.denoise
     g = None if glyph is None else glyph.to(device).repeat(reps, 1, 1, 1)
+    frames = None if given is None else Given(given.latents.to(device).repeat(reps, 1, 1, 1, 1),
+                                              given.flags.to(device).repeat(reps, 1))
 
     def denoise(x: torch.Tensor, t: float):
         tt = torch.full((b * reps,), t, device=device)
-        out = network(x.repeat(reps, 1, 1, 1, 1), tt, ctx, g).float()
+        out = network(x.repeat(reps, 1, 1, 1, 1), tt, ctx, g, None, frames).float()
         if guided:
             cond, uncond = out.chunk(2)
             out = uncond + guidance * (cond - uncond)

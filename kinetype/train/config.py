@@ -322,8 +322,11 @@ def validate(cfg: TrainConfig, where: str = "", builds: bool = True) -> TrainCon
     # A power EMA's width has an upper bound: sqrt(1/12) ~ 0.289 is a plain running mean.
     need(0 < o.ema_std < 0.28, "optim.ema_std", "in (0, 0.28)")
     need(all(0 <= b < 1 for b in o.betas), "optim.betas", "two numbers in [0, 1)")
-    for name in ("loss.uncond_prob", "loss.glyph_drop_prob", "loss.glyph_max_t", "model.autoencoder.mask_drop_prob"):
+    for name in ("loss.uncond_prob", "loss.glyph_drop_prob", "loss.glyph_max_t", "model.autoencoder.mask_drop_prob",
+                 "loss.given_first_prob", "loss.given_ends_prob"):
         need(0 <= get(name) <= 1, name, "in [0, 1]")
+    need(cfg.loss.given_first_prob + cfg.loss.given_ends_prob <= 1, "loss.given_ends_prob",
+         f"at most 1 - loss.given_first_prob ({1 - cfg.loss.given_first_prob:g}): they are shares of the clips")
     if problem := model_problem(m):  # sizes, lists that fit together, group counts that divide
         raise TrainingError(f"{prefix}model.{problem}")
     need(d.size_px % (2 ** (len(m.denoiser.channels) - 1) * m.autoencoder.downsample_factor) == 0, "data.size_px",

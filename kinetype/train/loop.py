@@ -27,6 +27,7 @@ from kinetype.fsutil import atomic_folder, atomic_write_bytes
 from kinetype.media import contact_sheet, encode_png, write_video
 from kinetype.model.autoencoder import resize_masks
 from kinetype.model.errors import TrainingError
+from kinetype.model.frames import draw_given
 from kinetype.model.losses import (denoising_loss, glyph_loss, motion_loss, pooled_token, recorded_motion_attention,
                                    recorded_self_attention, self_attention_smoothness, text_motion_loss)
 from kinetype.model.noise import draw_noise
@@ -220,8 +221,11 @@ def train(
                         present = (torch.rand(b, generator=gen, device=d.device) >= lc.glyph_drop_prob).float()
                         glyph = resize_masks(batch["mask"], x0.shape[-2:])  # (B, T, h, w)
                         video = cfg.stage == "video"
+                        # Given frames (animate, in-betweens, loops): the clip's own clean frames.
+                        given = (draw_given(x0, gen, lc.given_first_prob, lc.given_ends_prob)
+                                 if video and net.denoiser.cfg.given_frames else None)
                         out = forward(x_t, t, tokens["static"], tokens["dynamic"] if video else None,
-                                      tokens["word"] if video else None, glyph, present)
+                                      tokens["word"] if video else None, glyph, present, given)
                         # Losses: denoising, glyph (KineTy), motion (DEMO).
                         terms = {"denoise": denoising_loss(out, target(x0, eps, t, obj))}
                         loss = terms["denoise"]

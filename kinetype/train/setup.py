@@ -39,11 +39,15 @@ def resolve_model(cfg: TrainConfig) -> TrainConfig:
             folder = read_model_folder(cfg.init)
             cfg.model.autoencoder.path = str(folder.path / "autoencoder")
             if folder.has_denoiser:
-                # The folder's architecture, plus a motion encoder where the run asks for one (added
-                # as a copy of the content encoder by build_models).
-                wants_motion = cfg.model.text.motion_encoder
+                # The folder's architecture, plus a motion encoder (added as a copy of the content
+                # encoder) and the given-frame planes (zero weights) where the run asks for them.
+                wants_motion, wants = cfg.model.text.motion_encoder, cfg.model.denoiser
                 cfg.model.text, cfg.model.denoiser = folder.model.text, folder.model.denoiser
                 cfg.model.text = replace(cfg.model.text, motion_encoder=cfg.model.text.motion_encoder or wants_motion)
+                d = cfg.model.denoiser
+                cfg.model.denoiser = replace(d, given_frames=d.given_frames or wants.given_frames,
+                                             design_context=d.design_context or wants.design_context,
+                                             design_tokens=d.design_tokens if d.design_context else wants.design_tokens)
                 cfg.model.objective = folder.model.objective
         if cfg.model.autoencoder.path:  # the folder's architecture wins over the preset's
             ae_dir = Path(cfg.model.autoencoder.path)
@@ -110,6 +114,8 @@ def build_models(cfg: TrainConfig) -> tuple[Autoencoder, KineTyNet | None]:
             net = load_network(read_model_folder(cfg.init)).train()
             if cfg.model.text.motion_encoder and net.text_encoder.motion is None:
                 net.add_motion_encoder()
+            if cfg.model.denoiser.given_frames:
+                net.add_given_frames(cfg.model.denoiser.design_context, cfg.model.denoiser.design_tokens)
             return autoencoder, net
         return autoencoder, KineTyNet(cfg.model)
     except ModelError as e:
@@ -117,8 +123,12 @@ def build_models(cfg: TrainConfig) -> tuple[Autoencoder, KineTyNet | None]:
 
 
 def choose_trainable(net: KineTyNet, cfg: TrainConfig) -> None:
-    """Image stage: everything but the video layers; video stage: all, or only the video layers."""
+    """Image stage: everything but the video layers; video stage: all, or only the video layers
+    (and, with given frames, the input convolution that reads them: with ``video_trains = "video"``
+    their zero-initialised weights would stay zero)."""
     video_params = {id(p) for p in net.video_parameters()}
+    if cfg.stage == "video" and net.denoiser.cfg.given_frames:
+        video_params |= {id(p) for p in net.denoiser.x_embedder.parameters()}
     for p in net.denoiser.parameters():
         if cfg.stage == "image":
             p.requires_grad_(id(p) not in video_params)
