@@ -262,6 +262,12 @@ def export(
 
 ModelDir = Annotated[Optional[Path], typer.Option("--model", help="Pipeline folder (default: the bundled model, inside the package: kinetype/assets/model).")]
 MgScale = Annotated[Optional[float], typer.Option("--mg", help="Mitigating-gradient guidance (HARIVO): pulls consecutive frames together, strongest near noise; 0 = off, useful up to about 0.5. Default: MG_SCALE_DEFAULT in kinetype/sample/settings.py.")]
+Motion = Annotated[Optional[str], typer.Option("--motion", help="Motion phrase, matched to the templates (e.g. 'bounce in').")]
+ClipOut = Annotated[Optional[Path], typer.Option("--out", help="Output .mp4, .gif or .png (contact sheet). Default: WORD-motion.mp4 here, never overwriting a file.")]
+TemplateId = Annotated[Optional[str], typer.Option("--template", help="Template id instead of a motion phrase.")]
+Sampler = Annotated[str, typer.Option("--sampler", help=f"One of {', '.join(SAMPLER_NAMES)}.")]
+Steps = Annotated[int, typer.Option("--steps", help="Sampling steps.")]
+Guidance = Annotated[float, typer.Option("--guidance", help="Classifier-free guidance scale (1 = none).")]
 Loop = Annotated[bool, typer.Option("--loop", help="The last frame leads back into the first (a model trained with given frames).")]
 Verify = Annotated[int, typer.Option("--verify", help="Sample up to N seeds (from --seed on) and keep the first whose word PP-OCR reads correctly, else the best read; 1 = no check.")]
 
@@ -295,14 +301,14 @@ def train(
 @user_errors
 def generate(
     word: Annotated[str, typer.Argument(help="1-12 letters A-Z, a-z.")],
-    motion: Annotated[Optional[str], typer.Option("--motion", help="Motion phrase, matched to the templates (e.g. 'bounce in').")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Output .mp4, .gif or .png (contact sheet). Default: WORD-motion.mp4 here, never overwriting a file.")] = None,
+    motion: Motion = None,
+    out: ClipOut = None,
     style: Annotated[Optional[str], typer.Option("--style", help="Appearance phrase; replaces the template's static caption.")] = None,
-    template: Annotated[Optional[str], typer.Option("--template", help="Template id instead of a motion phrase.")] = None,
+    template: TemplateId = None,
     model: ModelDir = None,
-    sampler: Annotated[str, typer.Option("--sampler", help=f"One of {', '.join(SAMPLER_NAMES)}.")] = SamplingSettings.sampler,
-    steps: Annotated[int, typer.Option("--steps", help="Sampling steps.")] = SamplingSettings.steps,
-    guidance: Annotated[float, typer.Option("--guidance", help="Classifier-free guidance scale (1 = none).")] = SamplingSettings.guidance,
+    sampler: Sampler = SamplingSettings.sampler,
+    steps: Steps = SamplingSettings.steps,
+    guidance: Guidance = SamplingSettings.guidance,
     seed: Seed = 0,
     no_glyph: Annotated[bool, typer.Option("--no-glyph", help="Do not give the model the engine's glyph layout.")] = False,
     frames: Annotated[Optional[int], typer.Option("--frames", help="Frames (default: the model's).")] = None,
@@ -324,16 +330,16 @@ def generate(
 @user_errors
 def animate(
     image: Annotated[Path, typer.Argument(help="The design to animate (PNG, JPEG...): the clip starts from it.")],
-    motion: Annotated[Optional[str], typer.Option("--motion", help="Motion phrase, matched to the templates (e.g. 'bounce in').")] = None,
+    motion: Motion = None,
     word: Annotated[Optional[str], typer.Option("--word", help="The design's word (default: read from it by PP-OCR).")] = None,
     to: Annotated[Optional[Path], typer.Option("--to", help="A second design the clip ends on: the frames between are filled in.")] = None,
     loop: Loop = False,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Output .mp4, .gif or .png (contact sheet). Default: WORD-motion.mp4 here, never overwriting a file.")] = None,
-    template: Annotated[Optional[str], typer.Option("--template", help="Template id instead of a motion phrase.")] = None,
+    out: ClipOut = None,
+    template: TemplateId = None,
     model: ModelDir = None,
-    sampler: Annotated[str, typer.Option("--sampler", help=f"One of {', '.join(SAMPLER_NAMES)}.")] = SamplingSettings.sampler,
-    steps: Annotated[int, typer.Option("--steps", help="Sampling steps.")] = SamplingSettings.steps,
-    guidance: Annotated[float, typer.Option("--guidance", help="Classifier-free guidance scale (1 = none).")] = SamplingSettings.guidance,
+    sampler: Sampler = SamplingSettings.sampler,
+    steps: Steps = SamplingSettings.steps,
+    guidance: Guidance = SamplingSettings.guidance,
     seed: Seed = 0,
     templates: TemplatesDir = None,
 ):
@@ -390,7 +396,7 @@ def eval_model(
     n: EvalN = 100,
     no_glyph: Annotated[bool, typer.Option("--no-glyph", help="Do not give the model the engine's glyph layout.")] = False,
     out: EvalOut = Path("eval/model"),
-    steps: Annotated[int, typer.Option("--steps", help="Sampling steps.")] = SamplingSettings.steps,
+    steps: Steps = SamplingSettings.steps,
     guidance: Annotated[float, typer.Option("--guidance", help="Classifier-free guidance scale.")] = SamplingSettings.guidance,
     seed: Seed = 0,
     reader: EvalReader = "ppocr",
