@@ -148,8 +148,9 @@ def animate(
         word = read_word(first, "IMAGE", read)
         echo(f"word read from {image}: {word}")
     named = out is not None
-    out = out if named else default_out(word, motion, template_id)
-    check_output_file(out, "--out")
+    if not named:  # a named --out was checked with the other options
+        out = default_out(word, motion, template_id)
+        check_output_file(out, "--out")
     pipe = load_pipeline(folder)
     echo(match)
 
