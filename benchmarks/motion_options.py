@@ -1,13 +1,15 @@
 """Ways of making and steadying clips on trained models, side by side: mitigating-gradient guidance
 at several scales, generation checked by OCR, the noise prior (models trained on independent or
-correlated noise, and a model sampled from a prior it was not trained on), and given frames (clips
-from text, animated from the engine's first frame, looped). Each row is one `kinetype eval model`
+correlated noise, and a model sampled from a prior it was not trained on), given frames (clips
+from text, animated from the engine's first frame, looped), and longer clips (a model's own frames,
+4x as many from its keyframes by its interpolator, and as many sampled directly). Each row is one `kinetype eval model`
 run, through the same code (:func:`kinetype.eval.evaluate_model`) on the same eval items.
 
     python benchmarks/motion_options.py mg --model models/kinetype --scales 0,0.1,0.2,0.5 --n 20 --steps 15
     python benchmarks/motion_options.py verify --model models/kinetype --candidates 4 --n 20
     python benchmarks/motion_options.py noise --models RUN_A/pipeline,RUN_B/pipeline --priors mixed:0.5 --n 20
     python benchmarks/motion_options.py given --models models/kinetype,RUN/pipeline --n 20 --steps 15
+    python benchmarks/motion_options.py frames --model RUN/pipeline --n 20 --steps 15
 
 Prints option -> the equivalent command -> flicker (0-255, where the engine's reference is still),
 CIEDE2000 ΔE of the text and of the background against the caption's colours, word accuracy
@@ -80,6 +82,19 @@ def rows_to_run(args):
     if args.what == "verify":
         return [(f"--verify {k}", args.model, None, {"verify": k}) for k in sorted({1, args.candidates})]
     models = args.models or [args.model]
+    if args.what == "frames":  # the model's own clip, then --frames F from keyframes and sampled directly
+        from kinetype.errors import KinetypeError
+        from kinetype.pipeline import model_path, read_model_folder
+
+        folder = read_model_folder(model_path(args.model))
+        frames = args.frames or folder.interpolated_frames
+        if frames is None:
+            raise KinetypeError(f"{folder.path} has no interpolator: give --frames to compare direct sampling only")
+        name = args.model or "the bundled model"
+        rows = [(f"{name}, its {folder.num_frames} frames", args.model, None, {})]
+        if frames == folder.interpolated_frames:
+            rows.append((f"{frames} frames: keyframes + interpolation", args.model, None, {"frames": frames}))
+        return rows + [(f"{frames} frames sampled directly", args.model, None, {"frames": frames, "interpolate": False})]
     if args.what == "given":  # each model from text; those trained with given frames also animated and looped
         from kinetype.pipeline import model_path, read_model_folder
 
@@ -92,7 +107,10 @@ def rows_to_run(args):
 
 
 def command(args, model, extra: dict) -> str:
+    extra = dict(extra)
+    direct = extra.pop("interpolate", True) is False
     flags = " ".join(f"--{k} {v:g}" if isinstance(v, float) else f"--{k} {v}" for k, v in extra.items())
+    flags += " --direct" if direct else ""
     model = f" --model {model}" if model else ""
     return f"kinetype eval model{model} --n {args.n} --steps {args.steps} --seed {args.seed} {flags}".rstrip()
 
@@ -104,16 +122,19 @@ def cell(report: EvalReport, key: str, fmt: str) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=("mg", "verify", "noise", "given"),
+    ap.add_argument("what", choices=("mg", "verify", "noise", "given", "frames"),
                     help="mg: --mg at each of --scales; verify: --verify 1 and N; noise: each of --models, "
                          "then the first sampled from each of --priors; given: each of --models from text, "
-                         "and (trained with given frames) animating the first frame and looped")
+                         "and (trained with given frames) animating the first frame and looped; frames: "
+                         "--model's own clip, --frames from its keyframes by its interpolator, and sampled directly")
     ap.add_argument("--model", type=Path, default=None, help="pipeline folder (default: the bundled model)")
     ap.add_argument("--models", type=lambda t: [Path(p) for p in t.split(",") if p], default=[],
                     help="noise, given: pipeline folders, comma-separated (e.g. the same run with each prior or loss)")
     ap.add_argument("--priors", type=prior_list, default=[],
                     help="noise: KIND:CORRELATION priors to sample the first model from, comma-separated")
     ap.add_argument("--scales", type=number_list, default=[0.0, 0.1, 0.2, 0.5], help="mg scales, comma-separated")
+    ap.add_argument("--frames", type=int, default=None,
+                    help="frames: frames per clip (default: the interpolator's, (n+1) x the model's)")
     ap.add_argument("--candidates", type=int, default=4, help="verify: N of --verify N (compared with 1)")
     ap.add_argument("--n", type=int, default=20, help="eval clips per option")
     ap.add_argument("--steps", type=int, default=15, help="sampling steps")

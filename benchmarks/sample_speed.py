@@ -7,6 +7,8 @@ and `kinetype generate`'s two costs before and after issue 11.
     python benchmarks/sample_speed.py --preset cpu --model models/kinetype   # a trained model folder
     python benchmarks/sample_speed.py --table generate-before-after --steps 15   # issue 11 (needs a model)
     python benchmarks/sample_speed.py --table flops --estimate H200 --mfu 0.3    # FLOPs; GPU times estimated
+    python benchmarks/sample_speed.py --table frames --model RUN/pipeline --steps 15   # longer clips: keyframes +
+                                                  # interpolation against sampling every frame (a folder with an interpolator)
 
 Random weights unless --model (speed does not depend on them); glyph layout on; the decode through
 the autoencoder is included in s/clip. FLOPs per solver step: the denoiser's forward on the guided
@@ -254,6 +256,43 @@ def generate_before_after(steps: int, guidance: float, repeats: int, model: str 
               f"{(ro + so) / (rn + sn):>7.2f}x{differ:>12d}")
 
 
+def frames_table(args) -> None:
+    """Seconds per clip of a model folder with an interpolator: its own clip, (n + 1) x the frames from its
+    keyframes by the interpolator, and as many frames sampled directly; each the median of --repeats, side
+    by side, glyph layout from the engine's masks of one template."""
+    from kinetype.pipeline import Pipeline, read_model_folder
+    from kinetype.render import render_clip
+    from kinetype.render.templates import get_template, load_templates
+
+    if not args.model:
+        sys.exit("error: --table frames needs --model, a pipeline folder with an interpolator")
+    folder = read_model_folder(args.model)
+    if folder.interpolator is None:
+        sys.exit(f"error: {args.model} has no interpolator (train one with `kinetype train --stage interpolation`)")
+    pipe = Pipeline.from_folder(folder)
+    template = get_template(load_templates(), "drop-bounce-in-ltr")
+    many = folder.interpolated_frames
+    rows = []
+    for label, frames, interpolate in ((f"its own {folder.num_frames} frames", folder.num_frames, True),
+                                       (f"{many} frames: keyframes + interpolation", many, True),
+                                       (f"{many} frames sampled directly", many, False)):
+        clip = folder.clip(frames)  # the same seconds: 4x the frames play at 4x the fps
+        ref = render_clip(template, "Hello", 0, size=clip.size, num_frames=clip.frames, fps=clip.fps, pixels=False)
+        masks = ref.text_mask[None].astype(np.float32)
+        times = []
+        for r in range(args.repeats + 1):  # the first is a warm-up
+            t0 = time.perf_counter()
+            pipe([ref.captions.static], [ref.captions.dynamic], [ref.captions.word], masks, num_frames=frames,
+                 steps=args.steps, guidance=args.guidance, seed=r, interpolate=interpolate)
+            times.append(time.perf_counter() - t0)
+        rows.append((label, float(np.median(times[1:]))))
+    print(f"{args.model}: s/clip, {args.steps} steps, guidance {args.guidance:g}, median of {args.repeats} "
+          f"({'cuda' if torch.cuda.is_available() else 'cpu'}, {torch.get_num_threads()} threads)")
+    base = rows[-1][1]
+    for label, sec in rows:
+        print(f"  {label:<40} {sec:7.2f} s   {sec / base:5.2f}x the direct")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", default="small" if torch.cuda.is_available() else "tiny")
@@ -261,12 +300,14 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=25)
     ap.add_argument("--guidance", type=float, default=3.0)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--table", choices=("samplers", "flops", "generate-before-after"), default="samplers")
+    ap.add_argument("--table", choices=("samplers", "flops", "generate-before-after", "frames"), default="samplers")
     ap.add_argument("--estimate", default=None, help="with --table flops: a GPU name (H200...) to estimate times for")
     ap.add_argument("--mfu", type=float, default=0.3, help="the MFU assumed by --estimate")
     args = ap.parse_args()
     if args.table == "flops":
         flops_table(args)
+    elif args.table == "frames":
+        frames_table(args)
     elif args.table == "generate-before-after":
         generate_before_after(args.steps, args.guidance, args.repeats, args.model)
     else:

@@ -268,7 +268,7 @@ TemplateId = Annotated[Optional[str], typer.Option("--template", help="Template 
 Sampler = Annotated[str, typer.Option("--sampler", help=f"One of {', '.join(SAMPLER_NAMES)}.")]
 Steps = Annotated[int, typer.Option("--steps", help="Sampling steps.")]
 Guidance = Annotated[float, typer.Option("--guidance", help="Classifier-free guidance scale (1 = none).")]
-Loop = Annotated[bool, typer.Option("--loop", help="The last frame leads back into the first (a model trained with given frames).")]
+Loop = Annotated[bool, typer.Option("--loop", help="The last frame leads back into the first (a model trained with given frames, or any model's interpolated --frames).")]
 Verify = Annotated[int, typer.Option("--verify", help="Sample up to N seeds (from --seed on) and keep the first whose word PP-OCR reads correctly, else the best read; 1 = no check.")]
 
 
@@ -276,7 +276,7 @@ Verify = Annotated[int, typer.Option("--verify", help="Sample up to N seeds (fro
 @user_errors
 def train(
     shards: Annotated[Optional[str], typer.Option("--shards", help="Shard folder or glob from `kinetype render` ('synthetic': built-in test clips).")] = "shards",
-    stage: Annotated[Optional[str], typer.Option("--stage", help="Only this stage: autoencoder, image (single frames, static captions) or video. Default: all three in turn.")] = None,
+    stage: Annotated[Optional[str], typer.Option("--stage", help="Only this stage: autoencoder, image (single frames, static captions), video, or interpolation (a keyframe interpolator for --frames 4x the model's, from shards at 4x its fps). Default: the first three in turn.")] = None,
     preset: Annotated[Optional[str], typer.Option("--preset", help="cpu (this machine, the bundled model), tiny (tests), small (one GPU), base (several GPUs), paper. Default: small with CUDA, else cpu.")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Run folder of one --stage, or the root of the three stage folders. Default: runs/kinetype.")] = None,
     config: Annotated[Optional[Path], typer.Option("--config", help="TOML file overriding the preset ([data], [optim], [loss], [model.denoiser], [stages.video.optim]...).")] = None,
@@ -311,7 +311,7 @@ def generate(
     guidance: Guidance = SamplingSettings.guidance,
     seed: Seed = 0,
     no_glyph: Annotated[bool, typer.Option("--no-glyph", help="Do not give the model the engine's glyph layout.")] = False,
-    frames: Annotated[Optional[int], typer.Option("--frames", help="Frames (default: the model's).")] = None,
+    frames: Annotated[Optional[int], typer.Option("--frames", help="Frames (default: the model's). With an interpolator, (n+1) x the model's are made from its keyframes, at (n+1) x its fps.")] = None,
     fps: Annotated[Optional[int], typer.Option("--fps", help="Frames per second (default: the model's).")] = None,
     templates: TemplatesDir = None,
     mg: MgScale = None,
@@ -405,13 +405,16 @@ def eval_model(
     mg: MgScale = None,
     verify: Verify = 1,
     given: Annotated[str, typer.Option("--given", help="none; first: animate the reference's first frame (scored by first_mae); loop: every clip a loop (a model trained with given frames).")] = "none",
+    frames: Annotated[Optional[int], typer.Option("--frames", help="Frames per clip over the model's own duration (default: the model's); with an interpolator, (n+1) x the model's are interpolated from its keyframes.")] = None,
+    direct: Annotated[bool, typer.Option("--direct", help="With --frames: sample every frame with the denoiser, not from keyframes by the interpolator.")] = False,
 ):
     """Generate the eval set with a model and score the clips against the engine's reference renders."""
     from kinetype.eval import evaluate_model
 
     started = time.perf_counter()
     evaluate_model(model, n=n, seed=seed, glyph=not no_glyph, steps=steps, guidance=guidance, readers=reader,
-                   workers=workers, out=out, progress=not quiet, mg=mg, verify=verify, given=given)
+                   workers=workers, out=out, progress=not quiet, mg=mg, verify=verify, given=given, frames=frames,
+                   interpolate=not direct)
     wrote_report(out, started)
 
 

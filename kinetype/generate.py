@@ -152,8 +152,11 @@ def generate(
 ) -> Path:
     """Generate one clip and write it to ``out`` (default: ``WORD-motion.mp4`` here, never overwriting).
 
-    ``loop``: the last frame leads back into the first (a model trained with given frames; see
-    :class:`kinetype.pipeline.Pipeline`).
+    ``loop``: the last frame leads back into the first (a model trained with given frames, or any
+    model's interpolated clip; see :class:`kinetype.pipeline.Pipeline`).
+
+    ``num_frames``: with a model that has an interpolator, its frame count ((n + 1) x the model's) is
+    made from the model's keyframes by interpolation, at (n + 1) x its fps.
 
     ``mg``: mitigating-gradient scale (None: :data:`kinetype.sample.settings.MG_SCALE_DEFAULT`).
     ``verify``: sample up to this many seeds from ``seed`` on and keep the first PP-OCR reads
@@ -177,11 +180,15 @@ def generate(
     # The model's configs (no weights): a missing or corrupt model, or frames it cannot make, fail
     # here in one line, before the weights are loaded or the reference is rendered.
     folder = read_model_folder(model_path(model))
-    if loop:
+    interpolated = num_frames is not None and num_frames == folder.interpolated_frames
+    if loop and not interpolated:
         check_given_frames(folder, "--loop")
     clip_settings = folder.clip(num_frames, fps)
     pipe = load_pipeline(folder)
     echo(match)
+    if interpolated:
+        n = folder.interpolator.inbetweens
+        echo(f"{num_frames} frames: the model's {folder.num_frames} keyframes, {n} interpolated after each")
 
     frames, fps = clip_settings.frames, clip_settings.fps
     # The engine's render of the same template, word and seed gives the prompt and the glyph layout;

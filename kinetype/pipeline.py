@@ -6,6 +6,9 @@
         text_encoder/             byte encoder: config.json + model.safetensors;
                                   CLIP: transformers CLIPTextModel + tokenizer files
         denoiser/                 config.json + model.safetensors
+        interpolator/             optional: the keyframe interpolation model (kinetype.model.interpolation),
+                                  config.json + model.safetensors; it makes (inbetweens + 1) x num_frames
+                                  frames at (inbetweens + 1) x fps
 
 :func:`read_model_folder` is the one reader of a folder's configs (``kinetype generate``, ``eval``
 and ``train --init`` all go through it): it checks the index and every config whole, each problem
@@ -31,7 +34,9 @@ from kinetype.jsonfile import read_json_object
 from kinetype.model.autoencoder import folder_config, resize_masks
 from kinetype.model.config import DenoiserConfig, ModelConfig, NoiseConfig, TextConfig, check_types, from_dict, model_problem
 from kinetype.model.errors import ModelError
+from kinetype.model.denoiser import Denoiser
 from kinetype.model.frames import Given, given
+from kinetype.model.interpolation import join, neighbours, split_masks
 from kinetype.model.glyph_vae import WEIGHTS as GLYPH_WEIGHTS
 from kinetype.model.objective import OBJECTIVES
 from kinetype.model.weights import check_header, digests, load_weights, save_weights, verify_digests, weight_files
@@ -53,7 +58,8 @@ TEXT_ENCODERS = ("byte", "clip")
 CLIP_MODEL_TYPES = ("clip_text_model", "clip")  # transformers' CLIPTextConfig, CLIPConfig
 # Component of a model setting -> its folder; the glyph autoencoder's config.json names two fields
 # its own way. Weights files each component reads (any other *.safetensors is refused).
-COMPONENT_DIRS = {"autoencoder": "autoencoder", "text": "text_encoder", "denoiser": "denoiser"}
+COMPONENT_DIRS = {"autoencoder": "autoencoder", "text": "text_encoder", "denoiser": "denoiser",
+                  "interpolator": "interpolator"}
 GLYPH_NAMES = {"block_out_channels": "channels", "norm_num_groups": "norm_groups"}
 KL_WEIGHTS = "diffusion_pytorch_model.safetensors"  # diffusers' name
 
@@ -69,13 +75,24 @@ class ModelFolder:
     size_px: int
     num_frames: int
     fps: int
+    interpolator: DenoiserConfig | None = None  # the keyframe interpolation model's, where the folder has one
+
+    @property
+    def interpolated_frames(self) -> int | None:
+        """The frames of an interpolated clip, (inbetweens + 1) x num_frames; None without an interpolator."""
+        return None if self.interpolator is None else (self.interpolator.inbetweens + 1) * self.num_frames
 
     def clip(self, frames: int | None = None, fps: int | None = None) -> ClipSettings:
         """The clips this model makes: its size, with ``frames`` and ``fps`` where given (else its
         own). Frames beyond what its denoiser holds are refused in one line naming ``--frames``:
-        read from the configs alone, before any weights are loaded or anything is rendered."""
+        read from the configs alone, before any weights are loaded or anything is rendered. With an
+        interpolator, its frame count is made by interpolation, played n + 1 times faster."""
+        if frames is not None and frames == self.interpolated_frames:
+            rate = self.fps * (self.interpolator.inbetweens + 1)
+            return ClipSettings(self.size_px, frames, rate if fps is None else fps)
         if frames is not None:
-            check_frames(frames, "--frames", most=self.model.denoiser.max_frames, why="the most this model makes")
+            also = f"; or {self.interpolated_frames} by interpolation" if self.interpolator is not None else ""
+            check_frames(frames, "--frames", most=self.model.denoiser.max_frames, why=f"the most this model makes{also}")
         return ClipSettings(self.size_px, self.num_frames if frames is None else frames,
                             self.fps if fps is None else fps)
 
@@ -139,6 +156,9 @@ def read_model_folder(path: str | Path) -> ModelFolder:
                 raise ModelError(f"{denoiser_file}: {key} must be {want} (what the {'autoencoder' if key == 'latent_channels' else 'text encoder'} "
                                  f"gives), got {got!r}")
         denoiser = _config(DenoiserConfig, denoiser_file, raw)
+    interpolator = None
+    if "interpolator" in components:
+        interpolator = _interpolator_config(path / "interpolator" / "config.json", autoencoder, text, text_kind)
     model = ModelConfig(autoencoder=autoencoder, text=text, denoiser=denoiser, objective=objective,
                         noise=_noise_prior(index, index_file))
     try:
@@ -158,7 +178,11 @@ def read_model_folder(path: str | Path) -> ModelFolder:
     if size_px % factor:
         raise ModelError(f"{index_file}: size_px must be a multiple of {factor} (the autoencoder's and the "
                          f"denoiser's downsampling), got {size_px}")
-    folder = ModelFolder(path, model, has_denoiser, stage, size_px, num_frames, fps)
+    if interpolator is not None and (interpolator.inbetweens + 1) * num_frames > MAX_FRAMES:
+        raise ModelError(f"{path / 'interpolator' / 'config.json'}: inbetweens must be at most "
+                         f"{MAX_FRAMES // num_frames - 1} ((inbetweens + 1) x num_frames frames at most {MAX_FRAMES}), "
+                         f"got {interpolator.inbetweens}")
+    folder = ModelFolder(path, model, has_denoiser, stage, size_px, num_frames, fps, interpolator)
     check_weight_shapes(folder)
     return folder
 
@@ -173,7 +197,26 @@ def _components(names: list[str], index_file: Path) -> list[str]:
             raise ModelError(f"{index_file}: components lists {name!r} twice")
     if ("denoiser" in names) != ("text_encoder" in names):
         raise ModelError(f"{index_file}: components must list denoiser and text_encoder together (got {names!r})")
+    if "interpolator" in names and "denoiser" not in names:
+        raise ModelError(f"{index_file}: components lists interpolator without the denoiser that makes its keyframes")
     return names
+
+
+def _interpolator_config(file: Path, autoencoder, text: TextConfig, text_kind: str) -> DenoiserConfig:
+    """The interpolation model's config, checked by the model's rules and named as its file."""
+    raw = read_json_object(file, ModelError)
+    for key, want in (("latent_channels", autoencoder.latent_channels),
+                      ("context_dim", text.width if text_kind == "byte" else None)):
+        got = raw.pop(key, want)
+        if want is not None and got != want:
+            raise ModelError(f"{file}: {key} must be {want} (what the other components give), got {got!r}")
+    cfg = _config(DenoiserConfig, file, raw)
+    if cfg.inbetweens < 1:
+        raise ModelError(f"{file}: inbetweens must be at least 1 (the frames it makes between two keyframes), "
+                         f"got {cfg.inbetweens!r}")
+    if problem := model_problem(ModelConfig(autoencoder=autoencoder, text=text, denoiser=cfg)):
+        raise ModelError(f"{file}: {problem.field.partition('.')[2]} must be {problem.rule} (got {problem.value!r})")
+    return cfg
 
 
 def _text_config(text_dir: Path, kind: str, index_file: Path) -> TextConfig:
@@ -212,9 +255,14 @@ def check_weight_shapes(folder: ModelFolder) -> None:
                     net = KineTyNet(m)
                     expected[folder.path / "text_encoder" / "model.safetensors"] = _shapes(net.text_encoder)
                     expected[folder.path / "denoiser" / "model.safetensors"] = _shapes(net.denoiser)
+                    if folder.interpolator is not None:
+                        expected[folder.path / "interpolator" / "model.safetensors"] = _shapes(
+                            Denoiser(folder.interpolator, m.autoencoder.latent_channels, net.text_encoder.dim))
                 else:  # CLIP's own files (shapes are the transformers config's); the denoiser's width is CLIP's
                     expected.update({f: None for f in weight_files(folder.path / "text_encoder")})
                     expected[folder.path / "denoiser" / "model.safetensors"] = None
+                    if folder.interpolator is not None:
+                        expected[folder.path / "interpolator" / "model.safetensors"] = None
     except (ValueError, RuntimeError, TypeError, IndexError, ZeroDivisionError) as e:  # a config torch cannot build
         raise ModelError(f"{folder.path}: the configs do not build a model ({' '.join(str(e).split())[:160]})") from None
     for file in weight_files(folder.path):
@@ -279,6 +327,12 @@ class Pipeline:
                         asdict(self.net.cfg.denoiser) | {"latent_channels": den.latent_channels, "context_dim": den.context_dim})
             save_weights(den.state_dict(), path / "denoiser" / "model.safetensors", dtype)
             components += ["text_encoder", "denoiser"]
+            if (inter := self.net.interpolator) is not None:
+                (path / "interpolator").mkdir(exist_ok=True)
+                _write_json(path / "interpolator" / "config.json",
+                            asdict(inter.cfg) | {"latent_channels": inter.latent_channels, "context_dim": inter.context_dim})
+                save_weights(inter.state_dict(), path / "interpolator" / "model.safetensors", dtype)
+                components.append("interpolator")
         _write_json(path / "model_index.json", {
             "format": FORMAT, "version": 1, "objective": self.objective, "noise": asdict(self.noise), "stage": self.stage,
             "text_encoder": None if self.net is None else self.net.cfg.text.kind,
@@ -321,13 +375,19 @@ class Pipeline:
         first: np.ndarray | None = None,  # (B, H, W, 3) uint8: the design the clip starts from (animate)
         last: np.ndarray | None = None,  # (B, H, W, 3) uint8: the design it ends on (in-betweens)
         loop: bool = False,  # end on the first frame again
+        interpolate: bool = True,  # with an interpolator, make its frame count from keyframes (False: directly)
     ) -> np.ndarray:
         """Frames (B, T, H, W, 3) uint8.  Same arguments and seed -> the same clip.
 
         ``first`` / ``last`` are given frames (:mod:`kinetype.model.frames`), for a model trained
         with them (``given_frames``); they are encoded with the glyph layout of their own frame.
         ``loop`` without ``first``: the clip is sampled, then sampled again from the same seed with
-        its own first frame's latents given at both ends (twice the time)."""
+        its own first frame's latents given at both ends (twice the time).
+
+        With an interpolator and ``num_frames`` = (n + 1) x the model's frames, the denoiser makes the
+        keyframes (every (n + 1)-th frame, with the glyph layout of those frames) and the interpolator
+        the n frames after each (:mod:`kinetype.model.interpolation`); ``loop`` then closes the last
+        gap onto the first keyframe, for any model. ``progress`` counts the steps of both passes."""
         if self.net is None:
             raise ModelError("this model has no denoiser (autoencoder stage only)")
         # The arguments, by the rules the CLI applies to its options, before any noise is drawn.
@@ -338,8 +398,14 @@ class Pipeline:
         if mg is not None:
             check_mg_scale(mg, "mg")
         random_seed(seed, "seed")
-        frames = check_frames(self.num_frames if num_frames is None else num_frames, "num_frames",
-                              most=self.net.cfg.denoiser.max_frames)
+        inter = self.net.interpolator
+        n = 0 if inter is None else inter.cfg.inbetweens
+        interp = interpolate and inter is not None and num_frames == (n + 1) * self.num_frames
+        frames = num_frames if interp else check_frames(self.num_frames if num_frames is None else num_frames,
+                                                        "num_frames", most=self.net.cfg.denoiser.max_frames)
+        if interp and last is not None:
+            raise KinetypeError(f"last: in-betweening two designs is made at the model's own {self.num_frames} frames, "
+                                f"not by interpolation to {frames}")
         masks = None
         if glyph_masks is not None:
             masks = np.asarray(glyph_masks)
@@ -348,27 +414,37 @@ class Pipeline:
                 raise KinetypeError(f"glyph_masks must be numbers of shape (clips, frames, height, width) = {want}, "
                                     f"got {masks.dtype} {masks.shape}")
             masks = torch.as_tensor(masks, dtype=torch.float32)
-        designs = self._designs(first, last, loop, b)
-        lat = self.size_px // self.autoencoder.factor
-        shape = (b, frames, self.autoencoder.cfg.latent_channels, lat, lat)
-        glyph = None
+        designs = self._designs(first, last, loop and not interp, b)
+        lat, c = self.size_px // self.autoencoder.factor, self.autoencoder.cfg.latent_channels
+        keys = frames // (n + 1) if interp else frames
+        glyph = gap_glyph = None
         if masks is not None and self.net.cfg.denoiser.glyph_channels:
             glyph = resize_masks(masks, (lat, lat))
+            if interp:
+                glyph, gap_glyph = split_masks(glyph, n)  # (B, K, h, w), (B, K, n, h, w)
+        key_masks = None if masks is None else masks[:, :: n + 1] if interp else masks
         video = self.stage == "video"
         # bf16 on CUDA (the solver's arithmetic stays float32: outputs are cast back in sample_latents).
         autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda")
         with autocast:
-            def run(cond: Given | None) -> torch.Tensor:  # (B, T, C, h, w)
+            def run(cond: Given | None) -> torch.Tensor:  # (B, K, C, h, w): all frames, or the keyframes
                 return sample_latents(
-                    self.net, shape, static, dynamic if video else None, word if video else None, glyph,
-                    objective=self.objective, sampler=sampler, steps=steps, guidance=guidance, seed=seed,
+                    self.net, (b, keys, c, lat, lat), static, dynamic if video else None, word if video else None,
+                    glyph, objective=self.objective, sampler=sampler, steps=steps, guidance=guidance, seed=seed,
                     progress=progress, denoise_fn=self.denoise_fn, mg=mg, noise=self.noise, given=cond,
                 )
 
-            cond = None if designs is None else self._given(designs, masks, frames, loop)
-            if loop and designs is None:
+            cond = None if designs is None else self._given(designs, key_masks, keys, loop and not interp)
+            if loop and designs is None and not interp:
                 cond = given(run(None)[:, 0], "ends", frames)
             latents = run(cond)
+            if interp:  # the n frames after each keyframe; MG is the keyframes' (their gaps are not frames)
+                gaps = sample_latents(
+                    self.net, (b, keys, n * c, lat, lat), static, dynamic, word, gap_glyph,
+                    objective=self.objective, sampler=sampler, steps=steps, guidance=guidance, seed=seed,
+                    progress=progress, mg=0.0, noise=self.noise, given=neighbours(latents, loop), interpolate=True,
+                )
+                latents = join(latents, gaps, n)  # (B, (n + 1) K, C, h, w)
             with torch.no_grad():
                 # A glyph-aware decoder draws the letter edges from the full-resolution layout.
                 x = self.autoencoder.decode(latents, None if masks is None else masks.to(self.device))
@@ -417,6 +493,9 @@ def load_network(folder: ModelFolder):
     """The caption encoder and denoiser of a checked folder, with its weights (float32)."""
     net = KineTyNet(folder.model)
     load_weights(net.denoiser, folder.path / "denoiser" / "model.safetensors")
+    if folder.interpolator is not None:
+        net.interpolator = Denoiser(folder.interpolator, net.denoiser.latent_channels, net.denoiser.context_dim)
+        load_weights(net.interpolator, folder.path / "interpolator" / "model.safetensors")
     if folder.model.text.kind == "byte":
         load_weights(net.text_encoder, folder.path / "text_encoder" / "model.safetensors")
     return net.eval()

@@ -46,9 +46,11 @@ def tiny_clip_folder(path: str | Path, hidden_size: int = 32, seed: int = 0) -> 
 
 
 def tiny_pipeline_folder(path: str | Path, *, seed: int = 0, num_frames: int = 4, objective: str = "flow",
-                         clip: Path | None = None, given_frames: bool = False) -> Path:
+                         clip: Path | None = None, given_frames: bool = False, inbetweens: int = 0) -> Path:
     """A random ``tiny`` pipeline; zero-initialised branches get small random weights so every
-    input (all three captions, the glyph layout, given frames where it has them) changes the output."""
+    input (all three captions, the glyph layout, given frames where it has them) changes the output.
+    ``inbetweens``: with an interpolator of that many frames per gap (keyframe planes and temporal
+    convolutions random too)."""
     import torch
 
     from kinetype.model import Autoencoder, KineTyNet
@@ -69,6 +71,13 @@ def tiny_pipeline_folder(path: str | Path, *, seed: int = 0, num_frames: int = 4
         if given_frames:
             net.add_given_frames()
             net.denoiser.x_embedder.weight[:, -(cfg.autoencoder.latent_channels + 1):].normal_(0, 0.1)
+        if inbetweens:
+            net.add_interpolator(inbetweens)
+            inter = net.interpolator
+            inter.x_embedder.weight[:, -inter.given_channels:].normal_(0, 0.1)
+            for name, p in inter.named_parameters():
+                if ".temporal_conv.conv." in name:
+                    p.normal_(0, 0.02)
     ae = Autoencoder(cfg.autoencoder)
     pipe = Pipeline(net.eval(), ae.eval(), objective=objective, stage="video", size_px=32, num_frames=num_frames, fps=8)
     return pipe.save_pretrained(path)

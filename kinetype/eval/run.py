@@ -23,7 +23,7 @@ from kinetype.errors import KinetypeError, random_seed, whole
 from kinetype.fsutil import check_output_dir
 from kinetype.eval.evalset import EvalItem, eval_items
 from kinetype.eval.measures import frame_mae
-from kinetype.render.settings import ClipSettings
+from kinetype.render.settings import ClipSettings, check_frames
 from kinetype.render.words import load_evalset
 from kinetype.eval.readers import make_reader, reader_available, reader_names
 from kinetype.eval.regions import DEFAULT_FINDER
@@ -160,7 +160,7 @@ def evaluate_model(pipe_or_dir, *, n: int, seed: int = 0, glyph: bool = True, st
                    guidance: float = SamplingSettings.guidance, workers: int | None = None, out: Path | None = None,
                    progress: bool = True, readers: str | Sequence[str] = "ppocr", sampler: str = SamplingSettings.sampler,
                    templates: Path | None = None, mg: float | None = None, verify: int = 1,
-                   given: str = "none") -> EvalReport:
+                   given: str = "none", frames: int | None = None, interpolate: bool = True) -> EvalReport:
     """Generate one clip per eval item with a pipeline (a ``Pipeline`` or its folder) and score it
     against the engine's reference render of the same (template, word, seed): legibility on the
     reference's at-rest frames, text-region IoU with its glyph masks, colour ΔE, flicker, and the
@@ -169,7 +169,11 @@ def evaluate_model(pipe_or_dir, *, n: int, seed: int = 0, glyph: bool = True, st
     correctly (:mod:`kinetype.eval.verify`); the time per clip then counts every candidate and its reading.
     ``given`` (a model trained with given frames, :mod:`kinetype.model.frames`): ``first`` animates
     the reference's own first frame (scored also by ``first_mae``, the first frame's distance from
-    it), ``loop`` makes each clip a loop (``generate --loop``); every clip gets ``loop_seam``."""
+    it), ``loop`` makes each clip a loop (``generate --loop``); every clip gets ``loop_seam``.
+    ``frames``: clips of that many frames over the model's own duration (the fps scaled alike): with
+    an interpolator and (n + 1) x the model's frames, its keyframes and the frames interpolated
+    between them (:mod:`kinetype.model.interpolation`), or (``interpolate`` False) every frame sampled
+    by the denoiser at once."""
     # Every argument, then the templates, then the model (the slow part): a typo costs no model load.
     SamplingSettings(sampler, steps, guidance)
     names = _check_args(n, out, readers, seed, workers)
@@ -178,6 +182,8 @@ def evaluate_model(pipe_or_dir, *, n: int, seed: int = 0, glyph: bool = True, st
         raise KinetypeError(f"--verify reads with {VERIFY_READER}: {why}")
     if given not in GIVEN:
         raise KinetypeError(f"--given must be one of {', '.join(GIVEN)}, got {given!r}")
+    if frames is not None:
+        check_frames(frames, "--frames")
     templates = Path(templates or default_templates())
     all_templates = load_templates(templates)
     items = eval_items(all_templates, n, seed)
@@ -190,7 +196,10 @@ def evaluate_model(pipe_or_dir, *, n: int, seed: int = 0, glyph: bool = True, st
     if given != "none" and not pipe.net.cfg.denoiser.given_frames:
         raise KinetypeError(f"--given {given}: the model was not trained with given frames")
     size, num_frames, fps = pipe.size_px, pipe.num_frames, pipe.fps
-    config = _config("model", n, seed, names, templates, model=str(pipe_or_dir) if isinstance(pipe_or_dir, (str, Path)) else "(in memory)", glyph=glyph, steps=steps, guidance=guidance, sampler=sampler, size=size, num_frames=num_frames, fps=fps, mg=mg, verify=verify, given=given)
+    if frames is not None:  # the same seconds of motion in more (or fewer) frames
+        num_frames, fps = frames, max(1, round(fps * frames / num_frames))
+    config = _config("model", n, seed, names, templates, model=str(pipe_or_dir) if isinstance(pipe_or_dir, (str, Path)) else "(in memory)", glyph=glyph, steps=steps, guidance=guidance, sampler=sampler, size=size, num_frames=num_frames, fps=fps, mg=mg, verify=verify, given=given,
+                     **({} if frames is None else {"interpolate": interpolate}))
     workers = max(1, min((workers or os.cpu_count() or 1), n))
     pool = _pool(workers, names)
     futures: list[tuple[Future, dict]] = []
@@ -211,7 +220,8 @@ def evaluate_model(pipe_or_dir, *, n: int, seed: int = 0, glyph: bool = True, st
                 def sample(s: int, caps=caps, masks=masks, still=still):  # (T, H, W, 3) uint8
                     return pipe([caps.static], [caps.dynamic], [caps.word], masks, num_frames=num_frames,
                                 sampler=sampler, steps=steps, guidance=guidance, seed=s, mg=mg,
-                                first=None if still is None else still[None], loop=given == "loop")[0]
+                                first=None if still is None else still[None], loop=given == "loop",
+                                interpolate=interpolate)[0]
 
                 if verify > 1:  # built once, outside the timing: a one-off cost, not a per-clip one
                     verify_reader = verify_reader or make_reader(VERIFY_READER)

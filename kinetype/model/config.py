@@ -86,6 +86,11 @@ class DenoiserConfig:
     design_context: bool = False
     design_tokens: int = 16
     max_frames: int = 64  # temporal position encoding length
+    # An interpolation model (FusionFrames; kinetype.model.interpolation) rather than a keyframe model:
+    # each of its frames is the gap after a keyframe, ``inbetweens`` latents stacked on channels, with
+    # the keyframes on either side as input planes. 0: a keyframe model.
+    inbetweens: int = 0
+    temporal_conv: bool = False  # a kernel-3 convolution across frames after each ResNet block (zero at start)
 
 
 @dataclass
@@ -129,6 +134,7 @@ MAX_FF_MULT = 16
 MAX_LATENT_CHANNELS = 64
 MAX_TOKENS = 4096  # caption bytes
 MAX_POSITIONS = 4096  # the denoiser's temporal position table (frames)
+MAX_INBETWEENS = 15  # latents an interpolation model predicts between two keyframes
 
 
 @dataclass(frozen=True)
@@ -186,6 +192,9 @@ def model_problem(m: ModelConfig) -> Problem | None:
         lambda: whole("denoiser.design_tokens", d.design_tokens, 1, MAX_POSITIONS),
         lambda: None if d.given_frames or not d.design_context else Problem(
             "denoiser.design_context", "false without denoiser.given_frames (it reads the given design)", d.design_context),
+        lambda: whole("denoiser.inbetweens", d.inbetweens, 0, MAX_INBETWEENS),
+        lambda: None if not (d.inbetweens and d.given_frames) else Problem(
+            "denoiser.given_frames", "false in an interpolation model (its given frames are the keyframes)", d.given_frames),
     ]
     for check in checks:
         if problem := check():

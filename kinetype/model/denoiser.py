@@ -15,6 +15,11 @@ Glyph-layout conditioning (beyond KineTy): optional 2 extra input channels per f
 at latent resolution and a flag saying whether a mask is given, so one model works with and without.
 Given frames (DynamiCrafter's visual-detail stream, :mod:`kinetype.model.frames`): optional C + 1 more,
 the latents of the frames a clip must pass through and a flag per frame.
+
+An interpolation model (``inbetweens`` = n > 0, :mod:`kinetype.model.interpolation`) is the same UNet
+whose frames are the gaps between keyframes: n latents stacked on channels in and out, n glyph masks,
+and the two keyframes (2·C + 1 planes) as its given frames; ``temporal_conv`` adds FusionFrames'
+temporal convolution after each ResNet block.
 """
 
 from __future__ import annotations
@@ -34,7 +39,6 @@ from kinetype.model.config import DenoiserConfig
 from kinetype.model.frames import Design, DesignEncoder, Given, design_context, given_planes, widen_input
 from kinetype.model.text import Caption
 
-GLYPH_CHANNELS = 2  # mask coverage, mask-present flag
 
 
 class Context(NamedTuple):
@@ -57,6 +61,7 @@ class Layer(nn.Module):
                         if attention else None)
         self.temporal = (TemporalTransformer(out_ch, heads, context_dim, cfg.norm_groups, cfg.max_frames, cfg.ff_mult)
                          if attention else None)
+        self.temporal_conv = TemporalConv(out_ch, cfg.norm_groups) if cfg.temporal_conv else None
         self.checkpointing = False  # recompute activations in the backward pass (memory for time)
 
     def forward(self, x: torch.Tensor, temb: torch.Tensor, frames: int, ctx: Context) -> torch.Tensor:
@@ -66,11 +71,32 @@ class Layer(nn.Module):
 
     def _forward(self, x, temb, frames: int, ctx: Context) -> torch.Tensor:
         x = self.resnet(x, temb)
+        if self.temporal_conv is not None and ctx.dynamic is not None:
+            x = self.temporal_conv(x, frames)
         if self.spatial is not None:
             x = self.spatial(x, frames, ctx.static, ctx.word, ctx.design)
         if self.temporal is not None and ctx.dynamic is not None:
             x = self.temporal(x, frames, ctx.dynamic)
         return x
+
+
+class TemporalConv(nn.Module):
+    """FusionFrames' temporal convolution: each latent cell's features convolved across frames
+    (kernel 3, zero-padded at the clip's ends), added to the input; the output starts at zero."""
+
+    def __init__(self, channels: int, groups: int):
+        super().__init__()
+        self.norm = nn.GroupNorm(groups, channels, eps=1e-6)
+        self.conv = nn.Conv1d(channels, channels, 3, padding=1)
+        nn.init.zeros_(self.conv.weight)
+        nn.init.zeros_(self.conv.bias)
+
+    def forward(self, x: torch.Tensor, frames: int) -> torch.Tensor:
+        bt, c, h, w = x.shape  # (B*T, C, h, w)
+        y = F.silu(self.norm(x)).unflatten(0, (bt // frames, frames))  # (B, T, C, h, w)
+        y = y.permute(0, 3, 4, 2, 1).reshape(-1, c, frames)  # (B*h*w, C, T)
+        y = self.conv(y).reshape(bt // frames, h, w, c, frames).permute(0, 4, 3, 1, 2)  # (B, T, C, h, w)
+        return x + y.flatten(0, 1)
 
 
 class DownLevel(nn.Module):
@@ -131,9 +157,11 @@ class Denoiser(nn.Module):
         # Time t in [0, 1] is embedded as 1000 t, the scale SD's sinusoidal embedding expects.
         self.t_proj = Timesteps(ch[0], flip_sin_to_cos=True, downscale_freq_shift=0)
         self.t_embedder = TimestepEmbedding(ch[0], temb_dim)
-        # Input planes per frame: the noisy latent, the glyph layout, the given frames.
-        in_ch = latent_channels + (GLYPH_CHANNELS if cfg.glyph_channels else 0) + (
-            latent_channels + 1 if cfg.given_frames else 0)
+        # Input planes per frame: the noisy latent(s), the glyph layout, the given frames. An
+        # interpolation model's frame is a gap of n latents, its given frames the two keyframes.
+        n = max(1, cfg.inbetweens)
+        self.given_channels = 2 * latent_channels + 1 if cfg.inbetweens else latent_channels + 1 if cfg.given_frames else 0
+        in_ch = n * latent_channels + (n + 1 if cfg.glyph_channels else 0) + self.given_channels
         self.x_embedder = nn.Conv2d(in_ch, ch[0], 3, padding=1)
         self.design_encoder = (DesignEncoder(latent_channels, context_dim, cfg.design_tokens)
                                if cfg.design_context else None)
@@ -154,7 +182,7 @@ class Denoiser(nn.Module):
             self.up.append(UpLevel(cur, c, taken, attention=attn[i], upsample=i > 0, **common))
             cur = c
         self.norm_out = nn.GroupNorm(cfg.norm_groups, cur, eps=1e-6)
-        self.final_layer = nn.Conv2d(cur, latent_channels, 3, padding=1)
+        self.final_layer = nn.Conv2d(cur, n * latent_channels, 3, padding=1)
 
     @property
     def gradient_checkpointing(self) -> bool:
@@ -170,9 +198,12 @@ class Denoiser(nn.Module):
         """Give a trained denoiser the given-frame planes (new input weights at zero) and, with
         ``context``, the design context stream (gates at zero): its output is unchanged until it
         trains with them."""
+        if self.cfg.inbetweens:
+            raise ValueError("an interpolation model's given frames are its keyframes")
         if not self.cfg.given_frames:
             self.x_embedder = widen_input(self.x_embedder, self.latent_channels + 1)
             self.cfg = replace(self.cfg, given_frames=True)
+            self.given_channels = self.latent_channels + 1
         if context and not self.cfg.design_context:
             self.cfg = replace(self.cfg, design_tokens=tokens or self.cfg.design_tokens)
             ref = self.x_embedder.weight
@@ -186,26 +217,28 @@ class Denoiser(nn.Module):
     def video_parameters(self) -> list[nn.Parameter]:
         """Temporal transformers, the word branch and the design context: new in the video stage."""
         return [p for name, p in self.named_parameters()
-                if ".temporal." in name or ".word_attn." in name or ".word_out." in name
+                if ".temporal." in name or ".temporal_conv." in name or ".word_attn." in name or ".word_out." in name
                 or ".design_" in name or name.startswith("design_encoder.")]
 
     def forward(
         self,
-        x: torch.Tensor,  # (B, T, C, h, w) noisy latents
+        x: torch.Tensor,  # (B, T, C, h, w) noisy latents; an interpolation model's: (B, K, n*C, h, w)
         t: torch.Tensor,  # (B,) time in [0, 1]
         ctx: Context,
-        glyph: torch.Tensor | None = None,  # (B, T, h, w) mask coverage, or None = no glyph layout
+        glyph: torch.Tensor | None = None,  # (B, T, h, w) mask coverage ((B, K, n, h, w)), or None = no layout
         glyph_present: torch.Tensor | None = None,  # (B,) 1 = use this sample's glyph, 0 = dropped
         given: Given | None = None,  # frames the clip passes through, or None = none
     ) -> torch.Tensor:
         b, frames = x.shape[:2]
         if ctx.word is not None and ctx.dynamic is None:
             raise ValueError("the word caption is a video-stage input: give the dynamic caption too")
+        if self.cfg.inbetweens and given is None:
+            raise ValueError("an interpolation model needs the keyframes on either side of each gap (given)")
         h = x.flatten(0, 1)  # (B*T, C, h, w)
         if self.cfg.glyph_channels:
-            h = torch.cat([h, glyph_planes(glyph, glyph_present, h)], dim=1)
-        if self.cfg.given_frames:
-            h = torch.cat([h, given_planes(given, x.flatten(0, 1))], dim=1)
+            h = torch.cat([h, glyph_planes(glyph, glyph_present, h, max(1, self.cfg.inbetweens))], dim=1)
+        if self.given_channels:
+            h = torch.cat([h, given_planes(given, h[:, : self.given_channels - 1])], dim=1)
         if self.design_encoder is not None:
             ctx = ctx._replace(design=design_context(self.design_encoder, given, b, x))
         temb = self.t_embedder(self.t_proj(t * 1000.0).to(x.dtype))  # (B, D)
@@ -224,13 +257,16 @@ class Denoiser(nn.Module):
         return h.unflatten(0, (b, frames))
 
 
-def glyph_planes(glyph: torch.Tensor | None, present: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:
-    """(B*T, 2, h, w): the glyph coverage times the presence flag, and the flag (zeros without a layout)."""
+def glyph_planes(glyph: torch.Tensor | None, present: torch.Tensor | None, like: torch.Tensor,
+                 masks: int = 1) -> torch.Tensor:
+    """(B*T, masks + 1, h, w): the glyph coverage of the frame's ``masks`` latents times the presence
+    flag, and the flag (zeros without a layout). ``glyph``: (B, T, h, w), or (B, T, masks, h, w)."""
     if glyph is None:
-        return like.new_zeros(like.shape[0], GLYPH_CHANNELS, *like.shape[-2:])
+        return like.new_zeros(like.shape[0], masks + 1, *like.shape[-2:])
     frames = glyph.shape[1]
-    m = glyph.flatten(0, 1)[:, None].to(like.dtype)  # (B*T, 1, h, w)
-    flag = torch.ones_like(m)
+    m = glyph.flatten(0, 1).to(like.dtype)
+    m = m[:, None] if m.dim() == 3 else m  # (B*T, masks, h, w)
+    flag = torch.ones_like(m[:, :1])
     if present is not None:
         flag = flag * present.to(like.dtype).repeat_interleave(frames).view(-1, 1, 1, 1)
     return torch.cat([m * flag, flag], dim=1)

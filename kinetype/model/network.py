@@ -1,6 +1,9 @@
 """The trainable network: caption encoder + denoiser, one module (what DDP wraps and torch.compile
 traces).
 
+An optional second denoiser, the ``interpolator`` (:mod:`kinetype.model.interpolation`), makes the
+frames between the denoiser's keyframes; it shares the caption encoder.
+
 ``forward`` takes tokenised captions (fixed-length tensors, see :mod:`kinetype.model.text`), so every
 parameter that trains is reached inside DDP's forward and the traced graph never depends on what a
 caption says. Samplers call :meth:`encode` once and :meth:`denoise` per step.
@@ -16,6 +19,7 @@ from torch import nn
 from kinetype.model.config import ModelConfig
 from kinetype.model.denoiser import Context, Denoiser
 from kinetype.model.frames import Given
+from kinetype.model.interpolation import interpolator_from
 from kinetype.model.text import Tokens, build_text_encoder, encode_all
 
 
@@ -27,6 +31,7 @@ class KineTyNet(nn.Module):
         # Cross-attention width is the caption encoder's width: known once the encoder is built.
         self.denoiser = Denoiser(cfg.denoiser, cfg.autoencoder.latent_channels, context_dim=self.text_encoder.dim)
         self.tokenizer = self.text_encoder.tokenizer()
+        self.interpolator: Denoiser | None = None  # add_interpolator / kinetype.pipeline.load_network
 
     def tokenize(self, captions: list[str], fixed_length: bool = True) -> Tokens:
         """Captions -> tokens on the network's device, padded to ``max_tokens`` or (``fixed_length=False``)
@@ -55,8 +60,16 @@ class KineTyNet(nn.Module):
         self.denoiser.add_given_frames(context, tokens)
         self.cfg = replace(self.cfg, denoiser=self.denoiser.cfg)
 
+    def add_interpolator(self, inbetweens: int) -> None:
+        """An interpolation model of ``inbetweens`` latents per gap, started as this denoiser."""
+        self.interpolator = interpolator_from(self.denoiser, inbetweens)
+
     def denoise(self, x, t, ctx: Context, glyph=None, glyph_present=None, given: Given | None = None) -> torch.Tensor:
         return self.denoiser(x, t, ctx, glyph, glyph_present, given)
+
+    def interpolate(self, x, t, ctx: Context, glyph=None, glyph_present=None, given: Given | None = None) -> torch.Tensor:
+        """The interpolator's prediction for gaps x (B, K, n*C, h, w) between the keyframes ``given``."""
+        return self.interpolator(x, t, ctx, glyph, glyph_present, given)
 
     def forward(
         self,
@@ -68,8 +81,10 @@ class KineTyNet(nn.Module):
         glyph: torch.Tensor | None = None,  # (B, T, h, w)
         glyph_present: torch.Tensor | None = None,  # (B,)
         given: Given | None = None,  # latents (B, T, C, h, w) and flags (B, T) of the given frames
+        interpolate: bool = False,  # x holds gaps for the interpolator, given their keyframes
     ) -> torch.Tensor:
-        return self.denoiser(x, t, self.encode(static, dynamic, word), glyph, glyph_present, given)
+        denoiser = self.interpolator if interpolate else self.denoiser
+        return denoiser(x, t, self.encode(static, dynamic, word), glyph, glyph_present, given)
 
     def video_parameters(self) -> list[nn.Parameter]:
         """What only the video stage trains: the temporal layers, the word branch, the motion encoder."""

@@ -9,6 +9,7 @@ import torch
 
 from kinetype.model.errors import ModelError
 from kinetype.model.frames import Given
+from kinetype.model.interpolation import shared_noise
 from kinetype.model.noise import NoiseConfig, draw_noise
 from kinetype.model.objective import predict_x0_eps
 from kinetype.sample.mitigate import mitigated
@@ -36,6 +37,7 @@ def sample_latents(
     mg: float | None = None,  # mitigating-gradient scale (0 = off); None: MG_SCALE_DEFAULT
     noise: NoiseConfig | None = None,  # the prior the model was trained with; None: independent
     given: Given | None = None,  # frames the clip passes through (kinetype.model.frames), or None
+    interpolate: bool = False,  # the interpolator's gaps (B, K, n*C, h, w) between the keyframes ``given``
 ) -> torch.Tensor:
     """Latents (B, T, C, h, w) for the captions; the same seed gives the same latents.
 
@@ -57,8 +59,8 @@ def sample_latents(
                                                       fixed_length=denoise_fn is not None)
 
     ctx = net.encode(tokens(static), tokens(dynamic), tokens(word))
-    network = denoise_fn or net.denoise
-    g = None if glyph is None else glyph.to(device).repeat(reps, 1, 1, 1)
+    network = net.interpolate if interpolate else denoise_fn or net.denoise
+    g = None if glyph is None else glyph.to(device).repeat(reps, *[1] * (glyph.dim() - 1))
     frames = None if given is None else Given(given.latents.to(device).repeat(reps, 1, 1, 1, 1),
                                               given.flags.to(device).repeat(reps, 1))
 
@@ -72,7 +74,10 @@ def sample_latents(
 
     # The initial noise is drawn on the CPU so a seed gives the same clip on any device.
     gen = torch.Generator().manual_seed(int(seed))
-    x = draw_noise(shape, gen, noise or NoiseConfig()).to(device)
+    x = draw_noise(shape, gen, noise or NoiseConfig())
+    if interpolate:  # one draw per gap, as the interpolator was trained (kinetype.model.interpolation)
+        x = shared_noise(x, net.interpolator.cfg.inbetweens)
+    x = x.to(device)
     times = sample_times(steps)
     denoise = mitigated(denoise, MG_SCALE_DEFAULT if mg is None else mg, objective, times)
     return SAMPLERS[sampler](denoise, x, times, objective, progress)

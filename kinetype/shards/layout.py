@@ -248,7 +248,10 @@ def read_parquet(storage: Storage, name: str) -> pa.Table:
     if not storage.exists(name):
         raise KinetypeError(f"{storage.path(name)} is missing")
     try:
-        return pq.read_table(io.BytesIO(storage.read_bytes(name)))
+        # One thread: the files are small, and Arrow's decoding pool could still hold a worker when the
+        # process exits, which libstdc++ answers with SIGABRT (apache/arrow#34314: `shards verify`
+        # exited -6 after its verdict, now and then, on a loaded machine).
+        return pq.read_table(io.BytesIO(storage.read_bytes(name)), use_threads=False)
     except (pa.ArrowException, ValueError) as e:
         raise KinetypeError(f"{storage.path(name)} is not a readable parquet file ({' '.join(str(e).split())})") from None
 

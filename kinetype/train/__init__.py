@@ -39,7 +39,7 @@ def train_command(
     if stage is None:
         for flag, value in (("--init", init), ("--autoencoder", autoencoder), ("--clip", clip), ("--resume", resume)):
             if value:
-                raise TrainingError(f"{flag} applies to one stage: add --stage (autoencoder, image or video)")
+                raise TrainingError(f"{flag} applies to one stage: add --stage (autoencoder, image, video or interpolation)")
         return train_all(preset=preset, root=root, shards=shards, config=config, max_steps=max_steps, minutes=minutes,
                          seed=seed, dry_run=dry_run, echo=echo)
     if stage not in STAGES:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from kinetype.errors import MAX_SEED, KinetypeError
-from kinetype.model.config import ModelConfig, check_types, from_dict, merge, model_problem, to_dict
+from kinetype.model.config import MAX_INBETWEENS, ModelConfig, check_types, from_dict, merge, model_problem, to_dict
 from kinetype.model.errors import TrainingError
 from kinetype.model.losses import LossConfig
 from kinetype.model.presets import model_preset
@@ -26,8 +26,10 @@ from kinetype.sample.settings import SamplingSettings, check_guidance, check_sam
 # torch and the model are imported inside the checks that build one: a config is read, resolved
 # and its typos refused without their 4 s of imports.
 
-Stage = Literal["autoencoder", "image", "video"]
-STAGES = ("autoencoder", "image", "video")
+Stage = Literal["autoencoder", "image", "video", "interpolation"]
+STAGES = ("autoencoder", "image", "video", "interpolation")
+# What `kinetype train` runs in turn; the interpolation stage (longer clips) is asked for by name.
+PIPELINE_STAGES = ("autoencoder", "image", "video")
 
 
 @dataclass
@@ -87,6 +89,9 @@ class TrainConfig:
     # Which parameters train in the video stage: "all", or "video" = only the temporal layers and
     # the word branch (the image model stays frozen, as AnimateDiff-style fine-tuning does).
     video_trains: Literal["all", "video"] = "all"
+    # The interpolation stage (kinetype.model.interpolation): the frames its model makes between two
+    # keyframes; the shards' clips give a keyframe every inbetweens + 1 frames.
+    inbetweens: int = 3
     train_text_encoder: bool = True  # the byte encoder trains with the model; CLIP is always frozen
     # bf16 autocast where the hardware multiplies bf16 natively: CUDA, and CPUs with AMX tiles
     # (measured on one: 1.3x the image and 1.4x the video step of the `cpu` preset); float32 elsewhere.
@@ -145,6 +150,10 @@ def _cpu() -> TrainConfig:
             "autoencoder": {"optim": {"lr": 1e-3, "max_steps": 900}, "data": {"batch_size": 8}},
             "image": {"optim": {"max_steps": 2000}, "data": {"batch_size": 16}},
             "video": {"optim": {"max_steps": 2000, "lr": 3e-4}, "data": {"batch_size": 2}},
+            # From shards rendered at 4x the video stage's 4 fps (`kinetype render --frames 48 --fps 16`):
+            # 12 keyframes and 36 in-betweens a clip.
+            "interpolation": {"optim": {"max_steps": 2000, "lr": 3e-4},
+                              "data": {"batch_size": 2, "num_frames": 48, "frame_stride": 1}},
         },
         sample_every=0,
         checkpoint_every=500,
@@ -238,12 +247,14 @@ def resolve(preset: str, toml_file: Path | None = None, overrides: dict[str, Any
                 raise TrainingError(f"{label}: stages.{name}.{key}: a stage's table holds that stage's settings, "
                                     f"not {'other stages' if key == 'stages' else 'a stage name'}")
 
-    def resolved(table: dict[str, Any] | None, where: str, builds: bool = True) -> TrainConfig:
+    def resolved(table: dict[str, Any] | None, where: str, builds: bool = True, as_stage: str | None = None) -> TrainConfig:
         out = merge(cfg, table, where=where) if table is not None else cfg
         if data:
             out = merge(out, data, where=str(toml_file))
         if overrides:
             out = merge(out, {k: v for k, v in overrides.items() if v is not None})
+        if as_stage:  # a stage's table is checked as that stage runs it
+            out = merge(out, {"stage": as_stage})
         if out.stage not in STAGES:
             raise TrainingError(f"unknown stage {out.stage!r}: choose from {', '.join(STAGES)}")
         return validate(out, where=where if table is not None or toml_file else "", builds=builds)
@@ -256,9 +267,9 @@ def resolve(preset: str, toml_file: Path | None = None, overrides: dict[str, Any
     built = [plain.model]
     chosen = plain
     for name in STAGES:
-        if name not in cfg.stages:
+        if name not in cfg.stages or (name not in PIPELINE_STAGES and name != stage):  # run only when asked for
             continue
-        staged = resolved(cfg.stages[name], f"{label} [stages.{name}]", builds=False)
+        staged = resolved(cfg.stages[name], f"{label} [stages.{name}]", builds=False, as_stage=name)
         if staged.model not in built:
             _check_builds(staged.model, f"{label} [stages.{name}]: ")
             built.append(staged.model)
@@ -338,7 +349,14 @@ def validate(cfg: TrainConfig, where: str = "", builds: bool = True) -> TrainCon
         raise TrainingError(f"{prefix}model.noise.{problem}")
     need(not (m.text.motion_encoder and m.text.kind != "byte"), "model.text.motion_encoder",
          "false with the 'clip' text encoder (a motion encoder is built for the byte encoder only)")
-    need(d.num_frames <= m.denoiser.max_frames, "data.num_frames", f"at most model.denoiser.max_frames ({m.denoiser.max_frames})")
+    need(1 <= cfg.inbetweens <= MAX_INBETWEENS, "inbetweens", f"an integer from 1 to {MAX_INBETWEENS}")
+    step = cfg.inbetweens + 1 if cfg.stage == "interpolation" else 1  # clip frames per frame of the network
+    if step > 1:
+        need(d.num_frames % step == 0, "data.num_frames",
+             f"a multiple of inbetweens + 1 ({step}) in the interpolation stage: a keyframe, then "
+             f"{cfg.inbetweens} in-betweens")
+    need(d.num_frames <= step * m.denoiser.max_frames, "data.num_frames",
+         f"at most {'(inbetweens + 1) x ' if step > 1 else ''}model.denoiser.max_frames ({step * m.denoiser.max_frames})")
     # The sampling and clip settings by the rules of their types, named as this config names them.
     checks = [(check_sampler, "sampler"), (check_steps, "sample_steps"), (check_guidance, "guidance")]
     if cfg.fps is not None:

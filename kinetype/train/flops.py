@@ -14,6 +14,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from kinetype.model import Autoencoder, KineTyNet
+from kinetype.model.interpolation import neighbours
 from kinetype.model.text import Tokens
 
 
@@ -21,7 +22,8 @@ def step_flops(cfg, *, old: bool = False, caption_tokens: tuple[int, int, int] |
     """FLOPs per clip of one training step of the resolved config ``cfg``, by part; captions of
     ``caption_tokens`` (static, dynamic, word) tokens, by default ``text.max_tokens`` each."""
     b = cfg.data.batch_size
-    frames = cfg.data.num_frames if cfg.stage == "video" else 1
+    interp, n = cfg.stage == "interpolation", cfg.inbetweens
+    frames = cfg.data.num_frames if cfg.stage in ("video", "interpolation") else 1
 
     def count(fn) -> float:
         with FlopCounterMode(display=False) as fc:
@@ -39,16 +41,22 @@ def step_flops(cfg, *, old: bool = False, caption_tokens: tuple[int, int, int] |
         trains_text = cfg.train_text_encoder and net.text_encoder.trainable
         net.text_encoder.requires_grad_(trains_text)
         latent = (ae.cfg.latent_channels, size // f, size // f)
-        x = torch.randn(b, frames, *latent)
         lengths = caption_tokens or (net.tokenizer.max_tokens,) * 3
-        tokens = [Tokens(torch.zeros(b, n, dtype=torch.long), torch.ones(b, n, dtype=torch.bool)) for n in lengths]
-        video_stage = cfg.stage == "video"
-        captions = (tokens[0], tokens[1] if video_stage else None, tokens[2] if video_stage else None)
-        parts = {"network": count(lambda: net(x, torch.rand(b), *captions, torch.rand(b, frames, *latent[1:]),
-                                              torch.ones(b)).sum().backward())}
+        tokens = [Tokens(torch.zeros(b, k, dtype=torch.long), torch.ones(b, k, dtype=torch.bool)) for k in lengths]
+        captions = (tokens[0], *((tokens[1], tokens[2]) if frames > 1 else (None, None)))
+        if interp:  # the interpolator on the clip's gaps, given their keyframes (the keyframe model frozen)
+            net.requires_grad_(False)
+            net.add_interpolator(n)
+            gaps = frames // (n + 1)
+            given = neighbours(torch.randn(b, gaps, *latent))
+            x, glyph = torch.randn(b, gaps, n * latent[0], *latent[1:]), torch.rand(b, gaps, n, *latent[1:])
+        else:
+            given, x, glyph = None, torch.randn(b, frames, *latent), torch.rand(b, frames, *latent[1:])
+        parts = {"network": count(lambda: net(x, torch.rand(b), *captions, glyph, torch.ones(b), given,
+                                              interp).sum().backward())}
         if old or not cfg.data.latent_cache:
             parts["encoder"] = count(lambda: ae.encode(video, masks))
-        glyph_frames = min(cfg.loss.glyph_frames, frames)
+        glyph_frames = min(cfg.loss.glyph_frames, frames // (n + 1) * n if interp else frames)  # in-betweens only
         glyph_clips = b if old else min(cfg.loss.glyph_clips, b)
         if cfg.loss.glyph_weight > 0:
             z = torch.randn(glyph_clips, glyph_frames, *latent, requires_grad=True)

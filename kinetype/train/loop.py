@@ -1,4 +1,4 @@
-"""``kinetype train``: one training loop for the three stages (autoencoder, image, video).
+"""``kinetype train``: one training loop for the stages (autoencoder, image, video, interpolation).
 
 Sections: set-up -> model -> optimiser/EMA -> data -> resume -> loop (data, diffusion step, update,
 EMA, log, validate, checkpoint) -> export. Runs as one process or under
@@ -28,6 +28,7 @@ from kinetype.media import contact_sheet, encode_png, write_video
 from kinetype.model.autoencoder import resize_masks
 from kinetype.model.errors import TrainingError
 from kinetype.model.frames import draw_given
+from kinetype.model.interpolation import gap_frames, neighbours, shared_noise, split, split_masks
 from kinetype.model.losses import (denoising_loss, glyph_loss, motion_loss, pooled_token, recorded_motion_attention,
                                    recorded_self_attention, self_attention_smoothness, text_motion_loss)
 from kinetype.model.noise import draw_noise
@@ -136,7 +137,7 @@ def train(
                         device=d.device, autocast=dev.autocast(), video_dtype=cfg.data.video_dtype,
                         workers=cfg.data.num_workers, echo=echo)
         distributed.barrier(d)
-    stream = DataStream(data_cfg, single_frame=cfg.stage != "video", seed=cfg.seed, rank=d.rank, world_size=d.world_size,
+    stream = DataStream(data_cfg, single_frame=cfg.stage in ("autoencoder", "image"), seed=cfg.seed, rank=d.rank, world_size=d.world_size,
                         tokenizer=net.tokenizer if diffusion else None, fixed_length=dev.compile,
                         latents=None if latents is None else str(latents), pin_memory=dev.pin_memory)
     val_batch = validation_batch(cfg) if d.is_main and cfg.sample_every and diffusion else None
@@ -172,7 +173,9 @@ def train(
         del ck
 
     # ---- Loop ---------------------------------------------------------------------------------------------
-    lc, obj = cfg.loss, cfg.model.objective
+    lc, obj, n = cfg.loss, cfg.model.objective, cfg.inbetweens
+    video, interp = cfg.stage == "video", cfg.stage == "interpolation"
+    captions = video or interp  # the dynamic and word captions (the image stage has the static one only)
     trs = cfg.stage == "video" and lc.trs_weight > 0  # record the decoder's self-attention maps
     text_motion = cfg.stage == "video" and lc.text_motion_weight > 0  # ... and the temporal cross-attention maps
     accum = cfg.optim.grad_accum_steps
@@ -210,29 +213,38 @@ def train(
                         else:
                             with torch.no_grad():
                                 x0 = autoencoder.encode(batch["video"], batch["mask"])
+                        masks = batch["mask"]  # (B, T, H, W)
+                        if interp:  # FusionFrames: every (n+1)-th frame a keyframe, the n after it the target
+                            keys, x0 = split(x0, n)  # (B, K, C, h, w), (B, K, n*C, h, w)
+                            masks = split_masks(masks, n)[1].flatten(1, 2)  # the in-betweens' (B, K*n, H, W)
                         b = x0.shape[0]
                         # Noise the latents at random times.
                         t = sample_times(b, gen, obj)  # (B,)
                         eps = draw_noise(x0.shape, gen, cfg.model.noise, dtype=x0.dtype)  # (B, T, C, h, w)
+                        if interp:
+                            eps = shared_noise(eps, n)  # one draw per gap (kinetype.model.interpolation)
                         x_t = add_noise(x0, eps, t, obj)
                         # Drop all captions together (classifier-free guidance), and the glyph layout.
                         keep = torch.rand(b, generator=gen, device=d.device) >= lc.uncond_prob
                         tokens = {k: drop_captions(v, keep, blank) for k, v in batch["tokens"].items()}
                         present = (torch.rand(b, generator=gen, device=d.device) >= lc.glyph_drop_prob).float()
-                        glyph = resize_masks(batch["mask"], x0.shape[-2:])  # (B, T, h, w)
-                        video = cfg.stage == "video"
-                        # Given frames (animate, in-betweens, loops): the clip's own clean frames.
-                        given = (draw_given(x0, gen, lc.given_first_prob, lc.given_ends_prob)
-                                 if video and net.denoiser.cfg.given_frames else None)
-                        out = forward(x_t, t, tokens["static"], tokens["dynamic"] if video else None,
-                                      tokens["word"] if video else None, glyph, present, given)
+                        glyph = resize_masks(masks, x0.shape[-2:])  # (B, T, h, w)
+                        if interp:
+                            glyph = glyph.unflatten(1, (-1, n))  # (B, K, n, h, w)
+                            given = neighbours(keys)  # each gap's keyframes
+                        else:  # given frames (animate, in-betweens, loops): the clip's own clean frames
+                            given = (draw_given(x0, gen, lc.given_first_prob, lc.given_ends_prob)
+                                     if video and net.denoiser.cfg.given_frames else None)
+                        out = forward(x_t, t, tokens["static"], tokens["dynamic"] if captions else None,
+                                      tokens["word"] if captions else None, glyph, present, given, interp)
                         # Losses: denoising, glyph (KineTy), motion (DEMO).
                         terms = {"denoise": denoising_loss(out, target(x0, eps, t, obj))}
                         loss = terms["denoise"]
                         if lc.glyph_weight > 0 or (lc.motion_weight > 0 and video):
                             x0_hat = predict_x0_eps(x_t, out.float(), t, obj)[0]
                         if lc.glyph_weight > 0:
-                            terms["glyph"] = glyph_loss(autoencoder.decode, x0_hat, x0, batch["mask"], t, present, gen,
+                            frames_hat, frames = (gap_frames(x0_hat, n), gap_frames(x0, n)) if interp else (x0_hat, x0)
+                            terms["glyph"] = glyph_loss(autoencoder.decode, frames_hat, frames, masks, t, present, gen,
                                                         clips=lc.glyph_clips, frames=lc.glyph_frames,
                                                         max_t=lc.glyph_max_t, dilate_px=lc.glyph_dilate_px)
                             loss = loss + lc.glyph_weight * terms["glyph"]
@@ -344,25 +356,29 @@ def memory_probe(cfg: TrainConfig, net, autoencoder, device: torch.device, dev):
     backward) stays within 85% of the GPU's memory. On the bare network (no DDP: each rank probes
     alone, rank 0's answer is used)."""
     total = torch.cuda.get_device_properties(device).total_memory
-    frames = cfg.data.num_frames if cfg.stage == "video" else 1
+    interp, n = cfg.stage == "interpolation", cfg.inbetweens
+    frames = cfg.data.num_frames // (n + 1) if interp else cfg.data.num_frames if cfg.stage == "video" else 1
     lat = cfg.data.size_px // autoencoder.factor
     c = autoencoder.cfg.latent_channels
+    per_frame = n if interp else 1  # latents per frame of the network
 
     def fits(batch: int) -> bool:
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(device)
         try:
-            x = torch.randn(batch, frames, c, lat, lat, device=device)
+            x = torch.randn(batch, frames, per_frame * c, lat, lat, device=device)
             tokens = net.tokenize([""] * batch)
-            video = cfg.stage == "video"
+            captions = cfg.stage in ("video", "interpolation")
+            glyph = torch.zeros(batch, frames, *((n,) if interp else ()), lat, lat, device=device)
+            given = neighbours(torch.zeros(batch, frames, c, lat, lat, device=device)) if interp else None
             with dev.autocast():
-                out = net(x, torch.rand(batch, device=device), tokens, tokens if video else None,
-                              tokens if video else None, torch.zeros(batch, frames, lat, lat, device=device),
-                              torch.ones(batch, device=device))
+                out = net(x, torch.rand(batch, device=device), tokens, tokens if captions else None,
+                          tokens if captions else None, glyph, torch.ones(batch, device=device), given, interp)
+                out = gap_frames(out, n) if interp else out  # (B, T, C, h, w)
                 k = min(cfg.loss.glyph_clips, batch)
-                decoded = autoencoder.decode(out[:k, : cfg.loss.glyph_frames].float(),
-                                             torch.zeros(k, min(frames, cfg.loss.glyph_frames), cfg.data.size_px,
-                                                         cfg.data.size_px, device=device))
+                shown = min(out.shape[1], cfg.loss.glyph_frames)
+                decoded = autoencoder.decode(out[:k, :shown].float(),
+                                             torch.zeros(k, shown, cfg.data.size_px, cfg.data.size_px, device=device))
             (out.float().square().mean() + decoded.float().square().mean()).backward()
             net.zero_grad(set_to_none=True)
             return torch.cuda.max_memory_allocated(device) < 0.85 * total
@@ -400,8 +416,8 @@ def export(cfg, module, ema, autoencoder, stream, out: Path, device) -> Path:
         net = None
     else:
         net = averaged.eval()
-    pipe = Pipeline(net, autoencoder.eval(), objective=cfg.model.objective, noise=cfg.model.noise, stage=cfg.stage, size_px=cfg.data.size_px,
-                    num_frames=cfg.data.num_frames, fps=cfg.fps)
+    pipe = Pipeline(net, autoencoder.eval(), objective=cfg.model.objective, noise=cfg.model.noise, size_px=cfg.data.size_px,
+                    **exported_clips(cfg))
     with atomic_folder(out, overwrite=True) as tmp:  # a later run's export replaces this one whole
         pipe.save_pretrained(tmp)
         (tmp / "train_config.json").write_text(config_to_json(cfg) + "\n")
@@ -417,7 +433,16 @@ def pipeline_at_checkpoint(run: Path, checkpoint: Path, device: str = "cpu") -> 
     module = autoencoder if cfg.stage == "autoencoder" else net
     module.load_state_dict(ckpt_io.load_checkpoint(checkpoint)["ema"], strict=False)  # EMA holds the parameters
     return Pipeline(None if net is None else net.eval(), autoencoder.eval(), objective=cfg.model.objective, noise=cfg.model.noise,
-                    stage=cfg.stage, size_px=cfg.data.size_px, num_frames=cfg.data.num_frames, fps=cfg.fps).to(device)
+                    size_px=cfg.data.size_px, **exported_clips(cfg)).to(device)
+
+
+def exported_clips(cfg: TrainConfig) -> dict[str, Any]:
+    """The stage and clips a run's pipeline folder records: the interpolation stage's is the video
+    model it extends (its keyframes: a clip's every (n+1)-th frame, at 1 / (n+1) of the fps)."""
+    if cfg.stage == "interpolation":
+        step = cfg.inbetweens + 1
+        return {"stage": "video", "num_frames": cfg.data.num_frames // step, "fps": cfg.fps // step}
+    return {"stage": cfg.stage, "num_frames": cfg.data.num_frames, "fps": cfg.fps}
 
 
 def validation_batch(cfg: TrainConfig) -> dict[str, Any]:
@@ -425,7 +450,7 @@ def validation_batch(cfg: TrainConfig) -> dict[str, Any]:
     data = copy.deepcopy(cfg.data)
     data.batch_size = cfg.num_val_prompts
     data.num_workers = 0
-    return next(DataStream(data, single_frame=cfg.stage != "video", seed=cfg.seed + 7919, rank=0, world_size=1))
+    return next(DataStream(data, single_frame=cfg.stage in ("autoencoder", "image"), seed=cfg.seed + 7919, rank=0, world_size=1))
 
 
 @torch.no_grad()
@@ -434,8 +459,8 @@ def write_validation_samples(cfg, module, ema, autoencoder, batch, stem: Path) -
     ema.copy_to(net)
     net.eval()
     frames = batch["mask"].shape[1]
-    pipe = Pipeline(net, autoencoder, objective=cfg.model.objective, noise=cfg.model.noise, stage=cfg.stage, size_px=cfg.data.size_px,
-                    num_frames=frames, fps=cfg.fps)
+    pipe = Pipeline(net, autoencoder, objective=cfg.model.objective, noise=cfg.model.noise, size_px=cfg.data.size_px,
+                    **exported_clips(cfg))
     clips = pipe(batch["static"], batch["dynamic"], batch["word"], batch["mask"].numpy(), num_frames=frames,
                  sampler=cfg.sampler, steps=cfg.sample_steps, guidance=cfg.guidance, seed=cfg.seed)
     stem.parent.mkdir(parents=True, exist_ok=True)

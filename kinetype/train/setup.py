@@ -34,6 +34,7 @@ def resolve_model(cfg: TrainConfig) -> TrainConfig:
     """The model config a run trains: ``cfg.init``'s (a pipeline folder) where given, then the
     architecture of ``model.autoencoder.path`` (with the run's autoencoder loss settings)."""
     cfg = copy.deepcopy(cfg)
+    folder = None
     try:
         if cfg.init:
             folder = read_model_folder(cfg.init)
@@ -57,6 +58,8 @@ def resolve_model(cfg: TrainConfig) -> TrainConfig:
     except ModelError as e:
         raise TrainingError(f"--init {cfg.init}: {e}" if cfg.init and str(cfg.init) not in str(e) else str(e)) from None
     cfg.fps = clip_rate(cfg)
+    if cfg.stage == "interpolation":
+        check_interpolation(cfg, folder)
     if cfg.model.text.kind == "clip" and not cfg.model.text.clip_path:
         raise TrainingError("the 'clip' text encoder needs a local folder: pass --clip DIR")
     if cfg.stage != "autoencoder" and not cfg.model.autoencoder.path:
@@ -65,6 +68,23 @@ def resolve_model(cfg: TrainConfig) -> TrainConfig:
             "--out AE_RUN`) and pass --init AE_RUN/pipeline, or pass --autoencoder DIR (a diffusers AutoencoderKL folder)"
         )
     return cfg
+
+
+def check_interpolation(cfg: TrainConfig, folder) -> None:
+    """The interpolation stage starts from a video model (--init) and learns from clips at
+    inbetweens + 1 times its frame rate, so that every (inbetweens + 1)-th frame is one of its keyframes."""
+    if folder is None or not folder.has_denoiser or folder.stage != "video":
+        raise TrainingError("the interpolation stage makes frames between a video model's keyframes: pass --init "
+                            "MODEL (a video-stage pipeline folder, e.g. models/kinetype)")
+    if folder.interpolator is not None and folder.interpolator.inbetweens != cfg.inbetweens:
+        raise TrainingError(f"inbetweens {cfg.inbetweens}: --init {cfg.init} has an interpolator of "
+                            f"{folder.interpolator.inbetweens}; continue it with that, or start from a model without one")
+    want = folder.fps * (cfg.inbetweens + 1)
+    if cfg.fps != want:
+        raise TrainingError(
+            f"{cfg.data.shards}: the interpolation stage needs clips at {want} fps ({cfg.inbetweens + 1} x the "
+            f"{folder.fps} fps of --init {cfg.init}), these give {cfg.fps} (render some with `kinetype render "
+            f"--frames {cfg.data.num_frames} --fps {want}`, or set data.frame_stride)")
 
 
 def shards_fps(spec: str) -> int | None:
@@ -116,6 +136,8 @@ def build_models(cfg: TrainConfig) -> tuple[Autoencoder, KineTyNet | None]:
                 net.add_motion_encoder()
             if cfg.model.denoiser.given_frames:
                 net.add_given_frames(cfg.model.denoiser.design_context, cfg.model.denoiser.design_tokens)
+            if cfg.stage == "interpolation" and net.interpolator is None:
+                net.add_interpolator(cfg.inbetweens)
             return autoencoder, net
         return autoencoder, KineTyNet(cfg.model)
     except ModelError as e:
@@ -125,7 +147,12 @@ def build_models(cfg: TrainConfig) -> tuple[Autoencoder, KineTyNet | None]:
 def choose_trainable(net: KineTyNet, cfg: TrainConfig) -> None:
     """Image stage: everything but the video layers; video stage: all, or only the video layers
     (and, with given frames, the input convolution that reads them: with ``video_trains = "video"``
-    their zero-initialised weights would stay zero)."""
+    their zero-initialised weights would stay zero). Interpolation stage: the interpolator alone
+    (the keyframe model and the caption encoder it shares stay as they are)."""
+    if cfg.stage == "interpolation":
+        net.requires_grad_(False)
+        net.interpolator.requires_grad_(True)
+        return
     video_params = {id(p) for p in net.video_parameters()}
     if cfg.stage == "video" and net.denoiser.cfg.given_frames:
         video_params |= {id(p) for p in net.denoiser.x_embedder.parameters()}
@@ -175,7 +202,7 @@ def check_run_folder(run: Path, cfg: TrainConfig, resume: bool | None) -> bool:
                 raise TrainingError(f"{saved_file}: not a readable run configuration ({why}); it is what the "
                                     "checkpoints were trained with: restore it, or remove it to continue with "
                                     "these settings") from None
-            for part in ("stage", "model", "data", "loss", "seed"):
+            for part in ("stage", "model", "data", "loss", "seed", "inbetweens"):
                 if getattr(saved, part) != getattr(cfg, part):
                     raise TrainingError(f"{run} holds a run with a different {part} ({saved_file}): "
                                         "continue it with the same settings, or choose another --out")

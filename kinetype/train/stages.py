@@ -16,11 +16,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from kinetype.train.config import STAGES, resolve
+from kinetype.train.config import PIPELINE_STAGES, resolve
 from kinetype.train.loop import train
 from kinetype.train.setup import check_shards
 
-PREVIOUS = {"autoencoder": None, "image": "autoencoder", "video": "image"}
+PREVIOUS = {"autoencoder": None, "image": "autoencoder", "video": "image", "interpolation": "video"}
 # Shares of a whole-pipeline time budget: the video stage learns motion and is the slowest per clip.
 BUDGET_SHARES = {"autoencoder": 0.2, "image": 0.35, "video": 0.45}
 
@@ -69,7 +69,7 @@ def train_all(
     cfgs = [resolve(preset, config, stage_overrides(s, stage_folder(root, s), init=previous_export(root, s),
                                                     shards=shards, seed=seed, max_steps=max_steps,
                                                     minutes=None if minutes is None else minutes * BUDGET_SHARES[s]))
-            for s in STAGES]
+            for s in PIPELINE_STAGES]
     check_shards(cfgs[0].data.shards)
     out = None
     for cfg in cfgs:
