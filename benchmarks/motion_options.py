@@ -91,10 +91,11 @@ def rows_to_run(args):
         if frames is None:
             raise KinetypeError(f"{folder.path} has no interpolator: give --frames to compare direct sampling only")
         name = args.model or "the bundled model"
-        rows = [(f"{name}, its {folder.num_frames} frames", args.model, None, {})]
+        rows = {"own": (f"{name}, its {folder.num_frames} frames", args.model, None, {}),
+                "direct": (f"{frames} frames sampled directly", args.model, None, {"frames": frames, "interpolate": False})}
         if frames == folder.interpolated_frames:
-            rows.append((f"{frames} frames: keyframes + interpolation", args.model, None, {"frames": frames}))
-        return rows + [(f"{frames} frames sampled directly", args.model, None, {"frames": frames, "interpolate": False})]
+            rows["interpolated"] = (f"{frames} frames: keyframes + interpolation", args.model, None, {"frames": frames})
+        return [rows[k] for k in args.rows.split(",") if k in rows]
     if args.what == "given":  # each model from text; those trained with given frames also animated and looped
         from kinetype.pipeline import model_path, read_model_folder
 
@@ -104,6 +105,22 @@ def rows_to_run(args):
                 if g == "none" or read_model_folder(model_path(m)).model.denoiser.given_frames]
     return ([(f"{m or 'the bundled model'}", m, None, {}) for m in models]
             + [(f"{models[0] or 'the bundled model'} sampled from {describe(p)}", models[0], p, {}) for p in args.priors])
+
+
+def extend_frame_table(pipe, frames: int) -> None:
+    """Let ``pipe`` sample ``frames`` frames at once where its denoiser's ``max_frames`` is lower: the
+    temporal layers' frame positions are a fixed sinusoidal table, not weights, so it can be lengthened
+    (the model has still only been trained on its own clip length: this is the comparison's point)."""
+    from dataclasses import replace
+
+    from kinetype.model.attention import TemporalTransformer, frame_encoding
+
+    den = pipe.net.denoiser
+    for m in den.modules():
+        if isinstance(m, TemporalTransformer):
+            m.frame_position = frame_encoding(frames, m.frame_position.shape[1]).to(m.frame_position)
+    den.cfg = replace(den.cfg, max_frames=frames)
+    pipe.net.cfg = replace(pipe.net.cfg, denoiser=den.cfg)
 
 
 def command(args, model, extra: dict) -> str:
@@ -135,6 +152,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--scales", type=number_list, default=[0.0, 0.1, 0.2, 0.5], help="mg scales, comma-separated")
     ap.add_argument("--frames", type=int, default=None,
                     help="frames: frames per clip (default: the interpolator's, (n+1) x the model's)")
+    ap.add_argument("--rows", default="own,interpolated,direct",
+                    help="frames: which rows, comma-separated (own, interpolated, direct)")
     ap.add_argument("--candidates", type=int, default=4, help="verify: N of --verify N (compared with 1)")
     ap.add_argument("--n", type=int, default=20, help="eval clips per option")
     ap.add_argument("--steps", type=int, default=15, help="sampling steps")
@@ -156,6 +175,9 @@ def main(argv: list[str] | None = None) -> None:
         rows = []
         for label, model, prior, extra in rows_to_run(args):
             pipe = pipes[model] if model in pipes else pipes.setdefault(model, load_pipeline(model))
+            if extra.get("frames", 0) > pipe.net.cfg.denoiser.max_frames and extra.get("interpolate", True) is False:
+                label += f" (frame table extended past the model's {pipe.net.cfg.denoiser.max_frames})"
+                extend_frame_table(pipe, extra["frames"])
             trained = pipe.noise
             if prior is not None:
                 pipe.noise = prior

@@ -260,6 +260,8 @@ def frames_table(args) -> None:
     """Seconds per clip of a model folder with an interpolator: its own clip, (n + 1) x the frames from its
     keyframes by the interpolator, and as many frames sampled directly; each the median of --repeats, side
     by side, glyph layout from the engine's masks of one template."""
+    from motion_options import extend_frame_table
+
     from kinetype.pipeline import Pipeline, read_model_folder
     from kinetype.render import render_clip
     from kinetype.render.templates import get_template, load_templates
@@ -277,6 +279,9 @@ def frames_table(args) -> None:
                                        (f"{many} frames: keyframes + interpolation", many, True),
                                        (f"{many} frames sampled directly", many, False)):
         clip = folder.clip(frames)  # the same seconds: 4x the frames play at 4x the fps
+        if not interpolate and frames > folder.model.denoiser.max_frames:
+            label += f" (frame table extended past {folder.model.denoiser.max_frames})"
+            extend_frame_table(pipe, frames)
         ref = render_clip(template, "Hello", 0, size=clip.size, num_frames=clip.frames, fps=clip.fps, pixels=False)
         masks = ref.text_mask[None].astype(np.float32)
         times = []
