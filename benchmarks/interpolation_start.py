@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> None:
     from kinetype.model.objective import add_noise, target
     from kinetype.train.config import resolve
     from kinetype.train.data import DataStream, prepare
-    from kinetype.train.latents import autoencoder_digest, cache_folder
+    from kinetype.train.latents import autoencoder_digest, cache_folder, cache_shards
     from kinetype.train.setup import build_models, resolve_model
 
     torch.manual_seed(args.seed)
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     if not (cache / "cache.json").is_file():
         sys.exit(f"error: {args.shards} has no latent cache for this autoencoder: run the interpolation stage on it once")
     stream = DataStream(cfg.data, single_frame=False, seed=args.seed, rank=0, world_size=1, tokenizer=net.tokenizer,
-                        latents=str(cache))
+                        latents=cache_shards(cache, cfg.data.shards))
     n, gen = cfg.inbetweens, torch.Generator().manual_seed(args.seed)
     rows = {"interpolator, independent noise per in-between": [], "interpolator, one noise per gap": [],
             "the video model on the keyframes": []}

@@ -4,6 +4,7 @@ resumed, rebuilt where its source changed; training reads it."""
 from __future__ import annotations
 
 import json
+import tarfile
 
 import pytest
 
@@ -42,7 +43,7 @@ def build(shards, ae, run, **kw):
 
 def stream(shards, cache=None, single=False):
     cfg = DataConfig(shards=str(shards), size_px=32, num_frames=4, batch_size=2, shuffle_buffer=4)
-    return DataStream(cfg, single_frame=single, seed=1, rank=0, world_size=1, latents=None if cache is None else str(cache))
+    return DataStream(cfg, single_frame=single, seed=1, rank=0, world_size=1, latents=None if cache is None else cache if isinstance(cache, list) else str(cache))
 
 
 def test_the_cache_gives_the_latents_order_and_crops_of_encoding_in_the_step(dataset, autoencoder, tmp_path):
@@ -81,6 +82,26 @@ def test_building_resumes_and_rebuilds_only_what_changed(dataset, autoencoder, t
     torch.manual_seed(1)
     other = Autoencoder(model_preset("tiny").autoencoder).eval()  # other weights: another cache
     assert build(dataset, other, tmp_path / "run") != cache
+
+
+def test_a_subset_of_the_shards_shares_the_dataset_cache_and_reads_only_its_own(dataset, autoencoder, tmp_path,
+                                                                                monkeypatch):
+    full = build(dataset, autoencoder, tmp_path / "run")
+    encoded = []
+    real = Autoencoder.encode
+    monkeypatch.setattr(Autoencoder, "encode", lambda self, v, m=None, **k: encoded.append(v.shape[0]) or real(self, v, m, **k))
+    subset = str(dataset / "shard-00000{0,2}.tar")  # a brace pattern within the dataset folder
+    assert build(subset, autoencoder, tmp_path / "run") == full and encoded == []  # nothing encoded again
+    (full / "shard-000002.stats.json").unlink()  # shard 2 not cached yet: the subset adds it
+    build(subset, autoencoder, tmp_path / "run")
+    assert encoded == [2] and json.loads((full / latents.CACHE_FILE).read_text())["sources"] == [
+        "shard-000000.tar", "shard-000001.tar", "shard-000002.tar"]  # the whole dataset's, not the subset's
+    own = latents.cache_shards(full, subset)
+    assert [p.rsplit("/", 1)[1] for p in own] == ["shard-000000.tar", "shard-000002.tar"]
+    read = stream(dataset, own)
+    keys = {k for _ in range(6) for k in next(read)["__key__"]}
+    in_subset = {name.split(".", 1)[0] for n in (0, 2) for name in tarfile.open(dataset / f"shard-00000{n}.tar").getnames()}
+    assert keys == in_subset  # the 6 clips of shards 0 and 2, none of shard 1's
 
 
 def test_training_reads_the_cache_and_decodes_no_video(dataset, tmp_path, monkeypatch):

@@ -123,12 +123,12 @@ class DataStream:
     batches it has yielded, and for each loader worker the position of its next sample."""
 
     def __init__(self, cfg: DataConfig, *, single_frame: bool, seed: int, rank: int, world_size: int,
-                 num_clips: int | None = None, tokenizer=None, fixed_length: bool = True, latents: str | None = None,
-                 pin_memory: bool = False):
+                 num_clips: int | None = None, tokenizer=None, fixed_length: bool = True,
+                 latents: str | list[str] | None = None, pin_memory: bool = False):
         self.cfg, self.single, self.seed = cfg, single_frame, seed
         self.rank, self.world, self.num_clips = rank, world_size, num_clips
         self.collate = TrainingCollate(tokenizer, fixed_length)
-        self.latents = latents  # a latent cache folder read instead of cfg.shards
+        self.latents = latents  # latent cache shards (a folder or a list) read instead of cfg.shards
         self.pin_memory = pin_memory
         self.batches_seen = 0
         self.workers = max(1, cfg.num_workers)  # readers: the DataLoader's workers (or the main process)

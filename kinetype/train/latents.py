@@ -1,8 +1,8 @@
 """The latent cache: every clip of a dataset encoded once by the frozen autoencoder, so the image and
 video stages decode no video and run no encoder in their steps (fast-DiT's pre-extracted features).
 
-    <cache>/                       DATASET/latents/<key>, or RUN/latents/<key> where the dataset folder
-                                   is not writable
+    <cache>/                       DATASET/latents/<key> (the folder of the shards given, whole or a
+                                   pattern of some), or RUN/latents/<key> where it is not writable
         cache.json                 what the key stands for: the autoencoder's digest, size_px, the sources
         shard-000000.tar           a source shard with its video replaced by ``latent.npy``: every frame's
                                    scaled latent, (T, C, h, w) float16; masks, captions, metadata copied
@@ -56,11 +56,22 @@ def autoencoder_digest(autoencoder) -> str:
 
 
 def cache_folder(shards: str, run: Path, digest: str, size_px: int) -> Path:
-    """Beside the dataset when its folder is writable, else under the run."""
+    """Beside the shards (``latents/`` in the folder holding them all: a dataset folder, or a glob or
+    brace pattern within one) when that folder is writable, else under the run. A subset of a
+    dataset's shards shares the dataset's cache: each cached shard stands for its source alone."""
     key = hashlib.sha256(f"{digest}:{size_px}".encode()).hexdigest()[:16]
     folder = Path(shards)
-    root = folder / "latents" if folder.is_dir() and os.access(folder, os.W_OK) else Path(run) / "latents"
+    if not folder.is_dir():
+        parents = {Path(u).parent for u in source_shards(shards)}
+        folder = parents.pop() if len(parents) == 1 else None
+    root = folder / "latents" if folder is not None and os.access(folder, os.W_OK) else Path(run) / "latents"
     return root / key
+
+
+def cache_shards(cache: Path, shards: str) -> list[str]:
+    """The cached file of each source shard, in the sources' order: what the trainer reads (only
+    the shards it was given, though the cache may hold more of the dataset)."""
+    return [str(cache / Path(u).name) for u in source_shards(shards)]
 
 
 def source_id(url: str) -> str:
@@ -137,10 +148,14 @@ def build_cache(urls: list[str], cache: Path, autoencoder, *, prepare, size_px: 
     if not todo:
         return cache
     cache.mkdir(parents=True, exist_ok=True)
+    try:  # the shards of the dataset cached so far: subsets given at different times add up
+        before = json.loads((cache / CACHE_FILE).read_bytes()).get("sources", [])
+    except (OSError, ValueError, AttributeError):
+        before = []
     atomic_write_bytes(cache / CACHE_FILE, json.dumps({
         "format": FORMAT, "autoencoder_sha256": autoencoder_digest(autoencoder), "size_px": size_px,
-        "scaling_factor": float(autoencoder.cfg.scaling_factor), "sources": [Path(u).name for u in urls]},
-        indent=1).encode())
+        "scaling_factor": float(autoencoder.cfg.scaling_factor),
+        "sources": sorted({*map(str, before), *(Path(u).name for u in urls)})}, indent=1).encode())
     echo(f"latent cache: encoding {len(todo)} of {len(urls)} shard(s) into {cache}")
     bar = Progress(TextColumn("latents"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), disable=not progress)
     loader = DataLoader(_SourceShards(todo, clips_per_batch, video_dtype), batch_size=None,

@@ -39,7 +39,7 @@ from kinetype.train import distributed
 from kinetype.train.config import TrainConfig, config_from_json, config_to_json
 from kinetype.train.data import DataStream, drop_captions, prepare
 from kinetype.train.ema import EMA
-from kinetype.train.latents import autoencoder_digest, build_cache, cache_folder, source_shards
+from kinetype.train.latents import autoencoder_digest, build_cache, cache_folder, cache_shards, source_shards
 from kinetype.train.metrics import Logger
 from kinetype.train.schedule import StepBudget, lr_at
 from kinetype.train.setup import (build_models, check_run_folder, check_shards, choose_trainable, describe,
@@ -139,7 +139,8 @@ def train(
         distributed.barrier(d)
     stream = DataStream(data_cfg, single_frame=cfg.stage in ("autoencoder", "image"), seed=cfg.seed, rank=d.rank, world_size=d.world_size,
                         tokenizer=net.tokenizer if diffusion else None, fixed_length=dev.compile,
-                        latents=None if latents is None else str(latents), pin_memory=dev.pin_memory)
+                        latents=None if latents is None else cache_shards(latents, cfg.data.shards),
+                        pin_memory=dev.pin_memory)
     val_batch = validation_batch(cfg) if d.is_main and cfg.sample_every and diffusion else None
 
     # The run folder is made once the model and data are built: a run that fails earlier leaves none.
