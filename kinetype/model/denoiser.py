@@ -238,7 +238,7 @@ class Denoiser(nn.Module):
         if self.cfg.glyph_channels:
             h = torch.cat([h, glyph_planes(glyph, glyph_present, h, max(1, self.cfg.inbetweens))], dim=1)
         if self.given_channels:
-            h = torch.cat([h, given_planes(given, h[:, : self.given_channels - 1])], dim=1)
+            h = torch.cat([h, given_planes(given, h, self.given_channels - 1)], dim=1)
         if self.design_encoder is not None:
             ctx = ctx._replace(design=design_context(self.design_encoder, given, b, x))
         temb = self.t_embedder(self.t_proj(t * 1000.0).to(x.dtype))  # (B, D)

@@ -120,12 +120,13 @@ def draw_given(x0: torch.Tensor, generator: torch.Generator, first_prob: float, 
     return Given(x0 * flags[:, :, None, None, None], flags)
 
 
-def given_planes(cond: Given | None, like: torch.Tensor) -> torch.Tensor:
-    """(B*T, C+1, h, w): the given latents and the flag plane, zeros for ``None``; ``like`` is the
-    flattened input (B*T, C, h, w) whose dtype, device and spatial size they take."""
+def given_planes(cond: Given | None, like: torch.Tensor, channels: int) -> torch.Tensor:
+    """(B*T, channels + 1, h, w): the given latents (``channels`` planes: C, or 2C for an
+    interpolator's two keyframes) and the flag plane, zeros for ``None``; ``like`` is the flattened
+    input (B*T, ., h, w) whose dtype, device, rows and spatial size they take."""
     if cond is None:
-        return like.new_zeros(like.shape[0], like.shape[1] + 1, *like.shape[-2:])
-    lat = cond.latents.flatten(0, 1).to(like.dtype)  # (B*T, C, h, w)
+        return like.new_zeros(like.shape[0], channels + 1, *like.shape[-2:])
+    lat = cond.latents.flatten(0, 1).to(like.dtype)  # (B*T, channels, h, w)
     flag = cond.flags.flatten(0, 1).to(like.dtype).view(-1, 1, 1, 1).expand(-1, 1, *like.shape[-2:])
     return torch.cat([lat, flag], dim=1)
 
