@@ -2,14 +2,14 @@
 at several scales, generation checked by OCR, the noise prior (models trained on independent or
 correlated noise, and a model sampled from a prior it was not trained on), given frames (clips
 from text, animated from the engine's first frame, looped), and longer clips (a model's own frames,
-4x as many from its keyframes by its interpolator, and as many sampled directly). Each row is one `kinetype eval model`
+4x as many from its keyframes by its interpolator, the same looped, and as many sampled directly). Each row is one `kinetype eval model`
 run, through the same code (:func:`kinetype.eval.evaluate_model`) on the same eval items.
 
     python benchmarks/motion_options.py mg --model models/kinetype --scales 0,0.1,0.2,0.5 --n 20 --steps 15
     python benchmarks/motion_options.py verify --model models/kinetype --candidates 4 --n 20
     python benchmarks/motion_options.py noise --models RUN_A/pipeline,RUN_B/pipeline --priors mixed:0.5 --n 20
     python benchmarks/motion_options.py given --models models/kinetype,RUN/pipeline --n 20 --steps 15
-    python benchmarks/motion_options.py frames --model RUN/pipeline --n 20 --steps 15
+    python benchmarks/motion_options.py frames --model RUN/pipeline --n 20 --steps 15 [--rows interpolated,looped]
 
 Prints option -> the equivalent command -> flicker (0-255, where the engine's reference is still),
 CIEDE2000 ΔE of the text and of the background against the caption's colours, word accuracy
@@ -95,6 +95,8 @@ def rows_to_run(args):
                 "direct": (f"{frames} frames sampled directly", args.model, None, {"frames": frames, "interpolate": False})}
         if frames == folder.interpolated_frames:
             rows["interpolated"] = (f"{frames} frames: keyframes + interpolation", args.model, None, {"frames": frames})
+            rows["looped"] = (f"{frames} frames, looped: the last gap closed onto keyframe 0", args.model, None,
+                              {"frames": frames, "given": "loop"})
         return [rows[k] for k in args.rows.split(",") if k in rows]
     if args.what == "given":  # each model from text; those trained with given frames also animated and looped
         from kinetype.pipeline import model_path, read_model_folder
@@ -153,7 +155,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--frames", type=int, default=None,
                     help="frames: frames per clip (default: the interpolator's, (n+1) x the model's)")
     ap.add_argument("--rows", default="own,interpolated,direct",
-                    help="frames: which rows, comma-separated (own, interpolated, direct)")
+                    help="frames: which rows, comma-separated (own, interpolated, looped, direct)")
     ap.add_argument("--candidates", type=int, default=4, help="verify: N of --verify N (compared with 1)")
     ap.add_argument("--n", type=int, default=20, help="eval clips per option")
     ap.add_argument("--steps", type=int, default=15, help="sampling steps")

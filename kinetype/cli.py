@@ -404,7 +404,7 @@ def eval_model(
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar or tables.")] = False,
     mg: MgScale = None,
     verify: Verify = 1,
-    given: Annotated[str, typer.Option("--given", help="none; first: animate the reference's first frame (scored by first_mae); loop: every clip a loop (a model trained with given frames).")] = "none",
+    given: Annotated[str, typer.Option("--given", help="none; first: animate the reference's first frame (scored by first_mae); loop: every clip a loop (a model trained with given frames, or an interpolator's --frames).")] = "none",
     frames: Annotated[Optional[int], typer.Option("--frames", help="Frames per clip over the model's own duration (default: the model's); with an interpolator, (n+1) x the model's are interpolated from its keyframes.")] = None,
     direct: Annotated[bool, typer.Option("--direct", help="With --frames: sample every frame with the denoiser, not from keyframes by the interpolator.")] = False,
 ):

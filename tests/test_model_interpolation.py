@@ -157,6 +157,18 @@ def test_generate_frames_uses_the_interpolator_at_its_rate_and_loops_with_it(mod
         assert sum(1 for _ in c.decode(video=0)) == 16
 
 
+def test_eval_scores_interpolated_loops_without_given_frames(model):
+    from kinetype.eval import evaluate_model
+
+    rep = evaluate_model(model, n=1, seed=1, steps=2, workers=1, progress=False, frames=16, given="loop")
+    assert rep.config["given"] == "loop" and rep.config["num_frames"] == 16
+    assert "loop_seam" in rep.summary  # (NaN here: the untrained tiny model draws still frames)
+    for frames, given, message in ((None, "loop", "not trained with given frames"),  # its own 4 frames: no gaps
+                                   (16, "first", "not trained with given frames")):
+        with pytest.raises(KinetypeError, match=message):
+            evaluate_model(model, n=1, seed=1, steps=2, workers=1, progress=False, frames=frames, given=given)
+
+
 def _stage(tmp_path, folder, **over):
     settings = {"stage": "interpolation", "init": str(folder), "out": str(tmp_path / "run"), "fps": 32,
                 "data": {"shards": "synthetic", "num_frames": 16, "batch_size": 2}, "optim": {"max_steps": 2},

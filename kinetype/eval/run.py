@@ -169,7 +169,8 @@ def evaluate_model(pipe_or_dir, *, n: int, seed: int = 0, glyph: bool = True, st
     correctly (:mod:`kinetype.eval.verify`); the time per clip then counts every candidate and its reading.
     ``given`` (a model trained with given frames, :mod:`kinetype.model.frames`): ``first`` animates
     the reference's own first frame (scored also by ``first_mae``, the first frame's distance from
-    it), ``loop`` makes each clip a loop (``generate --loop``); every clip gets ``loop_seam``.
+    it), ``loop`` makes each clip a loop (``generate --loop``; with interpolated ``frames``, any model
+    with an interpolator); every clip gets ``loop_seam``.
     ``frames``: clips of that many frames over the model's own duration (the fps scaled alike): with
     an interpolator and (n + 1) x the model's frames, its keyframes and the frames interpolated
     between them (:mod:`kinetype.model.interpolation`), or (``interpolate`` False) every frame sampled
@@ -193,9 +194,14 @@ def evaluate_model(pipe_or_dir, *, n: int, seed: int = 0, glyph: bool = True, st
     pipe = _load_pipeline(pipe_or_dir)
     if isinstance(pipe, Pipeline) and pipe.device.type == "cuda" and n > 1 and pipe.denoise_fn is None:
         pipe.compile()  # every clip has one shape: one trace serves them all (the first clip pays for it)
-    if given != "none" and not pipe.net.cfg.denoiser.given_frames:
-        raise KinetypeError(f"--given {given}: the model was not trained with given frames")
     size, num_frames, fps = pipe.size_px, pipe.num_frames, pipe.fps
+    inter = pipe.net.interpolator
+    interpolated = (interpolate and inter is not None and frames is not None
+                    and frames == (inter.cfg.inbetweens + 1) * num_frames)
+    # An interpolated clip loops by closing its last gap onto the first keyframe: no given frames needed.
+    if given != "none" and not pipe.net.cfg.denoiser.given_frames and not (given == "loop" and interpolated):
+        also = " (or, to loop, an interpolator and its --frames)" if given == "loop" else ""
+        raise KinetypeError(f"--given {given}: the model was not trained with given frames{also}")
     if frames is not None:  # the same seconds of motion in more (or fewer) frames
         num_frames, fps = frames, max(1, round(fps * frames / num_frames))
     config = _config("model", n, seed, names, templates, model=str(pipe_or_dir) if isinstance(pipe_or_dir, (str, Path)) else "(in memory)", glyph=glyph, steps=steps, guidance=guidance, sampler=sampler, size=size, num_frames=num_frames, fps=fps, mg=mg, verify=verify, given=given,
