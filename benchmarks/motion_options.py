@@ -97,14 +97,20 @@ def rows_to_run(args):
             rows["interpolated"] = (f"{frames} frames: keyframes + interpolation", args.model, None, {"frames": frames})
             rows["looped"] = (f"{frames} frames, looped: the last gap closed onto keyframe 0", args.model, None,
                               {"frames": frames, "given": "loop"})
-        return [rows[k] for k in args.rows.split(",") if k in rows]
-    if args.what == "given":  # each model from text; those trained with given frames also animated and looped
+        return [rows[k] for k in (args.rows or "own,interpolated,direct").split(",") if k in rows]
+    if args.what == "given":  # each model from text, animated and looped (pinned; unpinned where it has the planes)
         from kinetype.pipeline import model_path, read_model_folder
 
-        return [(f"{m or 'the bundled model'}{'' if g == 'none' else f', --given {g}'}", m, None,
-                 {} if g == "none" else {"given": g})
-                for m in models for g in ("none", "first", "loop")
-                if g == "none" or read_model_folder(model_path(m)).model.denoiser.given_frames]
+        rows = []
+        for m in models:
+            planes = read_model_folder(model_path(m)).model.denoiser.given_frames
+            for row in (args.rows or "none,first,loop,first-unpinned,loop-unpinned").split(","):
+                g, _, unpinned = row.partition("-")
+                if g not in ("none", "first", "loop") or (unpinned and (g == "none" or not planes)):
+                    continue
+                label = f"{m or 'the bundled model'}{'' if g == 'none' else f', --given {g}'}{' --no-pin' if unpinned else ''}"
+                rows.append((label, m, None, {} if g == "none" else {"given": g, **({"pin": False} if unpinned else {})}))
+        return rows
     return ([(f"{m or 'the bundled model'}", m, None, {}) for m in models]
             + [(f"{models[0] or 'the bundled model'} sampled from {describe(p)}", models[0], p, {}) for p in args.priors])
 
@@ -128,7 +134,8 @@ def extend_frame_table(pipe, frames: int) -> None:
 def command(args, model, extra: dict) -> str:
     extra = dict(extra)
     direct = extra.pop("interpolate", True) is False
-    flags = " ".join(f"--{k} {v:g}" if isinstance(v, float) else f"--{k} {v}" for k, v in extra.items())
+    flags = " ".join("--no-pin" if k == "pin" else f"--{k} {v:g}" if isinstance(v, float) else f"--{k} {v}"
+                     for k, v in extra.items())
     flags += " --direct" if direct else ""
     model = f" --model {model}" if model else ""
     return f"kinetype eval model{model} --n {args.n} --steps {args.steps} --seed {args.seed} {flags}".rstrip()
@@ -144,7 +151,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("what", choices=("mg", "verify", "noise", "given", "frames"),
                     help="mg: --mg at each of --scales; verify: --verify 1 and N; noise: each of --models, "
                          "then the first sampled from each of --priors; given: each of --models from text, "
-                         "and (trained with given frames) animating the first frame and looped; frames: "
+                         "animating the first frame and looped (pinned, and unpinned where trained with given frames); frames: "
                          "--model's own clip, --frames from its keyframes by its interpolator, and sampled directly")
     ap.add_argument("--model", type=Path, default=None, help="pipeline folder (default: the bundled model)")
     ap.add_argument("--models", type=lambda t: [Path(p) for p in t.split(",") if p], default=[],
@@ -154,8 +161,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--scales", type=number_list, default=[0.0, 0.1, 0.2, 0.5], help="mg scales, comma-separated")
     ap.add_argument("--frames", type=int, default=None,
                     help="frames: frames per clip (default: the interpolator's, (n+1) x the model's)")
-    ap.add_argument("--rows", default="own,interpolated,direct",
-                    help="frames: which rows, comma-separated (own, interpolated, looped, direct)")
+    ap.add_argument("--rows", default=None,
+                    help="frames: which rows, comma-separated (own, interpolated, looped, direct; default the first, "
+                         "second and fourth); given: which of none, first, loop, first-unpinned, loop-unpinned (all)")
     ap.add_argument("--candidates", type=int, default=4, help="verify: N of --verify N (compared with 1)")
     ap.add_argument("--n", type=int, default=20, help="eval clips per option")
     ap.add_argument("--steps", type=int, default=15, help="sampling steps")

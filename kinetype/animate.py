@@ -1,6 +1,8 @@
 """``kinetype animate``: a still design -> a clip that starts from it (DynamiCrafter's image
-animation, through the given frames of :mod:`kinetype.model.frames`); ``--to LAST`` fills the
-frames between two designs, ``--loop`` ends on the first design again.
+animation): the design's latent pinned as frame 0 while the others are sampled
+(:mod:`kinetype.sample.replacement`, any model), and to a model trained with given frames
+(:mod:`kinetype.model.frames`) also given as input planes; ``--to LAST`` fills the frames between
+two designs, ``--loop`` leads the last frame back into the design.
 
 1. The design (and ``--to``'s) is read and fitted to the model's square frame: converted to RGB
    (transparency over white), padded to a square with its border colour, resized; each change is
@@ -8,8 +10,8 @@ frames between two designs, ``--loop`` ends on the first design again.
 2. The word is ``--word``, or read from the design by the eval module's PP-OCR.
 3. The motion phrase picks a template as ``generate`` does; the engine's render of it for the word
    gives the captions and the glyph layout (the letters' place in every frame).
-4. The pipeline samples with the design as frame 0 (and frame T-1); the clip is written as
-   ``generate`` writes one.
+4. The pipeline samples with the design as frame 0 (and ``--to``'s as frame T-1, or for a loop the
+   design again one frame past the last); the clip is written as ``generate`` writes one.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import numpy as np
 
 from kinetype.errors import KinetypeError, random_seed
 from kinetype.fsutil import check_output_file
-from kinetype.generate import check_given_frames, choose_template, default_out, write_clip
+from kinetype.generate import choose_template, default_out, write_clip
 from kinetype.media import VIDEO_SUFFIXES
 from kinetype.render import render_clip
 from kinetype.render.words import LETTERS, validate_word
@@ -140,7 +142,6 @@ def animate(
     from kinetype.pipeline import load_pipeline, model_path, read_model_folder
 
     folder = read_model_folder(model_path(model))
-    check_given_frames(folder, "animate")
     clip_settings = folder.clip()
     first = fit_design(designs[0], clip_settings.size, "IMAGE", echo)
     last = fit_design(designs[1], clip_settings.size, "--to", echo) if to is not None else None

@@ -268,7 +268,7 @@ TemplateId = Annotated[Optional[str], typer.Option("--template", help="Template 
 Sampler = Annotated[str, typer.Option("--sampler", help=f"One of {', '.join(SAMPLER_NAMES)}.")]
 Steps = Annotated[int, typer.Option("--steps", help="Sampling steps.")]
 Guidance = Annotated[float, typer.Option("--guidance", help="Classifier-free guidance scale (1 = none).")]
-Loop = Annotated[bool, typer.Option("--loop", help="The last frame leads back into the first (a model trained with given frames, or any model's interpolated --frames).")]
+Loop = Annotated[bool, typer.Option("--loop", help="The last frame leads back into the first.")]
 Verify = Annotated[int, typer.Option("--verify", help="Sample up to N seeds (from --seed on) and keep the first whose word PP-OCR reads correctly, else the best read; 1 = no check.")]
 
 
@@ -343,7 +343,7 @@ def animate(
     seed: Seed = 0,
     templates: TemplatesDir = None,
 ):
-    """Animate a still design with a model trained with given frames; --to fills in between two designs."""
+    """Animate a still design: the clip starts from it (--to: and ends on another, --loop: and leads back into it)."""
     from kinetype.animate import animate as run_animate
 
     run_animate(image, motion=motion, word=word, to=to, loop=loop, out=out, template_id=template, model=model,
@@ -404,7 +404,8 @@ def eval_model(
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar or tables.")] = False,
     mg: MgScale = None,
     verify: Verify = 1,
-    given: Annotated[str, typer.Option("--given", help="none; first: animate the reference's first frame (scored by first_mae); loop: every clip a loop (a model trained with given frames, or an interpolator's --frames).")] = "none",
+    given: Annotated[str, typer.Option("--given", help="none; first: animate the reference's first frame (scored by first_mae); loop: every clip a loop.")] = "none",
+    no_pin: Annotated[bool, typer.Option("--no-pin", help="With --given: the given frames reach the model as input planes only, not pinned while sampling (a model trained with given frames).")] = False,
     frames: Annotated[Optional[int], typer.Option("--frames", help="Frames per clip over the model's own duration (default: the model's); with an interpolator, (n+1) x the model's are interpolated from its keyframes.")] = None,
     direct: Annotated[bool, typer.Option("--direct", help="With --frames: sample every frame with the denoiser, not from keyframes by the interpolator.")] = False,
 ):
@@ -414,7 +415,7 @@ def eval_model(
     started = time.perf_counter()
     evaluate_model(model, n=n, seed=seed, glyph=not no_glyph, steps=steps, guidance=guidance, readers=reader,
                    workers=workers, out=out, progress=not quiet, mg=mg, verify=verify, given=given, frames=frames,
-                   interpolate=not direct)
+                   interpolate=not direct, pin=not no_pin)
     wrote_report(out, started)
 
 

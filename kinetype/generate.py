@@ -105,13 +105,6 @@ def default_out(word: str, motion: str | None, template_id: str | None, folder: 
     return out
 
 
-def check_given_frames(folder, option: str) -> None:
-    """Refuse ``option`` (``--loop``, ``animate``...) for a model without given frames, from its configs."""
-    if not folder.model.denoiser.given_frames:
-        raise KinetypeError(f"{option}: the model {folder.path} was not trained with given frames (designs a clip "
-                            "starts or ends on): fine-tune it with `[model.denoiser] given_frames = true` (docs/model.md)")
-
-
 def check_generate_args(*, seed: int, num_frames: int | None, fps: int | None, mg: float | None = None,
                         verify: int = 1) -> None:
     """The numbers besides the sampling settings, checked before a model is read: one line naming the
@@ -152,8 +145,9 @@ def generate(
 ) -> Path:
     """Generate one clip and write it to ``out`` (default: ``WORD-motion.mp4`` here, never overwriting).
 
-    ``loop``: the last frame leads back into the first (a model trained with given frames, or any
-    model's interpolated clip; see :class:`kinetype.pipeline.Pipeline`).
+    ``loop``: the last frame leads back into the first (any model: its first frame pinned one frame
+    past the last, or an interpolated clip's last gap closed onto keyframe 0; see
+    :class:`kinetype.pipeline.Pipeline`).
 
     ``num_frames``: with a model that has an interpolator, its frame count ((n + 1) x the model's) is
     made from the model's keyframes by interpolation, at (n + 1) x its fps.
@@ -181,8 +175,6 @@ def generate(
     # here in one line, before the weights are loaded or the reference is rendered.
     folder = read_model_folder(model_path(model))
     interpolated = num_frames is not None and num_frames == folder.interpolated_frames
-    if loop and not interpolated:
-        check_given_frames(folder, "--loop")
     clip_settings = folder.clip(num_frames, fps)
     pipe = load_pipeline(folder)
     echo(match)

@@ -376,13 +376,17 @@ class Pipeline:
         last: np.ndarray | None = None,  # (B, H, W, 3) uint8: the design it ends on (in-betweens)
         loop: bool = False,  # end on the first frame again
         interpolate: bool = True,  # with an interpolator, make its frame count from keyframes (False: directly)
+        pin: bool = True,  # given frames (first, last, loop) pinned while sampling (kinetype.sample.replacement)
     ) -> np.ndarray:
         """Frames (B, T, H, W, 3) uint8.  Same arguments and seed -> the same clip.
 
-        ``first`` / ``last`` are given frames (:mod:`kinetype.model.frames`), for a model trained
-        with them (``given_frames``); they are encoded with the glyph layout of their own frame.
-        ``loop`` without ``first``: the clip is sampled, then sampled again from the same seed with
-        its own first frame's latents given at both ends (twice the time).
+        ``first`` / ``last`` are given frames, encoded with the glyph layout of their own frame:
+        ``pin`` keeps them exactly where they are given while the other frames are sampled
+        (:mod:`kinetype.sample.replacement`, any model), and a model trained with given frames
+        (:mod:`kinetype.model.frames`) also takes them as input planes (``pin=False``: that alone).
+        ``loop``: one frame more is sampled after the last, given as the first again, and dropped,
+        so the last frame leads into the first; without ``first`` the clip is sampled, then sampled
+        again from the same seed with its own first frame given at both ends (twice the time).
 
         With an interpolator and ``num_frames`` = (n + 1) x the model's frames, the denoiser makes the
         keyframes (every (n + 1)-th frame, with the glyph layout of those frames) and the interpolator
@@ -414,15 +418,22 @@ class Pipeline:
                 raise KinetypeError(f"glyph_masks must be numbers of shape (clips, frames, height, width) = {want}, "
                                     f"got {masks.dtype} {masks.shape}")
             masks = torch.as_tensor(masks, dtype=torch.float32)
-        designs = self._designs(first, last, loop and not interp, b)
+        # A loop sampled directly closes on frame T, one past the last: its first frame again, given,
+        # with frame 0's glyph layout. The clip is frames 0..T-1, so its last frame steps into its first.
+        ring = loop and not interp
+        if ring and frames + 1 > self.net.cfg.denoiser.max_frames:
+            raise KinetypeError(f"loop: a loop samples one frame past its last, so at most "
+                                f"{self.net.cfg.denoiser.max_frames - 1} frames (got {frames})")
+        designs = self._designs(first, last, ring, b, pin)
         lat, c = self.size_px // self.autoencoder.factor, self.autoencoder.cfg.latent_channels
-        keys = frames // (n + 1) if interp else frames
+        keys = frames // (n + 1) if interp else frames + ring  # latent frames the denoiser samples
+        sampled = None if masks is None else torch.cat([masks, masks[:, :1]], 1) if ring else masks  # (B, T(+1), H, W)
         glyph = gap_glyph = None
         if masks is not None and self.net.cfg.denoiser.glyph_channels:
-            glyph = resize_masks(masks, (lat, lat))
+            glyph = resize_masks(sampled, (lat, lat))
             if interp:
                 glyph, gap_glyph = split_masks(glyph, n)  # (B, K, h, w), (B, K, n, h, w)
-        key_masks = None if masks is None else masks[:, :: n + 1] if interp else masks
+        key_masks = None if masks is None else masks[:, :: n + 1] if interp else sampled
         video = self.stage == "video"
         # bf16 on CUDA (the solver's arithmetic stays float32: outputs are cast back in sample_latents).
         autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda")
@@ -431,13 +442,15 @@ class Pipeline:
                 return sample_latents(
                     self.net, (b, keys, c, lat, lat), static, dynamic if video else None, word if video else None,
                     glyph, objective=self.objective, sampler=sampler, steps=steps, guidance=guidance, seed=seed,
-                    progress=progress, denoise_fn=self.denoise_fn, mg=mg, noise=self.noise, given=cond,
+                    progress=progress, denoise_fn=self.denoise_fn, mg=mg, noise=self.noise, given=cond, replace=pin,
                 )
 
-            cond = None if designs is None else self._given(designs, key_masks, keys, loop and not interp)
-            if loop and designs is None and not interp:
-                cond = given(run(None)[:, 0], "ends", frames)
+            cond = None if designs is None else self._given(designs, key_masks, keys, ring)
+            if ring and designs is None:
+                cond = given(run(None)[:, 0], "ends", keys)
             latents = run(cond)
+            if ring:
+                latents = latents[:, :frames]  # frame T, the first again, was there to be led into
             if interp:  # the n frames after each keyframe; MG is the keyframes' (their gaps are not frames)
                 gaps = sample_latents(
                     self.net, (b, keys, n * c, lat, lat), static, dynamic, word, gap_glyph,
@@ -453,15 +466,14 @@ class Pipeline:
         return to_uint8(x)
 
 
-    def _designs(self, first, last, loop: bool, b: int) -> list[torch.Tensor] | None:
+    def _designs(self, first, last, loop: bool, b: int, pin: bool) -> list[torch.Tensor] | None:
         """The given designs checked, as (B, 1, 3, H, W) in [-1, 1]: [first] or [first, last]."""
         if last is not None and first is None:
             raise KinetypeError("last needs first: the design the clip starts from")
         if last is not None and loop:
             raise KinetypeError("give last or loop, not both: a loop ends on the first design")
-        if (first is not None or loop) and not self.net.cfg.denoiser.given_frames:
-            raise ModelError("this model was not trained with given frames (animating a design, in-betweens, loops): "
-                             "fine-tune it with `[model.denoiser] given_frames = true` (docs/model.md)")
+        if (first is not None or loop) and not pin and not self.net.cfg.denoiser.given_frames:
+            raise ModelError("pin=False: this model was not trained with given frames, so they reach it only pinned")
         if first is None:
             return None
         out = []

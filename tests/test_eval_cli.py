@@ -90,7 +90,8 @@ def test_evaluate_model_animates_the_references_first_frame_and_loops(tmp_path):
     loop = evaluate_model(model, n=2, seed=1, steps=2, workers=1, progress=False, given="loop")
     assert "first_mae" not in loop.rows[0] and loop.summary["loop_seam"] >= 0
     plain = tiny_pipeline_folder(tmp_path / "plain")
-    r = ev("model", "--model", plain, "--n", 1, "--steps", 2, "--given", "loop", "--out", tmp_path / "e")
+    assert evaluate_model(plain, n=1, seed=1, steps=2, workers=1, progress=False, given="loop").config["pin"] is True
+    r = ev("model", "--model", plain, "--n", 1, "--steps", 2, "--given", "loop", "--no-pin", "--out", tmp_path / "e")
     assert r.exit_code != 0 and "not trained with given frames" in r.output and len(r.output.strip().splitlines()) == 1
     r = ev("model", "--model", model, "--n", 1, "--given", "middle", "--out", tmp_path / "e")
     assert r.exit_code != 0 and "--given must be one of none, first, loop" in r.output

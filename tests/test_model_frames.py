@@ -149,11 +149,33 @@ def test_designs_the_pipeline_cannot_use_are_refused_in_one_line(pipes, kw, mess
         _sample(pipe, **kw)
 
 
-def test_a_model_without_given_frames_says_so_when_given_a_design_or_asked_for_a_loop(pipes):
+def test_a_model_without_given_frames_takes_designs_and_loops_pinned_only(pipes):
     plain, _ = pipes
     for kw in (dict(first=np.zeros((1, 32, 32, 3), np.uint8)), dict(loop=True)):
-        with pytest.raises(ModelError, match="not trained with given frames"):
-            _sample(plain, **kw)
+        assert _sample(plain, **kw).shape == (1, 4, 32, 32, 3)  # kinetype.sample.replacement
+        with pytest.raises(ModelError, match="not trained with given frames") as e:
+            _sample(plain, **kw, pin=False)
+        assert "\n" not in str(e.value)
+
+
+def test_a_loop_samples_one_frame_past_its_last_and_refuses_the_longest_clip(pipes):
+    _, pipe = pipes
+    shapes = []
+    real = pipe.net.denoise
+
+    def spy(x, *a, **k):
+        shapes.append(x.shape[1])
+        return real(x, *a, **k)
+
+    pipe.net.denoise = spy
+    try:
+        assert _sample(pipe, loop=True).shape[1] == 4
+    finally:
+        del pipe.net.denoise
+    assert set(shapes) == {5}  # frames 0..3 and frame 4, the first again
+    top = pipe.net.cfg.denoiser.max_frames
+    with pytest.raises(KinetypeError, match=f"at most {top - 1} frames"):
+        pipe(["red on blue"], ["bounce in"], ["H^|i"], None, num_frames=top, steps=1, loop=True)
 
 
 def test_a_loop_from_text_is_the_clip_made_again_from_its_own_first_frame(pipes):

@@ -160,17 +160,19 @@ def evaluate_model(pipe_or_dir, *, n: int, seed: int = 0, glyph: bool = True, st
                    guidance: float = SamplingSettings.guidance, workers: int | None = None, out: Path | None = None,
                    progress: bool = True, readers: str | Sequence[str] = "ppocr", sampler: str = SamplingSettings.sampler,
                    templates: Path | None = None, mg: float | None = None, verify: int = 1,
-                   given: str = "none", frames: int | None = None, interpolate: bool = True) -> EvalReport:
+                   given: str = "none", frames: int | None = None, interpolate: bool = True,
+                   pin: bool = True) -> EvalReport:
     """Generate one clip per eval item with a pipeline (a ``Pipeline`` or its folder) and score it
     against the engine's reference render of the same (template, word, seed): legibility on the
     reference's at-rest frames, text-region IoU with its glyph masks, colour ΔE, flicker, and the
     generation time. ``glyph``: give the model the reference's glyph masks. ``mg``: mitigating-gradient
     scale (None: the default). ``verify``: keep the first of up to this many seeds PP-OCR reads
     correctly (:mod:`kinetype.eval.verify`); the time per clip then counts every candidate and its reading.
-    ``given`` (a model trained with given frames, :mod:`kinetype.model.frames`): ``first`` animates
-    the reference's own first frame (scored also by ``first_mae``, the first frame's distance from
-    it), ``loop`` makes each clip a loop (``generate --loop``; with interpolated ``frames``, any model
-    with an interpolator); every clip gets ``loop_seam``.
+    ``given``: ``first`` animates the reference's own first frame (scored also by ``first_mae``, the
+    first frame's distance from it), ``loop`` makes each clip a loop (``generate --loop``); every
+    clip gets ``loop_seam``. ``pin``: the given frames are pinned while sampling (any model,
+    :mod:`kinetype.sample.replacement`); False: they reach a model trained with given frames
+    (:mod:`kinetype.model.frames`) as its input planes only.
     ``frames``: clips of that many frames over the model's own duration (the fps scaled alike): with
     an interpolator and (n + 1) x the model's frames, its keyframes and the frames interpolated
     between them (:mod:`kinetype.model.interpolation`), or (``interpolate`` False) every frame sampled
@@ -198,14 +200,14 @@ def evaluate_model(pipe_or_dir, *, n: int, seed: int = 0, glyph: bool = True, st
     inter = pipe.net.interpolator
     interpolated = (interpolate and inter is not None and frames is not None
                     and frames == (inter.cfg.inbetweens + 1) * num_frames)
-    # An interpolated clip loops by closing its last gap onto the first keyframe: no given frames needed.
-    if given != "none" and not pipe.net.cfg.denoiser.given_frames and not (given == "loop" and interpolated):
-        also = " (or, to loop, an interpolator and its --frames)" if given == "loop" else ""
-        raise KinetypeError(f"--given {given}: the model was not trained with given frames{also}")
+    # Given frames reach any model pinned (kinetype.sample.replacement); unpinned, only one trained with
+    # them. An interpolated clip loops by closing its last gap onto the first keyframe.
+    if given != "none" and not pin and not pipe.net.cfg.denoiser.given_frames and not (given == "loop" and interpolated):
+        raise KinetypeError(f"--given {given} --no-pin: the model was not trained with given frames")
     if frames is not None:  # the same seconds of motion in more (or fewer) frames
         num_frames, fps = frames, max(1, round(fps * frames / num_frames))
     config = _config("model", n, seed, names, templates, model=str(pipe_or_dir) if isinstance(pipe_or_dir, (str, Path)) else "(in memory)", glyph=glyph, steps=steps, guidance=guidance, sampler=sampler, size=size, num_frames=num_frames, fps=fps, mg=mg, verify=verify, given=given,
-                     **({} if frames is None else {"interpolate": interpolate}))
+                     **({} if frames is None else {"interpolate": interpolate}), **({} if given == "none" else {"pin": pin}))
     workers = max(1, min((workers or os.cpu_count() or 1), n))
     pool = _pool(workers, names)
     futures: list[tuple[Future, dict]] = []
@@ -227,7 +229,7 @@ def evaluate_model(pipe_or_dir, *, n: int, seed: int = 0, glyph: bool = True, st
                     return pipe([caps.static], [caps.dynamic], [caps.word], masks, num_frames=num_frames,
                                 sampler=sampler, steps=steps, guidance=guidance, seed=s, mg=mg,
                                 first=None if still is None else still[None], loop=given == "loop",
-                                interpolate=interpolate)[0]
+                                interpolate=interpolate, pin=pin)[0]
 
                 if verify > 1:  # built once, outside the timing: a one-off cost, not a per-clip one
                     verify_reader = verify_reader or make_reader(VERIFY_READER)

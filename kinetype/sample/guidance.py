@@ -13,6 +13,7 @@ from kinetype.model.interpolation import shared_noise
 from kinetype.model.noise import NoiseConfig, draw_noise
 from kinetype.model.objective import predict_x0_eps
 from kinetype.sample.mitigate import mitigated
+from kinetype.sample.replacement import pinned, replaced
 from kinetype.sample.schedule import sample_times
 from kinetype.sample.settings import MG_SCALE_DEFAULT, SamplingSettings
 from kinetype.sample.solvers import SAMPLERS
@@ -38,6 +39,7 @@ def sample_latents(
     noise: NoiseConfig | None = None,  # the prior the model was trained with; None: independent
     given: Given | None = None,  # frames the clip passes through (kinetype.model.frames), or None
     interpolate: bool = False,  # the interpolator's gaps (B, K, n*C, h, w) between the keyframes ``given``
+    replace: bool = False,  # pin the ``given`` frames to their latents (kinetype.sample.replacement)
 ) -> torch.Tensor:
     """Latents (B, T, C, h, w) for the captions; the same seed gives the same latents.
 
@@ -45,7 +47,8 @@ def sample_latents(
     the glyph layout and the given frames, which are structural inputs rather than prompts. Everything the steps share
     (captions encoded, glyph layout, initial noise) goes to the device before the first step; a
     step copies nothing to the device and reads nothing back. ``mg`` > 0 adds mitigating-gradient
-    guidance to every step (one backward pass through the network each).
+    guidance to every step (one backward pass through the network each). ``replace``: the given
+    frames are pinned (any model; one trained with given frames also takes them as input planes).
     """
     if sampler not in SAMPLERS:
         raise ModelError(f"unknown sampler {sampler!r}: choose from {', '.join(SAMPLERS)}")
@@ -79,5 +82,8 @@ def sample_latents(
         x = shared_noise(x, net.interpolator.cfg.inbetweens)
     x = x.to(device)
     times = sample_times(steps)
-    denoise = mitigated(denoise, MG_SCALE_DEFAULT if mg is None else mg, objective, times)
-    return SAMPLERS[sampler](denoise, x, times, objective, progress)
+    pin = Given(given.latents.to(device), given.flags.to(device)) if replace and given is not None else None
+    # Pinned inside MG (its frame differences see the given frames) and after it (its move of them undone).
+    denoise = replaced(mitigated(replaced(denoise, pin, objective), MG_SCALE_DEFAULT if mg is None else mg, objective,
+                                 times), pin, objective)
+    return pinned(SAMPLERS[sampler](denoise, x, times, objective, progress), pin)

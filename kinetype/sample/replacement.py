@@ -1,0 +1,57 @@
+"""Given frames pinned while sampling: the replacement method (Song et al. 2021, Sec. 5 and App. I;
+Ho et al. 2022, *Video Diffusion Models*, Sec. 3.1), applied to the prediction.
+
+A clip that must pass through known frames (a design to animate, the design it ends on, a loop's
+first frame) has clean latents g_i for those frames i. At every solver call the network predicts
+(x̂₀, ε̂) for all frames; for a given frame the prediction is replaced by
+
+    x̂₀_i = g_i,      ε̂_i = (x_t,i − α(t) g_i) / σ(t)
+
+(the noise that puts g_i at x_t,i). DDIM and DPM-Solver++ step from the pair as x_s = α(s) x̂₀ +
+σ(s) ε̂ (DPM-Solver++'s multistep combination of x̂₀'s is g_i again), so a given frame that starts
+as pure noise n stays exactly on its own noising path x_t,i = α(t) g_i + σ(t) n and ends at g_i;
+Euler does so on rectified flow's straight path and to first order on the curved ones, and the
+solver's result is set to g_i at the end (:func:`pinned`) so that every solver returns it exactly.
+The other frames are denoised beside it: the temporal layers see the given frame at the same noise
+level as themselves, as in training, and its content reaches them from the first step.
+
+It needs no training, so any model can animate a design; a model trained with given frames
+(:mod:`kinetype.model.frames`) also gets them as input planes. What it cannot make is a frame the
+model would not put next to the given one: the replaced frame is exact, its neighbours are the
+model's.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from kinetype.model.frames import Given
+from kinetype.model.objective import alpha_sigma
+
+Denoise = Callable[[torch.Tensor, float], tuple[torch.Tensor, torch.Tensor]]
+
+
+def replaced(denoise: Denoise, given: Given | None, objective: str) -> Denoise:
+    """``denoise`` (x_t (B, T, C, h, w), t) -> (x̂₀, ε̂) with the frames ``given`` flags pinned to
+    its latents; ``denoise`` itself where nothing is given."""
+    if given is None:
+        return denoise
+    flags = given.flags.bool()[:, :, None, None, None]  # (B, T, 1, 1, 1)
+
+    def fn(x: torch.Tensor, t: float):
+        x0, eps = denoise(x, t)
+        g = given.latents.to(x0.dtype)
+        alpha, sigma = alpha_sigma(torch.tensor(float(t)), objective)
+        pinned = (x - float(alpha) * g) / max(float(sigma), 1e-4)
+        return torch.where(flags, g, x0), torch.where(flags, pinned.to(eps.dtype), eps)
+
+    return fn
+
+
+def pinned(x: torch.Tensor, given: Given | None) -> torch.Tensor:
+    """The solver's result (B, T, C, h, w) with the given frames set to their latents."""
+    if given is None:
+        return x
+    return torch.where(given.flags.bool()[:, :, None, None, None], given.latents.to(x.dtype), x)

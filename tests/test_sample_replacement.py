@@ -1,0 +1,88 @@
+"""Given frames pinned while sampling (kinetype.sample.replacement): every solver returns a given
+frame's latent exactly and leaves the others to the model, and with it any model animates a design."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("diffusers")
+
+from kinetype.model.errors import ModelError  # noqa: E402
+from kinetype.model.frames import Given  # noqa: E402
+from kinetype.model.objective import add_noise  # noqa: E402
+from kinetype.pipeline import Pipeline  # noqa: E402
+from kinetype.sample import SAMPLERS, sample_latents  # noqa: E402
+from kinetype.sample.replacement import replaced  # noqa: E402
+from model_helpers import tiny_pipeline_folder  # noqa: E402
+
+torch.set_num_threads(1)
+SHAPE = (1, 6, 4, 8, 8)  # (B, T, C, h, w)
+PROMPT = (["gold letters on navy"], ["the letters drop in"], ["H^|i"])
+
+
+@pytest.fixture(scope="module", params=["flow", "v"])
+def pipe(request, tmp_path_factory):
+    folder = tiny_pipeline_folder(tmp_path_factory.mktemp("pin") / "model", num_frames=SHAPE[1], objective=request.param)
+    return Pipeline.from_pretrained(folder)
+
+
+def ends_given() -> Given:
+    g = torch.randn(SHAPE, generator=torch.Generator().manual_seed(7))
+    flags = torch.tensor([[1.0, 0, 0, 0, 0, 1.0]])
+    return Given(g * flags[:, :, None, None, None], flags)
+
+
+@pytest.mark.parametrize("sampler", sorted(SAMPLERS))
+def test_every_solver_ends_a_pinned_frame_on_its_latent_and_samples_the_others(pipe, sampler):
+    given = ends_given()
+
+    def run(replace: bool) -> torch.Tensor:
+        return sample_latents(pipe.net, SHAPE, *PROMPT, None, objective=pipe.objective, sampler=sampler, steps=6,
+                              seed=3, given=given, replace=replace)
+
+    pinned, free = run(True), run(False)
+    assert torch.equal(pinned[:, [0, 5]], given.latents[:, [0, 5]])
+    assert not torch.allclose(free[:, [0, 5]], given.latents[:, [0, 5]], atol=0.1)  # unpinned: the model's own
+    assert torch.isfinite(pinned).all() and pinned[:, 1:5].std() > 0.1  # the others are sampled, not copied
+
+
+def test_pinned_frames_stay_exact_under_mitigating_gradients(pipe):
+    given = ends_given()
+    out = sample_latents(pipe.net, SHAPE, *PROMPT, None, objective=pipe.objective, steps=4, seed=3, given=given,
+                         replace=True, mg=0.5)
+    assert torch.equal(out[:, [0, 5]], given.latents[:, [0, 5]])
+
+
+def test_the_pinned_prediction_is_the_given_latent_and_the_noise_that_puts_it_at_x_t(pipe):
+    given = ends_given()
+    noise = torch.randn(SHAPE, generator=torch.Generator().manual_seed(1))
+    t = 0.4
+    x = add_noise(given.latents, noise, torch.full((1,), t), pipe.objective)
+    model = lambda x, t: (torch.zeros_like(x), torch.ones_like(x))  # noqa: E731 - a network predicting nothing useful
+    x0, eps = replaced(model, given, pipe.objective)(x, t)
+    torch.testing.assert_close(x0[:, [0, 5]], given.latents[:, [0, 5]])
+    torch.testing.assert_close(eps[:, [0, 5]], noise[:, [0, 5]], atol=1e-5, rtol=1e-5)
+    assert torch.equal(x0[:, 1:5], torch.zeros_like(x0[:, 1:5])) and torch.equal(eps[:, 1:5], torch.ones_like(eps[:, 1:5]))
+
+
+def test_a_model_without_given_frames_animates_a_design_from_its_first_frame(tmp_path):
+    pipe = Pipeline.from_pretrained(tiny_pipeline_folder(tmp_path / "model", num_frames=4))
+    assert not pipe.net.cfg.denoiser.given_frames
+    rng = np.random.default_rng(0)
+    design = rng.integers(0, 256, (1, 32, 32, 3), dtype=np.uint8)
+    masks = (rng.random((1, 4, 32, 32)) > 0.5).astype(np.float32)
+    kw = dict(steps=3, seed=2, first=design)
+    clip = pipe(*PROMPT, masks, **kw)
+    assert np.array_equal(clip, pipe(*PROMPT, masks, **kw))  # same seed, same bytes
+    with torch.no_grad():  # the design through the autoencoder and back, with frame 0's glyph layout
+        image = torch.tensor(design).permute(0, 3, 1, 2)[:, None].float().div(127.5).sub(1.0)
+        mask = torch.tensor(masks[:, :1])
+        back = pipe.autoencoder.decode(pipe.autoencoder.encode(image, mask), mask)[0, 0]
+    want = ((back.clamp(-1, 1) + 1) * 127.5).round().permute(1, 2, 0).numpy()
+    assert np.abs(clip[0, 0].astype(np.float32) - want).max() <= 1.0  # frame 0 is the design's latent
+    assert not np.array_equal(clip[0, 1], clip[0, 0])
+    with pytest.raises(ModelError, match="not trained with given frames") as e:
+        pipe(*PROMPT, masks, **kw, pin=False)
+    assert "\n" not in str(e.value)
