@@ -374,7 +374,7 @@ class Pipeline:
         mg: float | None = None,  # mitigating-gradient scale, 0 = off; None: kinetype.sample.settings.MG_SCALE_DEFAULT
         first: np.ndarray | None = None,  # (B, H, W, 3) uint8: the design the clip starts from (animate)
         last: np.ndarray | None = None,  # (B, H, W, 3) uint8: the design it ends on (in-betweens)
-        loop: bool = False,  # end on the first frame again
+        loop: bool = False,  # the last frame leads back into the first
         interpolate: bool = True,  # with an interpolator, make its frame count from keyframes (False: directly)
         pin: bool = True,  # given frames (first, last, loop) pinned while sampling (kinetype.sample.replacement)
     ) -> np.ndarray:
