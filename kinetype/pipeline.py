@@ -299,6 +299,12 @@ class Pipeline:
     def device(self):
         return next(self.autoencoder.parameters()).device
 
+    @property
+    def interpolated_frames(self) -> int | None:
+        """The frames of an interpolated clip, (inbetweens + 1) x num_frames; None without an interpolator."""
+        inter = None if self.net is None else self.net.interpolator
+        return None if inter is None else (inter.cfg.inbetweens + 1) * self.num_frames
+
     def to(self, device) -> Pipeline:
         if self.net is not None:
             self.net.to(device)
@@ -404,7 +410,7 @@ class Pipeline:
         random_seed(seed, "seed")
         inter = self.net.interpolator
         n = 0 if inter is None else inter.cfg.inbetweens
-        interp = interpolate and inter is not None and num_frames == (n + 1) * self.num_frames
+        interp = interpolate and num_frames is not None and num_frames == self.interpolated_frames
         frames = num_frames if interp else check_frames(self.num_frames if num_frames is None else num_frames,
                                                         "num_frames", most=self.net.cfg.denoiser.max_frames)
         if interp and last is not None:

@@ -61,7 +61,7 @@ def test_the_pinned_prediction_is_the_given_latent_and_the_noise_that_puts_it_at
     t = 0.4
     x = add_noise(given.latents, noise, torch.full((1,), t), pipe.objective)
     model = lambda x, t: (torch.zeros_like(x), torch.ones_like(x))  # noqa: E731 - a network predicting nothing useful
-    x0, eps = replaced(model, given, pipe.objective)(x, t)
+    x0, eps = replaced(model, given, pipe.objective, [t])(x, t)
     torch.testing.assert_close(x0[:, [0, 5]], given.latents[:, [0, 5]])
     torch.testing.assert_close(eps[:, [0, 5]], noise[:, [0, 5]], atol=1e-5, rtol=1e-5)
     assert torch.equal(x0[:, 1:5], torch.zeros_like(x0[:, 1:5])) and torch.equal(eps[:, 1:5], torch.ones_like(eps[:, 1:5]))

@@ -197,9 +197,7 @@ def evaluate_model(pipe_or_dir, *, n: int, seed: int = 0, glyph: bool = True, st
     if isinstance(pipe, Pipeline) and pipe.device.type == "cuda" and n > 1 and pipe.denoise_fn is None:
         pipe.compile()  # every clip has one shape: one trace serves them all (the first clip pays for it)
     size, num_frames, fps = pipe.size_px, pipe.num_frames, pipe.fps
-    inter = pipe.net.interpolator
-    interpolated = (interpolate and inter is not None and frames is not None
-                    and frames == (inter.cfg.inbetweens + 1) * num_frames)
+    interpolated = interpolate and frames is not None and frames == pipe.interpolated_frames
     # Given frames reach any model pinned (kinetype.sample.replacement); unpinned, only one trained with
     # them. An interpolated clip loops by closing its last gap onto the first keyframe.
     if given != "none" and not pin and not pipe.net.cfg.denoiser.given_frames and not (given == "loop" and interpolated):

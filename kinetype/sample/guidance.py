@@ -84,6 +84,6 @@ def sample_latents(
     times = sample_times(steps)
     pin = Given(given.latents.to(device), given.flags.to(device)) if replace and given is not None else None
     # Pinned inside MG (its frame differences see the given frames) and after it (its move of them undone).
-    denoise = replaced(mitigated(replaced(denoise, pin, objective), MG_SCALE_DEFAULT if mg is None else mg, objective,
-                                 times), pin, objective)
+    mg = MG_SCALE_DEFAULT if mg is None else mg
+    denoise = replaced(mitigated(replaced(denoise, pin, objective, times), mg, objective, times), pin, objective, times)
     return pinned(SAMPLERS[sampler](denoise, x, times, objective, progress), pin)

@@ -28,23 +28,25 @@ from typing import Callable
 import torch
 
 from kinetype.model.frames import Given
-from kinetype.model.objective import alpha_sigma
+from kinetype.sample.schedule import alphas_sigmas
 
 Denoise = Callable[[torch.Tensor, float], tuple[torch.Tensor, torch.Tensor]]
 
 
-def replaced(denoise: Denoise, given: Given | None, objective: str) -> Denoise:
+def replaced(denoise: Denoise, given: Given | None, objective: str, times: list[float]) -> Denoise:
     """``denoise`` (x_t (B, T, C, h, w), t) -> (x̂₀, ε̂) with the frames ``given`` flags pinned to
-    its latents; ``denoise`` itself where nothing is given."""
+    its latents at the solver's ``times``; ``denoise`` itself where nothing is given. Every time's
+    α and σ are host floats computed here, as :func:`kinetype.sample.mitigate.mitigated` does."""
     if given is None:
         return denoise
     flags = given.flags.bool()[:, :, None, None, None]  # (B, T, 1, 1, 1)
+    schedule = dict(zip(times, zip(*alphas_sigmas(times, objective))))  # t -> (alpha, sigma)
 
     def fn(x: torch.Tensor, t: float):
         x0, eps = denoise(x, t)
         g = given.latents.to(x0.dtype)
-        alpha, sigma = alpha_sigma(torch.tensor(float(t)), objective)
-        pinned = (x - float(alpha) * g) / max(float(sigma), 1e-4)
+        alpha, sigma = schedule[t]
+        pinned = (x - alpha * g) / max(sigma, 1e-4)
         return torch.where(flags, g, x0), torch.where(flags, pinned.to(eps.dtype), eps)
 
     return fn
