@@ -156,7 +156,8 @@ def animate(
     echo(match)
 
     frames, fps = clip_settings.frames, clip_settings.fps
-    reference = render_clip(template, word, seed, size=clip_settings.size, num_frames=frames, fps=fps, pixels=False)
+    reference = render_clip(template, word, seed, size=clip_settings.size, num_frames=frames, fps=fps, pixels=False,
+                            loop=loop)
     caps = reference.captions
     echo(f"static: {caps.static}")
     echo(f"dynamic: {caps.dynamic}")

@@ -268,7 +268,7 @@ TemplateId = Annotated[Optional[str], typer.Option("--template", help="Template 
 Sampler = Annotated[str, typer.Option("--sampler", help=f"One of {', '.join(SAMPLER_NAMES)}.")]
 Steps = Annotated[int, typer.Option("--steps", help="Sampling steps.")]
 Guidance = Annotated[float, typer.Option("--guidance", help="Classifier-free guidance scale (1 = none).")]
-Loop = Annotated[bool, typer.Option("--loop", help="The last frame leads back into the first.")]
+Loop = Annotated[bool, typer.Option("--loop", help="The last frame leads back into the first (a motion that does not end where it starts plays forward and back).")]
 Verify = Annotated[int, typer.Option("--verify", help="Sample up to N seeds (from --seed on) and keep the first whose word PP-OCR reads correctly, else the best read; 1 = no check.")]
 
 

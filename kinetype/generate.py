@@ -147,7 +147,8 @@ def generate(
 
     ``loop``: the last frame leads back into the first (any model: its first frame pinned one frame
     past the last, or an interpolated clip's last gap closed onto keyframe 0; see
-    :class:`kinetype.pipeline.Pipeline`).
+    :class:`kinetype.pipeline.Pipeline`), over the glyph layout of the engine's looped render (a motion
+    that does not end where it starts plays forward and back: ``render_clip(loop=True)``).
 
     ``num_frames``: with a model that has an interpolator, its frame count ((n + 1) x the model's) is
     made from the model's keyframes by interpolation, at (n + 1) x its fps.
@@ -185,7 +186,8 @@ def generate(
     frames, fps = clip_settings.frames, clip_settings.fps
     # The engine's render of the same template, word and seed gives the prompt and the glyph layout;
     # its pixels are not needed.
-    reference = render_clip(template, word, seed, size=clip_settings.size, num_frames=frames, fps=fps, pixels=False)
+    reference = render_clip(template, word, seed, size=clip_settings.size, num_frames=frames, fps=fps, pixels=False,
+                            loop=loop)
     caps = reference.captions
     static = style if style else caps.static
     echo(f"static: {static}")

@@ -277,6 +277,12 @@ def _shapes(module) -> dict[str, tuple[int, ...]]:
     return {k: tuple(v.shape) for k, v in module.state_dict().items()}
 
 
+# Frames a loop is sampled past its end, tied to its first ones (kinetype.sample.replacement.tied):
+# with one the step back into frame 0 is a step into the clip's edge frame; with two it is sampled
+# as a step inside the clip (docs/model.md, "Loops", measured).
+LOOP_OVERLAP = 2
+
+
 class Pipeline:
     """Autoencoder + caption encoder + denoiser, with what is needed to sample a clip."""
 
@@ -390,9 +396,11 @@ class Pipeline:
         ``pin`` keeps them exactly where they are given while the other frames are sampled
         (:mod:`kinetype.sample.replacement`, any model), and a model trained with given frames
         (:mod:`kinetype.model.frames`) also takes them as input planes (``pin=False``: that alone).
-        ``loop``: one frame more is sampled after the last, given as the first again, and dropped,
-        so the last frame leads into the first; without ``first`` the clip is sampled, then sampled
-        again from the same seed with its own first frame given at both ends (twice the time).
+        ``loop``: one frame more is sampled after the last and dropped, so the last frame leads into
+        the first: that frame is the first again, tied to it at every step
+        (:func:`kinetype.sample.replacement.tied`), or with ``first`` the design given at both ends.
+        With ``pin=False`` and no ``first``, the clip is sampled, then sampled again from the same
+        seed with its own first frame given at both ends as input planes (twice the time).
 
         With an interpolator and ``num_frames`` = (n + 1) x the model's frames, the denoiser makes the
         keyframes (every (n + 1)-th frame, with the glyph layout of those frames) and the interpolator
@@ -424,16 +432,19 @@ class Pipeline:
                 raise KinetypeError(f"glyph_masks must be numbers of shape (clips, frames, height, width) = {want}, "
                                     f"got {masks.dtype} {masks.shape}")
             masks = torch.as_tensor(masks, dtype=torch.float32)
-        # A loop sampled directly closes on frame T, one past the last: its first frame again, given,
-        # with frame 0's glyph layout. The clip is frames 0..T-1, so its last frame steps into its first.
+        # A loop sampled directly goes on past frame T-1 into its first frames again, T + j being j
+        # (tied to it, and a design given at 0 and T), with their glyph layouts; the clip is frames
+        # 0..T-1, so its last frame steps into its first as any frame into the next. The planes alone
+        # (pin=False) close on one frame, the first given again, as such a model was trained.
         ring = loop and not interp
-        if ring and frames + 1 > self.net.cfg.denoiser.max_frames:
-            raise KinetypeError(f"loop: a loop samples one frame past its last, so at most "
-                                f"{self.net.cfg.denoiser.max_frames - 1} frames (got {frames})")
+        past = (LOOP_OVERLAP if pin else 1) if ring else 0  # frames sampled past the clip's end
+        if ring and frames + past > self.net.cfg.denoiser.max_frames:
+            raise KinetypeError(f"loop: a loop samples {past} frame{'s' * (past > 1)} past its last, so at most "
+                                f"{self.net.cfg.denoiser.max_frames - past} frames (got {frames})")
         designs = self._designs(first, last, ring, b, pin)
         lat, c = self.size_px // self.autoencoder.factor, self.autoencoder.cfg.latent_channels
-        keys = frames // (n + 1) if interp else frames + ring  # latent frames the denoiser samples
-        sampled = None if masks is None else torch.cat([masks, masks[:, :1]], 1) if ring else masks  # (B, T(+1), H, W)
+        keys = frames // (n + 1) if interp else frames + past  # latent frames the denoiser samples
+        sampled = None if masks is None else torch.cat([masks, masks[:, :past]], 1)  # (B, T + past, H, W)
         glyph = gap_glyph = None
         if masks is not None and self.net.cfg.denoiser.glyph_channels:
             glyph = resize_masks(sampled, (lat, lat))
@@ -449,10 +460,11 @@ class Pipeline:
                     self.net, (b, keys, c, lat, lat), static, dynamic if video else None, word if video else None,
                     glyph, objective=self.objective, sampler=sampler, steps=steps, guidance=guidance, seed=seed,
                     progress=progress, denoise_fn=self.denoise_fn, mg=mg, noise=self.noise, given=cond, replace=pin,
+                    tie=past if pin else 0,
                 )
 
-            cond = None if designs is None else self._given(designs, key_masks, keys, ring)
-            if ring and designs is None:
+            cond = None if designs is None else self._given(designs, key_masks, frames + ring, ring, keys)
+            if ring and designs is None and not pin:  # the planes alone: the clip's own first frame, given
                 cond = given(run(None)[:, 0], "ends", keys)
             latents = run(cond)
             if ring:
@@ -495,16 +507,22 @@ class Pipeline:
         return out
 
     @torch.no_grad()
-    def _given(self, designs: list[torch.Tensor], masks: torch.Tensor | None, frames: int, loop: bool) -> Given:
-        """The designs' latents as given frames, each encoded with its own frame's glyph layout."""
+    def _given(self, designs: list[torch.Tensor], masks: torch.Tensor | None, frames: int, loop: bool,
+               keys: int) -> Given:
+        """The designs' latents as given frames of a clip of ``frames`` (a loop's: its first again
+        last), each encoded with its own frame's glyph layout, padded with frames not given to ``keys``."""
         def encode(image, frame):
             mask = None if masks is None else masks[:, frame:frame + 1].to(self.device)
             return self.autoencoder.encode(image.to(self.device), mask)[:, 0]  # (B, C, h, w)
 
         start = encode(designs[0], 0)
         if len(designs) == 1 and not loop:
-            return given(start, "first", frames)
-        return given(start, "ends", frames, None if loop else encode(designs[1], frames - 1))
+            cond = given(start, "first", frames)
+        else:
+            cond = given(start, "ends", frames, None if loop else encode(designs[1], frames - 1))
+        pad = keys - frames  # a loop's frames past T: tied to its first, not given
+        return Given(torch.cat([cond.latents, cond.latents.new_zeros(cond.latents.shape[0], pad, *cond.latents.shape[2:])], 1),
+                     torch.cat([cond.flags, cond.flags.new_zeros(cond.flags.shape[0], pad)], 1))
 
 
 def load_network(folder: ModelFolder):

@@ -73,3 +73,15 @@ def test_emphasis_returns_to_rest():
 def test_all_orders_accepted():
     for o in ORDERS:
         animate([plan(order=o)], 5, frame_times(8), 0.1, offsets(5), np.random.default_rng(0))
+
+
+def test_boomerang_times_go_to_the_other_end_midway_and_come_back():
+    for start, t in (("start", frame_times(12, "start")), ("end", frame_times(12, "end"))):
+        first, middle = (0.0, 1.0) if start == "start" else (1.0, 0.0)
+        assert t[0] == first and t[6] == middle and t.min() == 0.0 and t.max() == 1.0
+        assert np.allclose(t[1:], t[1:][::-1])  # frame i at the time of frame 12 - i
+        assert np.allclose(np.abs(np.diff(np.r_[t, t[0]])), 2 / 12)  # every step, the last back to the first too
+    assert np.allclose(frame_times(12, "end"), 1 - frame_times(12, "start"))
+    assert np.array_equal(frame_times(12), np.linspace(0, 1, 12)) and np.array_equal(frame_times(1, "end"), [0.0])
+    with pytest.raises(ValueError, match="boomerang must be one of"):
+        frame_times(12, "middle")

@@ -7,6 +7,7 @@ import pytest
 
 from kinetype.errors import WordError
 from kinetype.render import render_clip
+from kinetype.render.engine import layout_loops, stiller_end
 from kinetype.render.words import word_caption
 
 WORDS = ["Hello", "KINETIC", "ty", "Typography", "aBcDeFgHiJkL", "W", "quiz"]
@@ -210,3 +211,30 @@ def test_no_pixels_gives_the_full_renders_masks_boxes_and_captions(templates, fo
         assert np.array_equal(bare.boxes, full.boxes, equal_nan=True), t.id
         assert np.array_equal(bare.at_rest, full.at_rest) and bare.captions == full.captions, t.id
         assert bare.metadata == full.metadata and bare.num_frames == 12 and bare.size == 64
+
+
+def test_a_looped_render_returns_to_its_first_frame(templates, fonts):
+    """render_clip(loop=True) (generate --loop's glyph layout): an entrance that stays plays as a
+    boomerang closing at its stiller end — it opens on the word at rest, goes back to the entrance's
+    start midway and returns, frame i being frame T - i — and a template whose letters already end
+    where they start is drawn exactly as without loop."""
+    still = [t for t in templates if t.style.camera.all_values() == ("none",) and not t.emphasis]
+    entrance = next(t for t in still if t.enter and not t.exit and "fly" in t.enter.motion)
+    there_and_back = next(t for t in still if t.enter and t.exit)
+    t_frames = 12
+    plain = render_clip(entrance, "Loop", 3, size=64, num_frames=t_frames, fonts=fonts)
+    looped = render_clip(entrance, "Loop", 3, size=64, num_frames=t_frames, fonts=fonts, loop=True)
+    assert not layout_loops(plain.instance_map) and stiller_end(plain.instance_map) == "end"
+    for i in range(1, t_frames):  # i = 1: the jump from the last frame back to the first is the first step
+        assert np.array_equal(looped.instance_map[i], looped.instance_map[t_frames - i]), i
+    assert np.array_equal(looped.instance_map[0], plain.instance_map[-1])  # opens at rest, as the entrance ends
+    assert np.array_equal(looped.instance_map[t_frames // 2], plain.instance_map[0])  # the entrance's start midway
+    assert looped.at_rest[0] and looped.at_rest[-1] and looped.captions == plain.captions
+    assert np.array_equal(looped.frames, render_clip(entrance, "Loop", 3, size=64, num_frames=t_frames, fonts=fonts,
+                                                     loop=True).frames)  # deterministic
+    check_clip(looped, "Loop", 64, t_frames)
+
+    again = render_clip(there_and_back, "Loop", 3, size=64, num_frames=t_frames, fonts=fonts)
+    assert layout_loops(again.instance_map)
+    same = render_clip(there_and_back, "Loop", 3, size=64, num_frames=t_frames, fonts=fonts, loop=True)
+    assert np.array_equal(same.frames, again.frames) and np.array_equal(same.instance_map, again.instance_map)

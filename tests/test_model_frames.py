@@ -5,6 +5,8 @@ pipeline encodes designs into them and refuses what it cannot use in one line.""
 
 from __future__ import annotations
 
+import contextlib
+
 import json
 
 import numpy as np
@@ -18,7 +20,7 @@ from kinetype.model import KineTyNet  # noqa: E402
 from kinetype.model.errors import ModelError, TrainingError  # noqa: E402
 from kinetype.model.frames import Given, draw_given, given  # noqa: E402
 from kinetype.model.presets import model_preset  # noqa: E402
-from kinetype.pipeline import Pipeline  # noqa: E402
+from kinetype.pipeline import LOOP_OVERLAP, Pipeline  # noqa: E402
 from kinetype.train import loop  # noqa: E402
 from kinetype.train.config import resolve  # noqa: E402
 from model_helpers import tiny_pipeline_folder  # noqa: E402
@@ -158,31 +160,45 @@ def test_a_model_without_given_frames_takes_designs_and_loops_pinned_only(pipes)
         assert "\n" not in str(e.value)
 
 
-def test_a_loop_samples_one_frame_past_its_last_and_refuses_the_longest_clip(pipes):
-    _, pipe = pipes
-    shapes = []
-    real = pipe.net.denoise
+@contextlib.contextmanager
+def denoiser_calls(pipe):
+    """The frame count of every call to ``pipe``'s denoiser inside the block."""
+    calls, real = [], pipe.net.denoise
 
     def spy(x, *a, **k):
-        shapes.append(x.shape[1])
+        calls.append(x.shape[1])
         return real(x, *a, **k)
 
     pipe.net.denoise = spy
     try:
-        assert _sample(pipe, loop=True).shape[1] == 4
+        yield calls
     finally:
         del pipe.net.denoise
-    assert set(shapes) == {5}  # frames 0..3 and frame 4, the first again
-    top = pipe.net.cfg.denoiser.max_frames
-    with pytest.raises(KinetypeError, match=f"at most {top - 1} frames"):
-        pipe(["red on blue"], ["bounce in"], ["H^|i"], None, num_frames=top, steps=1, loop=True)
 
 
-def test_a_loop_from_text_is_the_clip_made_again_from_its_own_first_frame(pipes):
+def test_a_loop_samples_past_its_last_frame_and_refuses_the_longest_clips(pipes):
     _, pipe = pipes
-    loop_ = _sample(pipe, loop=True)
-    assert np.array_equal(loop_, _sample(pipe, loop=True))
-    assert not np.array_equal(loop_, _sample(pipe))
+    with denoiser_calls(pipe) as shapes:
+        assert _sample(pipe, loop=True).shape[1] == 4
+    assert set(shapes) == {4 + LOOP_OVERLAP}  # frames 0..3, then the first ones again
+    with denoiser_calls(pipe) as shapes:
+        assert _sample(pipe, loop=True, pin=False).shape[1] == 4
+    assert set(shapes) == {5}  # the planes alone: frame 4 is frame 0, given
+    top = pipe.net.cfg.denoiser.max_frames
+    with pytest.raises(KinetypeError, match=f"at most {top - LOOP_OVERLAP} frames"):
+        pipe(["red on blue"], ["bounce in"], ["H^|i"], None, num_frames=top - 1, steps=1, loop=True)
+
+
+def test_a_loop_from_text_is_one_pass_with_its_extra_frames_tied_to_the_first(pipes):
+    _, pipe = pipes
+    with denoiser_calls(pipe) as looped_calls:
+        loop_ = _sample(pipe, loop=True)
+    with denoiser_calls(pipe) as calls:
+        plain = _sample(pipe)
+    assert len(looped_calls) == len(calls)  # as many network calls as the clip without --loop
+    assert np.array_equal(loop_, _sample(pipe, loop=True)) and not np.array_equal(loop_, plain)
+    twice = _sample(pipe, loop=True, pin=False)  # the planes alone: sampled, then again from its first frame
+    assert not np.array_equal(twice, loop_)
 
 
 def test_given_frames_are_a_namedtuple_of_latents_and_flags():

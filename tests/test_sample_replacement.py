@@ -14,7 +14,7 @@ from kinetype.model.frames import Given  # noqa: E402
 from kinetype.model.objective import add_noise  # noqa: E402
 from kinetype.pipeline import Pipeline  # noqa: E402
 from kinetype.sample import SAMPLERS, sample_latents  # noqa: E402
-from kinetype.sample.replacement import replaced  # noqa: E402
+from kinetype.sample.replacement import replaced, tied  # noqa: E402
 from model_helpers import tiny_pipeline_folder  # noqa: E402
 
 torch.set_num_threads(1)
@@ -46,6 +46,30 @@ def test_every_solver_ends_a_pinned_frame_on_its_latent_and_samples_the_others(p
     assert torch.equal(pinned[:, [0, 5]], given.latents[:, [0, 5]])
     assert not torch.allclose(free[:, [0, 5]], given.latents[:, [0, 5]], atol=0.1)  # unpinned: the model's own
     assert torch.isfinite(pinned).all() and pinned[:, 1:5].std() > 0.1  # the others are sampled, not copied
+
+
+@pytest.mark.parametrize("sampler", sorted(SAMPLERS))
+def test_tied_last_frames_end_as_the_first_in_every_solver_and_under_mg(pipe, sampler):
+    """A loop from text (Pipeline(loop=True)): the frames sampled past the end are the first again."""
+    def run(tie: int, mg: float = 0.0) -> torch.Tensor:
+        return sample_latents(pipe.net, SHAPE, *PROMPT, None, objective=pipe.objective, sampler=sampler, steps=6,
+                              seed=3, tie=tie, mg=mg)
+
+    free = run(0)
+    for k, out in ((1, run(1)), (2, run(2)), (2, run(2, mg=0.5))):
+        assert torch.equal(out[:, -k:], out[:, :k])
+        assert not torch.allclose(out[:, 0], free[:, 0], atol=1e-3)  # the first frame now fits both sides
+        assert torch.isfinite(out).all() and (out[:, 1:] - out[:, :-1]).abs().amax() > 0.1  # not copies
+    assert not torch.equal(free[:, -1], free[:, 0])
+
+
+def test_the_tie_gives_tied_frames_the_mean_of_their_predictions():
+    x0 = torch.arange(2 * 5 * 3, dtype=torch.float32).view(2, 5, 3)
+    eps = -x0
+    t0, te = tied(lambda x, t: (x0, eps), overlap=2)(torch.zeros(2, 5, 3), 0.5)
+    assert torch.equal(t0[:, :2], (x0[:, :2] + x0[:, -2:]) / 2) and torch.equal(t0[:, -2:], t0[:, :2])
+    assert torch.equal(te, -t0) and torch.equal(t0[:, 2], x0[:, 2])
+    assert tied(lambda x, t: (x0, eps), overlap=0)(None, 0.5) == (x0, eps)
 
 
 def test_pinned_frames_stay_exact_under_mitigating_gradients(pipe):

@@ -52,9 +52,9 @@ def _init_worker(names: tuple[str, ...]) -> None:
     _READERS.update({n: make_reader(n) for n in names})
 
 
-def _reference(item: EvalItem, templates_dir: Path, size: int, num_frames: int, fps: int):
+def _reference(item: EvalItem, templates_dir: Path, size: int, num_frames: int, fps: int, loop: bool = False):
     template = get_template(load_templates(templates_dir), item.template_id)
-    return render_clip(template, item.word, item.seed, size=size, num_frames=num_frames, fps=fps)
+    return render_clip(template, item.word, item.seed, size=size, num_frames=num_frames, fps=fps, loop=loop)
 
 
 def _score_render(item: EvalItem, templates_dir: Path, size: int, num_frames: int, fps: int) -> tuple[dict, np.ndarray]:
@@ -63,9 +63,9 @@ def _score_render(item: EvalItem, templates_dir: Path, size: int, num_frames: in
     return row, clip.frames[row["thumb_frame"]]
 
 
-def _score_generated(item: EvalItem, frames: np.ndarray, templates_dir: Path, size: int, num_frames: int, fps: int
-                     ) -> tuple[dict, np.ndarray]:
-    clip = _reference(item, templates_dir, size, num_frames, fps)
+def _score_generated(item: EvalItem, frames: np.ndarray, templates_dir: Path, size: int, num_frames: int, fps: int,
+                     loop: bool = False) -> tuple[dict, np.ndarray]:
+    clip = _reference(item, templates_dir, size, num_frames, fps, loop)
     row = score_clip(item, frames, clip, _READERS)
     return row, frames[row["thumb_frame"]]
 
@@ -169,8 +169,9 @@ def evaluate_model(pipe_or_dir, *, n: int, seed: int = 0, glyph: bool = True, st
     scale (None: the default). ``verify``: keep the first of up to this many seeds PP-OCR reads
     correctly (:mod:`kinetype.eval.verify`); the time per clip then counts every candidate and its reading.
     ``given``: ``first`` animates the reference's own first frame (scored also by ``first_mae``, the
-    first frame's distance from it), ``loop`` makes each clip a loop (``generate --loop``); every
-    clip gets ``loop_seam``. ``pin``: the given frames are pinned while sampling (any model,
+    first frame's distance from it), ``loop`` makes each clip a loop (``generate --loop``: its glyph
+    layout and reference from the engine's looped render, ``render_clip(loop=True)``); every clip gets
+    ``loop_seam``. ``pin``: the given frames are pinned while sampling (any model,
     :mod:`kinetype.sample.replacement`); False: they reach a model trained with given frames
     (:mod:`kinetype.model.frames`) as its input planes only.
     ``frames``: clips of that many frames over the model's own duration (the fps scaled alike): with
@@ -218,7 +219,8 @@ def evaluate_model(pipe_or_dir, *, n: int, seed: int = 0, glyph: bool = True, st
                 # Captions and glyph masks only: the worker scoring the clip renders the full reference.
                 # (With --given first, also its first frame: the still to animate.)
                 reference = render_clip(get_template(all_templates, it.template_id), it.word, it.seed,
-                                        size=size, num_frames=num_frames, fps=fps, pixels=given == "first")
+                                        size=size, num_frames=num_frames, fps=fps, pixels=given == "first",
+                                        loop=given == "loop")
                 caps = reference.captions
                 masks = reference.text_mask[None].astype(np.float32) if glyph else None  # (1, T, H, W)
                 still = reference.frames[0] if given == "first" else None  # (H, W, 3)
@@ -241,7 +243,8 @@ def evaluate_model(pipe_or_dir, *, n: int, seed: int = 0, glyph: bool = True, st
                 extra["seconds"] = time.perf_counter() - t0
                 if still is not None:
                     extra["first_mae"] = frame_mae(frames[0], still)
-                futures.append((pool.submit(_score_generated, it, np.asarray(frames), templates, size, num_frames, fps), extra))
+                futures.append((pool.submit(_score_generated, it, np.asarray(frames), templates, size, num_frames, fps,
+                                            given == "loop"), extra))
                 bar.advance(task)
         results = []
         for f, extra in futures:

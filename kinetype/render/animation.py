@@ -117,9 +117,25 @@ def _word_pivot(deltas: dict, offsets: np.ndarray) -> None:
     deltas["y"] = deltas.get("y", zero) + (ny - py)
 
 
-def frame_times(num_frames: int) -> np.ndarray:
-    """Clip time of each frame: the first frame at 0, the last at 1."""
-    return np.linspace(0.0, 1.0, num_frames) if num_frames > 1 else np.zeros(1)
+BOOMERANGS = ("start", "end")  # where a boomerang loop starts (and closes): the motion's start or its end
+
+
+def frame_times(num_frames: int, boomerang: str | None = None) -> np.ndarray:
+    """Clip time of each frame: the first frame at 0, the last at 1.
+
+    ``boomerang``: the motion forward and back, a loop — from its ``"start"``, frame i at
+    1 - |1 - 2i/T| (the motion's end at the middle frame), or from its ``"end"``, frame i at
+    |1 - 2i/T| (backwards first, the start at the middle frame). Either way frame i and frame T - i
+    share a time, and a frame one past the last (i = T) would be the first again.
+    """
+    if num_frames <= 1:
+        return np.zeros(1)
+    if boomerang is None:
+        return np.linspace(0.0, 1.0, num_frames)
+    if boomerang not in BOOMERANGS:
+        raise ValueError(f"boomerang must be one of {BOOMERANGS}, got {boomerang!r}")
+    back = np.abs(1.0 - 2.0 * np.arange(num_frames) / num_frames)  # 1 at both ends, 0 midway
+    return 1.0 - back if boomerang == "start" else back
 
 
 def animate(plans: list[PhasePlan], n: int, times: np.ndarray, em: float, offsets: np.ndarray,

@@ -52,11 +52,19 @@ def still_frames(tracks, camera: CameraPlan) -> np.ndarray:
 
 def render_clip(template: Template, word: str, seed: int, size: int = ClipSettings.size,
                 num_frames: int = ClipSettings.frames, fps: int = ClipSettings.fps, *, fonts: FontLibrary | None = None,
-                pixels: bool = True) -> Clip:
+                pixels: bool = True, loop: bool = False) -> Clip:
     """Render one clip: frames ``(T, H, W, 3)``, instance masks, letter boxes, at-rest frames, captions, plan.
 
     ``pixels=False`` paints no frame (``frames`` is None) for callers that need only the captions,
     masks, boxes and at-rest frames: those are the same bytes as in the full render.
+
+    ``loop``: the clip made to loop (a model's ``--loop`` takes its glyph layout from it). A template
+    whose letters end where they start (enter and exit, most emphases) plays as usual; any other —
+    an entrance that stays, an exit — plays as a boomerang, forward and back
+    (:func:`~kinetype.render.animation.frame_times`), so that the frame after the last would be the
+    first again. The boomerang starts (and closes) at whichever end of the motion is stiller: an
+    entrance's loop opens on the word at rest, plays the entrance backwards and then forwards, and the
+    jump back from its last frame to its first is a step between frames at rest.
     """
     if not isinstance(template, Template):
         raise KinetypeError(f"template must be a Template (from kinetype.render.templates.load_templates), "
@@ -69,21 +77,35 @@ def render_clip(template: Template, word: str, seed: int, size: int = ClipSettin
     font = lib.get(plan.style.font_id)
     layout = layout_word(lib, font, word, size)
     em = layout.em_px / size
-    anim_rng = np.random.default_rng(stable_seed("animate", template.id, word, seed))
-
-    # -- tracks: one sample per frame, or several inside the shutter for motion blur --------------
-    times = frame_times(num_frames)
     k = MOTION_BLUR_SAMPLES if plan.style.motion_blur else 1
-    dt = SHUTTER / max(num_frames - 1, 1) / k
-    sub_times = (times[:, None] - dt * np.arange(k)[None, :]).reshape(-1)  # (T*k,) frame f's sub-frames f*k .. f*k+k-1
-    tracks = animate(list(plan.phases), len(word), sub_times, em, layout.offsets, anim_rng)
-    main = dataclasses.replace(tracks, channels={c: v[::k] for c, v in tracks.channels.items()}, moving=tracks.moving[::k])
-    cam_noise = anim_rng.random((len(sub_times), 2))  # (T*k, 2)
-
-    # -- draw ------------------------------------------------------------------------------------
     glyphs = _glyphs(lib, plan, layout)
     texture_seed = stable_seed("texture", template.id, seed) % (2**31)
-    instance, boxes = _paint_masks(MaskPainter(layout, glyphs, plan.camera, texture_seed), main, times, cam_noise[::k])
+    mask_painter = MaskPainter(layout, glyphs, plan.camera, texture_seed)
+
+    def timeline(boomerang: str | None):
+        """The tracks at every frame's time: (times (T,), sub-frame times (T*k,), tracks at them,
+        camera noise (T*k, 2)); one track sample per frame, or k inside the shutter for motion blur."""
+        times = frame_times(num_frames, boomerang)
+        if boomerang:  # the shutter trails each frame's own step, backwards on the way back
+            step = (times - np.roll(times, 1)) * SHUTTER / k
+        else:
+            step = np.full(num_frames, SHUTTER / max(num_frames - 1, 1) / k)
+        sub_times = (times[:, None] - step[:, None] * np.arange(k)[None, :]).reshape(-1)  # frame f: f*k .. f*k+k-1
+        anim_rng = np.random.default_rng(stable_seed("animate", template.id, word, seed))
+        tracks = animate(list(plan.phases), len(word), sub_times, em, layout.offsets, anim_rng)
+        return times, sub_times, tracks, anim_rng.random((len(sub_times), 2))
+
+    def masks(tracks, times, cam_noise):
+        main = dataclasses.replace(tracks, channels={c: v[::k] for c, v in tracks.channels.items()}, moving=tracks.moving[::k])
+        return main, *_paint_masks(mask_painter, main, times, cam_noise[::k])
+
+    times, sub_times, tracks, cam_noise = timeline(boomerang=None)
+    main, instance, boxes = masks(tracks, times, cam_noise)
+    if loop and not layout_loops(instance):
+        times, sub_times, tracks, cam_noise = timeline(boomerang=stiller_end(instance))
+        main, instance, boxes = masks(tracks, times, cam_noise)
+
+    # -- draw ------------------------------------------------------------------------------------
     frames = None
     if pixels:
         painter = FramePainter(layout, glyphs, plan.style, Background(plan.background, size, COLOURS[plan.style.palette.text]),
@@ -96,6 +118,23 @@ def render_clip(template: Template, word: str, seed: int, size: int = ClipSettin
                              template.motion_tag, np.random.default_rng(stable_seed("captions", template.id, word, seed)))
     return Clip(frames=frames, instance_map=instance, boxes=boxes, at_rest=rest, captions=captions, plan=plan,
                 font=font, tags=template.tags)
+
+
+def layout_loops(instance: np.ndarray) -> bool:
+    """Whether a glyph layout ``(T, H, W)`` already loops: the change from its last frame back to its
+    first (the share of pixels that change cover) is no larger than its median step between frames."""
+    covered = instance > 0
+    steps = (covered[1:] != covered[:-1]).mean(axis=(1, 2))  # (T-1,)
+    jump = float((covered[0] != covered[-1]).mean())
+    return jump == 0.0 or (len(steps) > 0 and jump <= float(np.median(steps)))
+
+
+def stiller_end(instance: np.ndarray) -> str:
+    """``"end"`` when a glyph layout ``(T, H, W)`` changes less over its last step than over its first
+    (an entrance that comes to rest), else ``"start"``: where a boomerang loop of it should close."""
+    covered = instance > 0
+    first, last = (float((covered[a] != covered[b]).mean()) for a, b in ((0, 1), (-2, -1)))
+    return "end" if last <= first else "start"
 
 
 def _paint_masks(painter: MaskPainter, main, times: np.ndarray, cam_noise: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

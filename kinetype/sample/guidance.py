@@ -13,7 +13,7 @@ from kinetype.model.interpolation import shared_noise
 from kinetype.model.noise import NoiseConfig, draw_noise
 from kinetype.model.objective import predict_x0_eps
 from kinetype.sample.mitigate import mitigated
-from kinetype.sample.replacement import pinned, replaced
+from kinetype.sample.replacement import pinned, replaced, tie_noise, tied
 from kinetype.sample.schedule import sample_times
 from kinetype.sample.settings import MG_SCALE_DEFAULT, SamplingSettings
 from kinetype.sample.solvers import SAMPLERS
@@ -40,6 +40,7 @@ def sample_latents(
     given: Given | None = None,  # frames the clip passes through (kinetype.model.frames), or None
     interpolate: bool = False,  # the interpolator's gaps (B, K, n*C, h, w) between the keyframes ``given``
     replace: bool = False,  # pin the ``given`` frames to their latents (kinetype.sample.replacement)
+    tie: int = 0,  # the last ``tie`` frames tied to the first: a loop sampled past its end
 ) -> torch.Tensor:
     """Latents (B, T, C, h, w) for the captions; the same seed gives the same latents.
 
@@ -49,6 +50,7 @@ def sample_latents(
     step copies nothing to the device and reads nothing back. ``mg`` > 0 adds mitigating-gradient
     guidance to every step (one backward pass through the network each). ``replace``: the given
     frames are pinned (any model; one trained with given frames also takes them as input planes).
+    ``tie``: the last ``tie`` frames are the first again at every step (:func:`kinetype.sample.replacement.tied`).
     """
     if sampler not in SAMPLERS:
         raise ModelError(f"unknown sampler {sampler!r}: choose from {', '.join(SAMPLERS)}")
@@ -80,10 +82,13 @@ def sample_latents(
     x = draw_noise(shape, gen, noise or NoiseConfig())
     if interpolate:  # one draw per gap, as the interpolator was trained (kinetype.model.interpolation)
         x = shared_noise(x, net.interpolator.cfg.inbetweens)
+    x = tie_noise(x, tie)
     x = x.to(device)
     times = sample_times(steps)
     pin = Given(given.latents.to(device), given.flags.to(device)) if replace and given is not None else None
-    # Pinned inside MG (its frame differences see the given frames) and after it (its move of them undone).
+    # Pinned and tied inside MG (its frame differences see the given frames and the loop's closing
+    # step) and after it (its moves of them undone).
     mg = MG_SCALE_DEFAULT if mg is None else mg
-    denoise = replaced(mitigated(replaced(denoise, pin, objective, times), mg, objective, times), pin, objective, times)
+    inner = tied(replaced(denoise, pin, objective, times), tie)
+    denoise = tied(replaced(mitigated(inner, mg, objective, times), pin, objective, times), tie)
     return pinned(SAMPLERS[sampler](denoise, x, times, objective, progress), pin)

@@ -19,6 +19,11 @@ It needs no training, so any model can animate a design; a model trained with gi
 (:mod:`kinetype.model.frames`) also gets them as input planes. What it cannot make is a frame the
 model would not put next to the given one: the replaced frame is exact, its neighbours are the
 model's.
+
+A loop made from text alone has no design to pin. It is sampled a few frames past its end with
+those frames *tied* to the first ones (:func:`tied`): each pair starts from the same noise and gets
+the mean of its two predictions at every call, so the pair stays one latent at every noise level,
+and the step from the last frame into the first is sampled as any step inside the clip.
 """
 
 from __future__ import annotations
@@ -57,3 +62,30 @@ def pinned(x: torch.Tensor, given: Given | None) -> torch.Tensor:
     if given is None:
         return x
     return torch.where(given.flags.bool()[:, :, None, None, None], given.latents.to(x.dtype), x)
+
+
+def tied(denoise: Denoise, overlap: int = 1) -> Denoise:
+    """``denoise`` with the clip's last ``overlap`` frames tied to its first (B, T, C, h, w): frames
+    T - k + j and j (j < k = ``overlap``) both get the mean of their two predictions, x̂₀ and ε̂. The
+    network predicts the first frames from the frames after them and the last from the frames
+    before them; the mean is one frame that fits both sides. With the same x_t (:func:`tie_noise`)
+    tied frames then take the same step in every solver, each step being a function of x_t and the
+    predictions, so they stay equal to the end. ``overlap`` 0: ``denoise`` itself."""
+    if overlap <= 0:
+        return denoise
+
+    def fn(x: torch.Tensor, t: float):
+        x0, eps = denoise(x, t)
+        return _tie(x0, overlap), _tie(eps, overlap)
+
+    return fn
+
+
+def tie_noise(x: torch.Tensor, overlap: int = 1) -> torch.Tensor:
+    """Initial noise (B, T, C, h, w) with the last ``overlap`` frames' set to the first's (:func:`tied`)."""
+    return x if overlap <= 0 else torch.cat([x[:, :-overlap], x[:, :overlap]], 1)
+
+
+def _tie(a: torch.Tensor, k: int) -> torch.Tensor:
+    mean = (a[:, :k] + a[:, -k:]) / 2
+    return torch.cat([mean, a[:, k:-k], mean], 1)
