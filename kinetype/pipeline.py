@@ -277,9 +277,9 @@ def _shapes(module) -> dict[str, tuple[int, ...]]:
     return {k: tuple(v.shape) for k, v in module.state_dict().items()}
 
 
-# Frames a loop is sampled past its end, tied to its first ones (kinetype.sample.replacement.tied):
-# with one the step back into frame 0 is a step into the clip's edge frame; with two it is sampled
-# as a step inside the clip (docs/model.md, "Loops", measured).
+# Frames a loop is sampled past its end, tied to its first ones (kinetype.sample.replacement.tied).
+# With one, the step back into frame 0 is a step into the sampled clip's edge frame; with two it is
+# a step inside it, and the seam closed a little more (docs/model.md, "Loops": 1.29 against 1.32).
 LOOP_OVERLAP = 2
 
 
@@ -396,9 +396,9 @@ class Pipeline:
         ``pin`` keeps them exactly where they are given while the other frames are sampled
         (:mod:`kinetype.sample.replacement`, any model), and a model trained with given frames
         (:mod:`kinetype.model.frames`) also takes them as input planes (``pin=False``: that alone).
-        ``loop``: one frame more is sampled after the last and dropped, so the last frame leads into
-        the first: that frame is the first again, tied to it at every step
-        (:func:`kinetype.sample.replacement.tied`), or with ``first`` the design given at both ends.
+        ``loop``: :data:`LOOP_OVERLAP` frames more are sampled after the last and dropped, so the last
+        frame leads into the first: they are the first ones again, tied to them at every step
+        (:func:`kinetype.sample.replacement.tied`), with ``first`` the design given at 0 and T too.
         With ``pin=False`` and no ``first``, the clip is sampled, then sampled again from the same
         seed with its own first frame given at both ends as input planes (twice the time).
 
