@@ -303,7 +303,7 @@ def generate(
     word: Annotated[str, typer.Argument(help="1-12 letters A-Z, a-z.")],
     motion: Motion = None,
     out: ClipOut = None,
-    style: Annotated[Optional[str], typer.Option("--style", help="Appearance phrase; replaces the template's static caption.")] = None,
+    style: Annotated[Optional[str], typer.Option("--style", help="Appearance phrase; replaces the template's static caption. Colours it names (e.g. 'gold on navy') reach a model with a colour embedding.")] = None,
     template: TemplateId = None,
     model: ModelDir = None,
     sampler: Sampler = SamplingSettings.sampler,

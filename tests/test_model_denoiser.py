@@ -100,7 +100,8 @@ def test_glyph_channels_dropped_equals_no_glyph():
 
 
 def test_byte_tokenizer_has_no_out_of_vocabulary_failure_and_one_length():
-    ids, mask = ByteTokenizer(16)(["H^|e|l|l|o", "Ünïcode ✓", "", "x" * 40])
+    tokens = ByteTokenizer(16)(["H^|e|l|l|o", "Ünïcode ✓", "", "x" * 40])
+    ids, mask = tokens.ids, tokens.mask
     assert ids.shape == (4, 16) and mask.sum(1).tolist() == [12, 15, 2, 16]  # BOS + bytes + EOS, cut at 16
     enc = ByteTextEncoder(PRESETS["tiny"].model.text)
     emb, m = enc(enc.tokenizer()(["H^|e|l|l|o", "Ünïcode ✓"]))

@@ -91,6 +91,8 @@ class DenoiserConfig:
     # the keyframes on either side as input planes. 0: a keyframe model.
     inbetweens: int = 0
     temporal_conv: bool = False  # a kernel-3 convolution across frames after each ResNet block (zero at start)
+    # The static caption's named colours added to the time embedding (kinetype.model.colours; zero at start).
+    colour_embedding: bool = False
 
 
 @dataclass

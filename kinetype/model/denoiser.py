@@ -35,6 +35,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from kinetype.model.attention import SpatialTransformer, TemporalTransformer
+from kinetype.model.colours import ColourEmbedding
 from kinetype.model.config import DenoiserConfig
 from kinetype.model.frames import Design, DesignEncoder, Given, design_context, given_planes, widen_input
 from kinetype.model.text import Caption
@@ -48,6 +49,7 @@ class Context(NamedTuple):
     dynamic: Caption | None = None  # None: image mode
     word: Caption | None = None
     design: Design | None = None  # the first given design's context tokens (design_context)
+    colour: torch.Tensor | None = None  # (B, COLOUR_DIM) the static caption's named colours (kinetype.model.colours)
 
 
 class Layer(nn.Module):
@@ -157,6 +159,8 @@ class Denoiser(nn.Module):
         # Time t in [0, 1] is embedded as 1000 t, the scale SD's sinusoidal embedding expects.
         self.t_proj = Timesteps(ch[0], flip_sin_to_cos=True, downscale_freq_shift=0)
         self.t_embedder = TimestepEmbedding(ch[0], temb_dim)
+        # The caption's named colours, added to the time embedding as DiT adds its class label.
+        self.colour_embedding = ColourEmbedding(temb_dim) if cfg.colour_embedding else None
         # Input planes per frame: the noisy latent(s), the glyph layout, the given frames. An
         # interpolation model's frame is a gap of n latents, its given frames the two keyframes.
         n = max(1, cfg.inbetweens)
@@ -214,6 +218,13 @@ class Denoiser(nn.Module):
                     m.add_design(self.context_dim)
             self.cfg = replace(self.cfg, design_context=True)
 
+    def add_colour_embedding(self) -> None:
+        """Give a trained denoiser the colour embedding (output zero at start: unchanged until it trains)."""
+        if self.colour_embedding is None:
+            ref = self.x_embedder.weight
+            self.colour_embedding = ColourEmbedding(self.t_embedder.linear_2.out_features).to(ref.device, ref.dtype)
+            self.cfg = replace(self.cfg, colour_embedding=True)
+
     def video_parameters(self) -> list[nn.Parameter]:
         """Temporal transformers, the word branch and the design context: new in the video stage."""
         return [p for name, p in self.named_parameters()
@@ -242,6 +253,8 @@ class Denoiser(nn.Module):
         if self.design_encoder is not None:
             ctx = ctx._replace(design=design_context(self.design_encoder, given, b, x))
         temb = self.t_embedder(self.t_proj(t * 1000.0).to(x.dtype))  # (B, D)
+        if self.colour_embedding is not None and ctx.colour is not None:
+            temb = temb + self.colour_embedding(ctx.colour.to(temb.dtype))
         temb = temb.repeat_interleave(frames, dim=0)  # (B*T, D)
 
         h = self.x_embedder(h)

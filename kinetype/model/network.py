@@ -45,9 +45,11 @@ class KineTyNet(nn.Module):
         static and word captions through the content encoder and the dynamic one through its own."""
         motion = self.text_encoder.motion
         if motion is None:
-            return Context(*encode_all(self.text_encoder, static, dynamic, word))
-        static_c, word_c = encode_all(self.text_encoder, static, word)
-        return Context(static_c, None if dynamic is None else motion(dynamic), word_c)
+            ctx = Context(*encode_all(self.text_encoder, static, dynamic, word))
+        else:
+            static_c, word_c = encode_all(self.text_encoder, static, word)
+            ctx = Context(static_c, None if dynamic is None else motion(dynamic), word_c)
+        return ctx._replace(colour=static.colour)
 
     def add_motion_encoder(self) -> None:
         """DEMO's motion encoder added to a model with one shared encoder (started as its copy)."""
@@ -58,6 +60,11 @@ class KineTyNet(nn.Module):
         """The given-frame planes (and with ``context`` the design context stream) added to a model
         without them (zero weights and gates: unchanged output)."""
         self.denoiser.add_given_frames(context, tokens)
+        self.cfg = replace(self.cfg, denoiser=self.denoiser.cfg)
+
+    def add_colour_embedding(self) -> None:
+        """The caption colours' embedding added to a model without it (zero output: unchanged)."""
+        self.denoiser.add_colour_embedding()
         self.cfg = replace(self.cfg, denoiser=self.denoiser.cfg)
 
     def add_interpolator(self, inbetweens: int) -> None:

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from kinetype.model.colours import caption_colours
 from kinetype.model.config import TextConfig
 from kinetype.model.errors import ModelError
 
@@ -39,13 +40,16 @@ PAD, BOS, EOS = 256, 257, 258  # byte ids are 0..255
 
 
 class Tokens(NamedTuple):
-    """Tokenised captions: ``ids`` (B, L) long and ``mask`` (B, L) bool (True = a real token)."""
+    """Tokenised captions: ``ids`` (B, L) long and ``mask`` (B, L) bool (True = a real token), and
+    the colours they name, ``colour`` (B, COLOUR_DIM) (:mod:`kinetype.model.colours`; the static
+    caption's reach a denoiser with a colour embedding)."""
 
     ids: torch.Tensor
     mask: torch.Tensor
+    colour: torch.Tensor | None = None
 
     def to(self, device, non_blocking: bool = False) -> Tokens:
-        return Tokens(self.ids.to(device, non_blocking=non_blocking), self.mask.to(device, non_blocking=non_blocking))
+        return Tokens(*(None if a is None else a.to(device, non_blocking=non_blocking) for a in self))
 
 
 class Caption(NamedTuple):
@@ -72,7 +76,7 @@ class ByteTokenizer:
         for i, c in enumerate(captions):
             row = [BOS, *c.encode("utf-8")[: min(length, self.max_tokens) - 2], EOS]
             ids[i, : len(row)] = torch.tensor(row)
-        return Tokens(ids, ids != PAD)
+        return Tokens(ids, ids != PAD, caption_colours(captions))
 
 
 class ClipTokenizer:
@@ -87,7 +91,7 @@ class ClipTokenizer:
     def __call__(self, captions: list[str], length: int | None = None) -> Tokens:
         tok = self.tokenizer(captions, padding="max_length", max_length=self.max_tokens, truncation=True,
                              return_tensors="pt")
-        return Tokens(tok.input_ids, torch.ones(tok.input_ids.shape, dtype=torch.bool))
+        return Tokens(tok.input_ids, torch.ones(tok.input_ids.shape, dtype=torch.bool), caption_colours(captions))
 
 
 class ByteTextEncoder(nn.Module):

@@ -230,4 +230,6 @@ def prepare(batch: dict[str, Any], size_px: int, device: torch.device) -> dict[s
 def drop_captions(tokens: Tokens, keep: torch.Tensor, blank: Tokens) -> Tokens:
     """Rows where ``keep`` (B,) is False become the blank caption ``blank`` (1, >= L): on the device."""
     k, length = keep[:, None], tokens.ids.shape[1]
-    return Tokens(torch.where(k, tokens.ids, blank.ids[:, :length]), torch.where(k, tokens.mask, blank.mask[:, :length]))
+    colour = None if tokens.colour is None else torch.where(k, tokens.colour, blank.colour)  # blank: none named
+    return Tokens(torch.where(k, tokens.ids, blank.ids[:, :length]), torch.where(k, tokens.mask, blank.mask[:, :length]),
+                  colour)

@@ -41,14 +41,16 @@ def resolve_model(cfg: TrainConfig) -> TrainConfig:
             cfg.model.autoencoder.path = str(folder.path / "autoencoder")
             if folder.has_denoiser:
                 # The folder's architecture, plus a motion encoder (added as a copy of the content
-                # encoder) and the given-frame planes (zero weights) where the run asks for them.
+                # encoder), the given-frame planes and the colour embedding (zero weights) where the
+                # run asks for them.
                 wants_motion, wants = cfg.model.text.motion_encoder, cfg.model.denoiser
                 cfg.model.text, cfg.model.denoiser = folder.model.text, folder.model.denoiser
                 cfg.model.text = replace(cfg.model.text, motion_encoder=cfg.model.text.motion_encoder or wants_motion)
                 d = cfg.model.denoiser
                 cfg.model.denoiser = replace(d, given_frames=d.given_frames or wants.given_frames,
                                              design_context=d.design_context or wants.design_context,
-                                             design_tokens=d.design_tokens if d.design_context else wants.design_tokens)
+                                             design_tokens=d.design_tokens if d.design_context else wants.design_tokens,
+                                             colour_embedding=d.colour_embedding or wants.colour_embedding)
                 cfg.model.objective = folder.model.objective
         if cfg.model.autoencoder.path:  # the folder's architecture wins over the preset's
             ae_dir = Path(cfg.model.autoencoder.path)
@@ -136,6 +138,8 @@ def build_models(cfg: TrainConfig) -> tuple[Autoencoder, KineTyNet | None]:
                 net.add_motion_encoder()
             if cfg.model.denoiser.given_frames:
                 net.add_given_frames(cfg.model.denoiser.design_context, cfg.model.denoiser.design_tokens)
+            if cfg.model.denoiser.colour_embedding:
+                net.add_colour_embedding()
             if cfg.stage == "interpolation" and net.interpolator is None:
                 net.add_interpolator(cfg.inbetweens)
             return autoencoder, net
