@@ -364,6 +364,7 @@ EvalN = Annotated[int, typer.Option("--n", help="Clips, drawn deterministically 
 EvalOut = Annotated[Optional[Path], typer.Option("--out", help="Folder for report.json, report.md, contact_sheet.png.")]
 EvalReader = Annotated[str, typer.Option("--reader", help="OCR: ppocr (default), tesseract or both.")]
 EvalWorkers = Annotated[Optional[int], typer.Option("--workers", help="Worker processes (default: all cores).")]
+EvalQuiet = Annotated[bool, typer.Option("--quiet", help="No progress bar or tables.")]
 
 
 @eval_app.command("renders")
@@ -378,7 +379,7 @@ def eval_renders(
     size: Annotated[int, typer.Option("--size", help="Frame size in pixels (a model's size gives its ceiling).")] = ClipSettings.size,
     frames: Annotated[int, typer.Option("--frames", help="Frames per clip.")] = ClipSettings.frames,
     fps: Annotated[int, typer.Option("--fps", help="Frames per second.")] = ClipSettings.fps,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar or tables.")] = False,
+    quiet: EvalQuiet = False,
 ):
     """Score engine renders of the eval set: the legibility ceiling of any model trained on them."""
     from kinetype.eval import evaluate_renders
@@ -386,6 +387,27 @@ def eval_renders(
     started = time.perf_counter()
     evaluate_renders(n=n, seed=seed, templates=templates or default_templates(), readers=reader, workers=workers,
                      out=out, progress=not quiet, size=size, num_frames=frames, fps=fps)
+    wrote_report(out, started)
+
+
+@eval_app.command("autoencoder")
+@user_errors
+def eval_autoencoder(
+    model: ModelDir = None,
+    n: EvalN = 100,
+    no_glyph: Annotated[bool, typer.Option("--no-glyph", help="Decode without the engine's glyph layout (the text-only ceiling).")] = False,
+    out: EvalOut = Path("eval/autoencoder"),
+    seed: Seed = 0,
+    reader: EvalReader = "ppocr",
+    workers: EvalWorkers = None,
+    quiet: EvalQuiet = False,
+):
+    """Score the eval set's engine renders after a round trip through a model's autoencoder: what exact latents would score."""
+    from kinetype.eval import evaluate_autoencoder
+
+    started = time.perf_counter()
+    evaluate_autoencoder(model, n=n, seed=seed, glyph=not no_glyph, readers=reader, workers=workers, out=out,
+                         progress=not quiet)
     wrote_report(out, started)
 
 
@@ -401,7 +423,7 @@ def eval_model(
     seed: Seed = 0,
     reader: EvalReader = "ppocr",
     workers: EvalWorkers = None,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar or tables.")] = False,
+    quiet: EvalQuiet = False,
     mg: MgScale = None,
     verify: Verify = 1,
     given: Annotated[str, typer.Option("--given", help="none; first: animate the reference's first frame (scored by first_mae); loop: every clip a loop.")] = "none",

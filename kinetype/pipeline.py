@@ -477,8 +477,13 @@ class Pipeline:
                 )
                 latents = join(latents, gaps, n)  # (B, (n + 1) K, C, h, w)
             with torch.no_grad():
-                # A glyph-aware decoder draws the letter edges from the full-resolution layout.
-                x = self.autoencoder.decode(latents, None if masks is None else masks.to(self.device))
+                # A glyph-aware decoder draws the letter edges from the full-resolution layout. One
+                # frame at a time: a frame's pixels then depend on its latent and layout alone, not on
+                # how many frames share the call (batched convolutions round differently by batch
+                # size), so a clip's keyframes are the keyframe model's own clip, byte for byte.
+                x = torch.cat([self.autoencoder.decode(latents[:, i:i + 1],
+                                                       None if masks is None else masks[:, i:i + 1].to(self.device))
+                               for i in range(latents.shape[1])], 1)  # (B, T, 3, H, W)
         if not bool(torch.isfinite(x).all()):  # would be written as a black clip
             raise ModelError("the model produced non-finite values (NaN or inf): its weights or the guidance are broken")
         return to_uint8(x)
@@ -544,11 +549,12 @@ def model_path(model: str | Path | None = None) -> Path:
     return Path(model) if model else DEFAULT_MODEL_DIR
 
 
-def load_pipeline(model: str | Path | ModelFolder | None = None) -> Pipeline:
+def load_pipeline(model: str | Path | ModelFolder | None = None, *, need_denoiser: bool = True) -> Pipeline:
     """The pipeline folder ``model`` (default: the bundled model; or a folder already read) on the
-    best device, or one line saying how to get one."""
+    best device, or one line saying how to get one. ``need_denoiser`` False: an autoencoder-stage
+    folder will do."""
     folder = model if isinstance(model, ModelFolder) else read_model_folder(model_path(model))
-    return Pipeline.from_folder(folder, device="cuda" if torch.cuda.is_available() else "cpu")
+    return Pipeline.from_folder(folder, device="cuda" if torch.cuda.is_available() else "cpu", need_denoiser=need_denoiser)
 
 
 def to_uint8(x) -> np.ndarray:

@@ -95,3 +95,61 @@ def test_evaluate_model_animates_the_references_first_frame_and_loops(tmp_path):
     assert r.exit_code != 0 and "not trained with given frames" in r.output and len(r.output.strip().splitlines()) == 1
     r = ev("model", "--model", model, "--n", 1, "--given", "middle", "--out", tmp_path / "e")
     assert r.exit_code != 0 and "--given must be one of none, first, loop" in r.output
+
+
+@needs_ppocr
+def test_evaluate_autoencoder_scores_the_references_round_trip(tmp_path):
+    """A lossless autoencoder scores exactly what the engine's renders score (the ceiling of any
+    model); the model's own autoencoder loses something, the same way at every run."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("diffusers")
+    from kinetype.eval import evaluate_autoencoder, evaluate_renders
+    from kinetype.pipeline import load_pipeline
+    from model_helpers import tiny_pipeline_folder
+
+    class Lossless(torch.nn.Module):  # latents = the frames: a perfect round trip
+        def __init__(self):
+            super().__init__()
+            self.anchor = torch.nn.Parameter(torch.zeros(1))  # the pipeline's device is its parameters'
+
+        def encode(self, video, masks=None):
+            return video
+
+        def decode(self, latents, masks=None):
+            return latents
+
+    torch.set_num_threads(1)
+    pipe = load_pipeline(tiny_pipeline_folder(tmp_path / "model"))
+    size, frames, fps = pipe.size_px, pipe.num_frames, pipe.fps
+    engine = evaluate_renders(n=2, seed=1, size=size, num_frames=frames, fps=fps, workers=1, progress=False)
+    own = evaluate_autoencoder(pipe, n=2, seed=1, workers=1, progress=False)
+    again = evaluate_autoencoder(pipe, n=2, seed=1, workers=1, progress=False)
+    pipe.autoencoder = Lossless()
+    lossless = evaluate_autoencoder(pipe, n=2, seed=1, workers=1, progress=False)
+    assert lossless.kind == "autoencoder" and lossless.config["glyph"] is True
+    for key in ("word_acc_ci", "ned", "mask_iou", "text_delta_e", "background_delta_e", "flicker"):
+        assert lossless.summary[key] == pytest.approx(engine.summary[key], nan_ok=True), key
+    assert own.summary["text_delta_e"] != engine.summary["text_delta_e"]  # a random autoencoder is lossy
+    assert [r["ppocr.read"] for r in again.rows] == [r["ppocr.read"] for r in own.rows]
+    assert again.summary["text_delta_e"] == own.summary["text_delta_e"]
+
+
+def test_eval_autoencoder_on_a_missing_model_gets_one_line(tmp_path):
+    r = ev("autoencoder", "--model", tmp_path / "none", "--n", 2, "--out", tmp_path / "out")
+    assert r.exit_code == 2 and "no model at" in r.output and r.output.strip().count("\n") == 0, r.output
+    assert not (tmp_path / "out").exists()
+
+
+@needs_ppocr
+def test_eval_autoencoder_reads_an_autoencoder_stage_export(tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("diffusers")
+    from kinetype.train import loop
+    from kinetype.train.config import resolve
+
+    cfg = resolve("tiny", overrides={"stage": "autoencoder", "out": str(tmp_path / "ae"),
+                                     "data": {"shards": "synthetic", "batch_size": 2}, "optim": {"max_steps": 1}})
+    folder = loop.train(cfg, echo=lambda s: None)
+    r = ev("autoencoder", "--model", folder, "--n", 1, "--workers", 1, "--quiet", "--out", tmp_path / "out")
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "out" / "report.md").read_text().startswith("# kinetype eval autoencoder")

@@ -221,3 +221,37 @@ def test_the_compiled_network_is_traced_once_whatever_the_captions(tmp_path, ae_
     loop.train(tiny(tmp_path / "run", ae_dir, compile="on", optim={"max_steps": 5}, data={"batch_size": 2}),
                echo=lambda s: None)
     assert graphs and after[1] == after[4] == len(graphs)  # everything traced in the first step, nothing later
+
+
+def test_a_decoder_fine_tune_exports_the_init_model_with_a_new_decoder(tmp_path):
+    """autoencoder_trains = "decoder": the encoder and its latent scale stay --init's, so the
+    export is --init's whole model (its denoiser unchanged) and samples with the new decoder."""
+    from kinetype.model import Autoencoder
+    from kinetype.pipeline import load_pipeline
+    from model_helpers import tiny_pipeline_folder
+
+    init = tiny_pipeline_folder(tmp_path / "init")
+    cfg = resolve("tiny", overrides={"stage": "autoencoder", "out": str(tmp_path / "ft"), "init": str(init),
+                                     "autoencoder_trains": "decoder",
+                                     "data": {"shards": "synthetic", "batch_size": 2}, "optim": {"max_steps": 3}})
+    out = loop.train(cfg, echo=lambda s: None)
+    before, after = Autoencoder.from_folder(init / "autoencoder"), Autoencoder.from_folder(out / "autoencoder")
+    before.freeze_encoder()
+    frozen = {k for k, p in before.vae.named_parameters() if not p.requires_grad}
+    old, new = before.vae.state_dict(), after.vae.state_dict()
+    assert frozen and all(torch.equal(old[k], new[k]) for k in frozen)
+    assert any(not torch.equal(old[k], new[k]) for k in old if k.startswith("decoder."))
+    assert after.cfg.scaling_factor == before.cfg.scaling_factor
+    for part in ("denoiser", "text_encoder"):
+        assert (out / part / "model.safetensors").read_bytes() == (init / part / "model.safetensors").read_bytes()
+    pipe = load_pipeline(out)
+    assert pipe.stage == "video" and pipe.num_frames == load_pipeline(init).num_frames
+    clip = pipe(["white text on black"], ["bounce in"], ["H^|i"], steps=2, seed=0)
+    assert clip.shape[:2] == (1, pipe.num_frames) and clip.dtype == np.uint8
+
+
+def test_a_decoder_fine_tune_needs_an_autoencoder_to_start_from(tmp_path):
+    cfg = resolve("tiny", overrides={"stage": "autoencoder", "out": str(tmp_path / "ft"), "autoencoder_trains": "decoder",
+                                     "data": {"shards": "synthetic"}})
+    with pytest.raises(TrainingError, match="pass --init MODEL"):
+        loop.train(cfg, echo=lambda s: None)

@@ -4,18 +4,18 @@ The file list is the method: ``readers`` (OCR: PP-OCR through rapidocr, Tesserac
 (letters a font draws alike, from its outlines), ``measures`` (word accuracy, NED, IoU, CIEDE2000,
 flicker: pure functions), ``regions`` (finding the text in a frame without the engine's masks),
 ``evalset`` (held-out words and motions), ``score`` (one clip -> one row), ``report`` (tables and
-files), ``run`` (the parallel drivers ``evaluate_renders`` and ``evaluate_model``).
+files), ``run`` (the parallel drivers ``evaluate_renders``, ``evaluate_autoencoder`` and ``evaluate_model``).
 
 Importing this package is cheap: the drivers are imported on first use.
 """
 
 from __future__ import annotations
 
-__all__ = ["EvalReport", "evaluate_model", "evaluate_renders"]
+__all__ = ["EvalReport", "evaluate_autoencoder", "evaluate_model", "evaluate_renders"]
 
 
 def __getattr__(name: str):
-    if name in ("evaluate_model", "evaluate_renders"):
+    if name in ("evaluate_autoencoder", "evaluate_model", "evaluate_renders"):
         from kinetype.eval import run
 
         return getattr(run, name)

@@ -28,7 +28,7 @@ class EvalReport:
     """The result of one evaluation. ``summary`` holds the headline reader's figures under plain
     names (``word_acc_ci``...) and every reader's under ``<reader>.<name>``; ``rows`` one dict per clip."""
 
-    kind: str  # "renders" or "model"
+    kind: str  # "renders", "autoencoder" or "model"
     config: dict[str, Any]
     summary: dict[str, float]
     rows: list[dict[str, Any]]

@@ -1,5 +1,7 @@
-"""The drivers: ``evaluate_renders`` (the engine, the ceiling of any model trained on it) and
-``evaluate_model`` (a pipeline's generations), parallel over cores with a progress bar.
+"""The drivers: ``evaluate_renders`` (the engine, the ceiling of any model trained on it),
+``evaluate_autoencoder`` (the engine's clips through a model's autoencoder: what a denoiser
+sampling their exact latents would score) and ``evaluate_model`` (a pipeline's generations), parallel over cores with a
+progress bar.
 
 Renders are drawn and scored in worker processes. Generation runs in the main process (one model,
 on its device) and each finished clip goes to a worker for OCR while the next one samples. Each
@@ -156,6 +158,52 @@ def evaluate_renders(*, n: int, seed: int = 0, templates: Path | None = None, re
     return _finish("renders", config, results, names, out, progress)
 
 
+def evaluate_autoencoder(pipe_or_dir=None, *, n: int, seed: int = 0, glyph: bool = True, workers: int | None = None,
+                         out: Path | None = None, progress: bool = True, readers: str | Sequence[str] = "ppocr",
+                         templates: Path | None = None) -> EvalReport:
+    """Score the engine's reference render of each eval item after a round trip through the model's
+    autoencoder (encode with the glyph masks, as training latents are; decode as the pipeline decodes
+    a generated clip: with the masks, or without them when ``glyph`` is False). A denoiser that
+    sampled exactly the references' latents would score this: the ceiling of a model that follows
+    the engine (one reads more only with clips unlike the engine's). A model folder of any stage
+    will do (an autoencoder-stage folder included)."""
+    names = _check_args(n, out, readers, seed, workers)
+    templates = Path(templates or default_templates())
+    all_templates = load_templates(templates)
+    items = eval_items(all_templates, n, seed)
+
+    import torch
+
+    from kinetype.pipeline import Pipeline, load_pipeline, to_uint8  # torch: not for `eval renders`
+
+    pipe = pipe_or_dir if isinstance(pipe_or_dir, Pipeline) else load_pipeline(pipe_or_dir, need_denoiser=False)
+    ae, device = pipe.autoencoder, pipe.device
+    size, num_frames, fps = pipe.size_px, pipe.num_frames, pipe.fps
+    config = _config("autoencoder", n, seed, names, templates,
+                     model=str(pipe_or_dir) if isinstance(pipe_or_dir, (str, Path)) else "(in memory)",
+                     glyph=glyph, size=size, num_frames=num_frames, fps=fps)
+    workers = max(1, min((workers or os.cpu_count() or 1), n))
+    pool = _pool(workers, names)
+    futures: list[tuple[Future, dict]] = []  # (the worker's score, what this process measured)
+    try:
+        with _progress(progress, n, "eval autoencoder") as bar:
+            task = bar.add_task("clips", total=n)
+            for it in items:
+                reference = render_clip(get_template(all_templates, it.template_id), it.word, it.seed,
+                                        size=size, num_frames=num_frames, fps=fps)
+                video = torch.tensor(reference.frames).permute(0, 3, 1, 2)[None].float().div(127.5).sub(1.0)
+                masks = torch.tensor(reference.text_mask[None].astype(np.float32))  # (1, T, H, W)
+                with torch.no_grad():
+                    latents = ae.encode(video.to(device), masks.to(device))  # (1, T, C, h, w)
+                    frames = to_uint8(ae.decode(latents, masks.to(device) if glyph else None))[0]  # (T, H, W, 3)
+                futures.append((pool.submit(_score_generated, it, frames, templates, size, num_frames, fps), {}))
+                bar.advance(task)
+        results = _collect(futures)
+    finally:
+        stop_pool(pool)
+    return _finish("autoencoder", config, results, names, out, progress)
+
+
 def evaluate_model(pipe_or_dir, *, n: int, seed: int = 0, glyph: bool = True, steps: int = SamplingSettings.steps,
                    guidance: float = SamplingSettings.guidance, workers: int | None = None, out: Path | None = None,
                    progress: bool = True, readers: str | Sequence[str] = "ppocr", sampler: str = SamplingSettings.sampler,
@@ -246,14 +294,20 @@ def evaluate_model(pipe_or_dir, *, n: int, seed: int = 0, glyph: bool = True, st
                 futures.append((pool.submit(_score_generated, it, np.asarray(frames), templates, size, num_frames, fps,
                                             given == "loop"), extra))
                 bar.advance(task)
-        results = []
-        for f, extra in futures:
-            row, thumb = f.result()
-            row.update(extra)
-            results.append((row, thumb))
+        results = _collect(futures)
     finally:
         stop_pool(pool)
     return _finish("model", config, results, names, out, progress)
+
+
+def _collect(futures: list[tuple[Future, dict]]) -> list[tuple[dict, np.ndarray]]:
+    """Each worker's (row, thumbnail), its row joined with what the main process measured."""
+    results = []
+    for f, extra in futures:
+        row, thumb = f.result()
+        row.update(extra)
+        results.append((row, thumb))
+    return results
 
 
 def _load_pipeline(pipe_or_dir):

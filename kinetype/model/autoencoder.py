@@ -57,6 +57,15 @@ class Autoencoder(nn.Module):
         """Whether the decoder takes the glyph layout."""
         return isinstance(self.vae, GlyphVAE)
 
+    def freeze_encoder(self) -> None:
+        """Train the decoder alone. The encoder, so the latents and their measured scale, stay as
+        they are, and a denoiser trained on those latents samples latents the new decoder reads: a
+        drop-in decoder (Stable Diffusion's ft-MSE decoder was made the same way)."""
+        encoder = ("enc_",) if self.glyph else ("encoder.", "quant_conv.")
+        for name, param in self.vae.named_parameters():
+            if name.startswith(encoder):
+                param.requires_grad_(False)
+
     # -- loading ---------------------------------------------------------------------------------
     @classmethod
     def from_folder(cls, path: str | Path, cfg: AutoencoderConfig | None = None) -> Autoencoder:

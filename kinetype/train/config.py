@@ -89,6 +89,10 @@ class TrainConfig:
     # Which parameters train in the video stage: "all", or "video" = only the temporal layers and
     # the word branch (the image model stays frozen, as AnimateDiff-style fine-tuning does).
     video_trains: Literal["all", "video"] = "all"
+    # Which parameters train in the autoencoder stage: "all", or "decoder" = the decoder of the
+    # autoencoder it starts from (--init), the encoder frozen: the latents stay the same, so the
+    # export is --init's whole model with the new decoder (Autoencoder.freeze_encoder).
+    autoencoder_trains: Literal["all", "decoder"] = "all"
     # The interpolation stage (kinetype.model.interpolation): the frames its model makes between two
     # keyframes; the shards' clips give a keyframe every inbetweens + 1 frames.
     inbetweens: int = 3

@@ -33,7 +33,7 @@ from kinetype.model.losses import (denoising_loss, glyph_loss, motion_loss, pool
                                    recorded_self_attention, self_attention_smoothness, text_motion_loss)
 from kinetype.model.noise import draw_noise
 from kinetype.model.objective import add_noise, predict_x0_eps, sample_times, target
-from kinetype.pipeline import Pipeline
+from kinetype.pipeline import Pipeline, load_network, read_model_folder
 from kinetype.train import checkpoint as ckpt_io
 from kinetype.train import distributed
 from kinetype.train.config import TrainConfig, config_from_json, config_to_json
@@ -89,6 +89,8 @@ def train(
         net.denoiser.gradient_checkpointing = cfg.gradient_checkpointing
     else:
         module = autoencoder
+        if cfg.autoencoder_trains == "decoder":
+            autoencoder.freeze_encoder()
         if cfg.gradient_checkpointing and hasattr(autoencoder.vae, "enable_gradient_checkpointing"):
             autoencoder.vae.enable_gradient_checkpointing()
     autoencoder.to(d.device)
@@ -408,7 +410,16 @@ def save(run, step, cfg, module, ema, opt, stream, seen_clips, nonfinite_total, 
 def export(cfg, module, ema, autoencoder, stream, out: Path, device) -> Path:
     averaged = copy.deepcopy(module)
     ema.copy_to(averaged)
-    if cfg.stage == "autoencoder":
+    objective, noise, clips = cfg.model.objective, cfg.model.noise, exported_clips(cfg)
+    if cfg.stage == "autoencoder" and cfg.autoencoder_trains == "decoder":
+        # The encoder and its latent scale are --init's, so its denoiser (if it has one) reads them:
+        # the export is that model with this decoder.
+        autoencoder, net = averaged, None
+        if cfg.init and (folder := read_model_folder(cfg.init)).has_denoiser:
+            net = load_network(folder).eval()
+            objective, noise = folder.model.objective, folder.model.noise
+            clips = {"stage": folder.stage, "num_frames": folder.num_frames, "fps": folder.fps}
+    elif cfg.stage == "autoencoder":
         autoencoder = averaged
         # Latent scale for the diffusion stages: 1 / std of latents over a batch of real frames.
         batch = prepare(next(stream), cfg.data.size_px, device)
@@ -417,8 +428,7 @@ def export(cfg, module, ema, autoencoder, stream, out: Path, device) -> Path:
         net = None
     else:
         net = averaged.eval()
-    pipe = Pipeline(net, autoencoder.eval(), objective=cfg.model.objective, noise=cfg.model.noise, size_px=cfg.data.size_px,
-                    **exported_clips(cfg))
+    pipe = Pipeline(net, autoencoder.eval(), objective=objective, noise=noise, size_px=cfg.data.size_px, **clips)
     with atomic_folder(out, overwrite=True) as tmp:  # a later run's export replaces this one whole
         pipe.save_pretrained(tmp)
         (tmp / "train_config.json").write_text(config_to_json(cfg) + "\n")

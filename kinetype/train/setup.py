@@ -64,6 +64,9 @@ def resolve_model(cfg: TrainConfig) -> TrainConfig:
         check_interpolation(cfg, folder)
     if cfg.model.text.kind == "clip" and not cfg.model.text.clip_path:
         raise TrainingError("the 'clip' text encoder needs a local folder: pass --clip DIR")
+    if cfg.stage == "autoencoder" and cfg.autoencoder_trains == "decoder" and not cfg.model.autoencoder.path:
+        raise TrainingError("autoencoder_trains = 'decoder' fine-tunes the decoder of an autoencoder that exists: "
+                            "pass --init MODEL (a pipeline folder) or --autoencoder DIR")
     if cfg.stage != "autoencoder" and not cfg.model.autoencoder.path:
         raise TrainingError(
             "no autoencoder for the diffusion stages: train one first (`kinetype train --stage autoencoder "
