@@ -281,6 +281,10 @@ def _shapes(module) -> dict[str, tuple[int, ...]]:
 # With one, the step back into frame 0 is a step into the sampled clip's edge frame; with two it is
 # a step inside it, and the seam closed a little more (docs/model.md, "Loops": 1.29 against 1.32).
 LOOP_OVERLAP = 2
+# How hard a loop's seam is smoothed near noise (kinetype.sample.replacement.seam_smoothed): 1 puts
+# the frames either side of it onto their neighbours' mean at pure noise. Measured on the bundled
+# model (docs/model.md, "Loops"): the seam from 1.09 to 0.61 of the median step, legibility as before.
+LOOP_SEAM = 1.0
 
 
 class Pipeline:
@@ -398,7 +402,8 @@ class Pipeline:
         (:mod:`kinetype.model.frames`) also takes them as input planes (``pin=False``: that alone).
         ``loop``: :data:`LOOP_OVERLAP` frames more are sampled after the last and dropped, so the last
         frame leads into the first: they are the first ones again, tied to them at every step
-        (:func:`kinetype.sample.replacement.tied`), with ``first`` the design given at 0 and T too.
+        (:func:`kinetype.sample.replacement.tied`), with ``first`` the design given at 0 and T too,
+        and the seam smoothed near noise (:data:`LOOP_SEAM`).
         With ``pin=False`` and no ``first``, the clip is sampled, then sampled again from the same
         seed with its own first frame given at both ends as input planes (twice the time).
 
@@ -460,7 +465,7 @@ class Pipeline:
                     self.net, (b, keys, c, lat, lat), static, dynamic if video else None, word if video else None,
                     glyph, objective=self.objective, sampler=sampler, steps=steps, guidance=guidance, seed=seed,
                     progress=progress, denoise_fn=self.denoise_fn, mg=mg, noise=self.noise, given=cond, replace=pin,
-                    tie=past if pin else 0,
+                    tie=past if pin else 0, seam=LOOP_SEAM,
                 )
 
             cond = None if designs is None else self._given(designs, key_masks, frames + ring, ring, keys)

@@ -14,7 +14,7 @@ from kinetype.model.frames import Given  # noqa: E402
 from kinetype.model.objective import add_noise  # noqa: E402
 from kinetype.pipeline import Pipeline  # noqa: E402
 from kinetype.sample import SAMPLERS, sample_latents  # noqa: E402
-from kinetype.sample.replacement import replaced, tied  # noqa: E402
+from kinetype.sample.replacement import replaced, seam_smoothed, tied  # noqa: E402
 from model_helpers import tiny_pipeline_folder  # noqa: E402
 
 torch.set_num_threads(1)
@@ -70,6 +70,44 @@ def test_the_tie_gives_tied_frames_the_mean_of_their_predictions():
     assert torch.equal(t0[:, :2], (x0[:, :2] + x0[:, -2:]) / 2) and torch.equal(t0[:, -2:], t0[:, :2])
     assert torch.equal(te, -t0) and torch.equal(t0[:, 2], x0[:, 2])
     assert tied(lambda x, t: (x0, eps), overlap=0)(None, 0.5) == (x0, eps)
+
+
+def test_seam_smoothing_moves_the_seams_two_frames_toward_their_neighbours_near_noise_only():
+    x0 = torch.randn(1, 7, 2, generator=torch.Generator().manual_seed(0))  # T = 5 frames, then frames 0, 1 again
+    x0[:, 5:] = x0[:, :2]
+    eps = torch.randn(1, 7, 2, generator=torch.Generator().manual_seed(1))
+    times = [1.0, 0.5, 0.0]
+    smooth = seam_smoothed(lambda x, t: (x0, eps), frames=5, scale=1.0, objective="flow", times=times)
+    near_noise, _ = smooth(None, 1.0)  # flow: alpha 0, sigma 1, so the frames go onto their neighbours' mean
+    torch.testing.assert_close(near_noise[:, 4], (x0[:, 3] + x0[:, 0]) / 2)
+    torch.testing.assert_close(near_noise[:, 0], (x0[:, 4] + x0[:, 1]) / 2)
+    assert torch.equal(near_noise[:, 5], near_noise[:, 0]) and torch.equal(near_noise[:, 6], x0[:, 1])  # still tied
+    assert torch.equal(near_noise[:, 1:4], x0[:, 1:4])  # only the seam's frames move
+    halfway, halfway_eps = smooth(None, 0.5)  # flow: alpha = sigma, noise share 1/2
+    torch.testing.assert_close(halfway[:, 4], x0[:, 4] + 0.5 * ((x0[:, 3] + x0[:, 0]) / 2 - x0[:, 4]))
+    torch.testing.assert_close(halfway + halfway_eps, x0 + eps)  # x_t = alpha x0 + sigma eps unchanged
+    at_data, _ = smooth(None, 0.0)
+    assert torch.equal(at_data, x0)  # the network alone draws the detail
+    plain = lambda x, t: (x0, eps)  # noqa: E731
+    assert seam_smoothed(plain, frames=5, scale=0.0, objective="flow", times=times) is plain
+
+
+@pytest.mark.parametrize("sampler", sorted(SAMPLERS))
+def test_a_smoothed_seam_is_a_smaller_step_than_the_tie_alone_and_keeps_the_loop_tied(pipe, sampler):
+    def run(seam: float, **kw) -> torch.Tensor:
+        return sample_latents(pipe.net, SHAPE, *PROMPT, None, objective=pipe.objective, sampler=sampler, steps=6,
+                              seed=3, tie=2, seam=seam, **kw)
+
+    def seam_step(out):  # the step from the loop's last frame (T - 1 = 3) into its first
+        return (out[:, 3] - out[:, 0]).abs().mean()
+
+    tie_only, smoothed = run(0.0), run(1.0)
+    assert torch.equal(smoothed[:, -2:], smoothed[:, :2])
+    assert seam_step(smoothed) < 0.8 * seam_step(tie_only)
+    assert torch.equal(smoothed, run(1.0))  # deterministic
+    loop_design = Given(ends_given().latents[:, :6], torch.tensor([[1.0, 0, 0, 0, 1.0, 0]]))  # design at 0 and T
+    pinned = run(1.0, given=loop_design, replace=True)
+    assert torch.equal(pinned[:, [0, 4]], loop_design.latents[:, [0, 4]])  # the design is not smoothed away
 
 
 def test_pinned_frames_stay_exact_under_mitigating_gradients(pipe):

@@ -13,7 +13,7 @@ from kinetype.model.interpolation import shared_noise
 from kinetype.model.noise import NoiseConfig, draw_noise
 from kinetype.model.objective import predict_x0_eps
 from kinetype.sample.mitigate import mitigated
-from kinetype.sample.replacement import pinned, replaced, tie_noise, tied
+from kinetype.sample.replacement import pinned, replaced, seam_smoothed, tie_noise, tied
 from kinetype.sample.schedule import sample_times
 from kinetype.sample.settings import MG_SCALE_DEFAULT, SamplingSettings
 from kinetype.sample.solvers import SAMPLERS
@@ -41,6 +41,7 @@ def sample_latents(
     interpolate: bool = False,  # the interpolator's gaps (B, K, n*C, h, w) between the keyframes ``given``
     replace: bool = False,  # pin the ``given`` frames to their latents (kinetype.sample.replacement)
     tie: int = 0,  # the last ``tie`` frames tied to the first: a loop sampled past its end
+    seam: float = 0.0,  # with ``tie``: the loop's seam smoothed with this scale (0 = off)
 ) -> torch.Tensor:
     """Latents (B, T, C, h, w) for the captions; the same seed gives the same latents.
 
@@ -50,7 +51,8 @@ def sample_latents(
     step copies nothing to the device and reads nothing back. ``mg`` > 0 adds mitigating-gradient
     guidance to every step (one backward pass through the network each). ``replace``: the given
     frames are pinned (any model; one trained with given frames also takes them as input planes).
-    ``tie``: the last ``tie`` frames are the first again at every step (:func:`kinetype.sample.replacement.tied`).
+    ``tie``: the last ``tie`` frames are the first again at every step (:func:`kinetype.sample.replacement.tied`),
+    and ``seam`` smooths the step from the loop's last frame into its first (:func:`kinetype.sample.replacement.seam_smoothed`).
     """
     if sampler not in SAMPLERS:
         raise ModelError(f"unknown sampler {sampler!r}: choose from {', '.join(SAMPLERS)}")
@@ -91,4 +93,6 @@ def sample_latents(
     mg = MG_SCALE_DEFAULT if mg is None else mg
     inner = tied(replaced(denoise, pin, objective, times), tie)
     denoise = tied(replaced(mitigated(inner, mg, objective, times), pin, objective, times), tie)
+    if tie:
+        denoise = seam_smoothed(denoise, shape[1] - tie, seam, objective, times, pin)
     return pinned(SAMPLERS[sampler](denoise, x, times, objective, progress), pin)

@@ -24,6 +24,14 @@ A loop made from text alone has no design to pin. It is sampled a few frames pas
 those frames *tied* to the first ones (:func:`tied`): each pair starts from the same noise and gets
 the mean of its two predictions at every call, so the pair stays one latent at every noise level,
 and the step from the last frame into the first is sampled as any step inside the clip.
+
+Any step: as large as the clip's typical one where the letters rest, larger where they move. The
+seam is then smoothed (:func:`seam_smoothed`): near noise the frames either side of it, T-1 and 0,
+are pulled onto the mean of their two neighbours on the prediction, with a weight that falls with
+the noise share to nothing at the data, so the two frames agree on layout and colour from the first
+steps and the network alone draws their detail. It is mitigating-gradient guidance's calibrated step
+(:mod:`kinetype.sample.mitigate`: ``s · w(t) = 1`` moves a frame onto its neighbours' mean) taken on
+x̂₀ directly, without the backward pass, and on the seam's two frames only: no extra network call.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ from typing import Callable
 import torch
 
 from kinetype.model.frames import Given
+from kinetype.sample.mitigate import noise_share
 from kinetype.sample.schedule import alphas_sigmas
 
 Denoise = Callable[[torch.Tensor, float], tuple[torch.Tensor, torch.Tensor]]
@@ -79,6 +88,36 @@ def tied(denoise: Denoise, overlap: int = 1) -> Denoise:
         return _tie(x0, overlap), _tie(eps, overlap)
 
     return fn
+
+
+def seam_smoothed(denoise: Denoise, frames: int, scale: float, objective: str, times: list[float],
+                  given: Given | None = None) -> Denoise:
+    """``denoise`` for a loop of ``frames`` frames T sampled past its end with its first frames
+    tied (:func:`tied`: frame T + j is frame j), its seam smoothed (x (B, T + k, C, h, w), k ≥ 1):
+
+        x̂₀'[T-1] = x̂₀[T-1] + a (½ (x̂₀[T-2] + x̂₀[T]) - x̂₀[T-1])
+        x̂₀'[0]   = x̂₀[0]   + a (½ (x̂₀[T-1] + x̂₀[1]) - x̂₀[0]),      x̂₀'[T + j] = x̂₀'[j]
+        ε̂'       = ε̂ + (α / σ) (x̂₀ - x̂₀'),                         a = scale · σ² / (α² + σ²)
+
+    so x_t = α x̂₀ + σ ε̂ still holds and the tied frames stay equal. Frames ``given`` flags stay
+    their latents (they are pinned again after the smoothing). ``scale`` 0, or fewer than three
+    frames (the seam has no other neighbours): ``denoise`` itself."""
+    if scale <= 0.0 or frames < 3:
+        return denoise
+    weight = {t: scale * noise_share(a, s) for t, (a, s) in zip(times, zip(*alphas_sigmas(times, objective)))}
+    ratio = {t: a / max(s, 1e-4) for t, (a, s) in zip(times, zip(*alphas_sigmas(times, objective)))}
+    last = frames - 1
+
+    def fn(x: torch.Tensor, t: float):
+        x0, eps = denoise(x, t)  # (B, T + k, C, h, w) each, the tied frames equal
+        a = weight[t]
+        new = x0.clone()
+        new[:, last] = x0[:, last] + a * ((x0[:, last - 1] + x0[:, last + 1]) / 2 - x0[:, last])
+        new[:, 0] = x0[:, 0] + a * ((x0[:, last] + x0[:, 1]) / 2 - x0[:, 0])
+        new[:, frames] = new[:, 0]
+        return new, eps + ratio[t] * (x0 - new)
+
+    return replaced(fn, given, objective, times)
 
 
 def tie_noise(x: torch.Tensor, overlap: int = 1) -> torch.Tensor:
