@@ -42,9 +42,10 @@ bench: setup sysdeps
 # A bundle-sized model from scratch with the bundled model's recipe and today's trainer (the card,
 # models/kinetype/README.md, has the recipe and its figures): its training set; the three stages with
 # the cpu preset (the base); the decoder trained further, its encoder frozen; the video stage continued
-# with a stronger glyph loss and the colour embedding; half-precision bundling into kinetype/assets/model
-# (models/kinetype links to it); scores. About 3 hours 15 minutes on 2 CPU cores: 84 minutes of base
-# steps, 39 of decoder steps, 30 of video steps, 20 of latent caches (two autoencoders), then scoring.
+# with a stronger glyph loss and the colour embedding; an interpolator for --frames 48 on 16 fps clips;
+# half-precision bundling into kinetype/assets/model (models/kinetype links to it); scores. About
+# 4 hours on 2 CPU cores: 84 minutes of base steps, 39 of decoder steps, 30 of video steps, 29 of
+# interpolator steps, 32 of latent caches (two autoencoders, the 48-frame clips), then scoring.
 model: setup sysdeps
 	$(VENV)/bin/kinetype render --n 8000 --size 128 --seed 0 --shard-size 500 --out shards/cpu128
 	$(VENV)/bin/kinetype train --preset cpu --shards shards/cpu128 --out runs/kinetype --seed 0
@@ -52,7 +53,10 @@ model: setup sysdeps
 	  --config benchmarks/training_options/decoder.toml --max-steps 7528 --seed 0 --out runs/kinetype-decoder
 	$(VENV)/bin/kinetype train --preset cpu --stage video --init runs/kinetype-decoder/pipeline --shards shards/cpu128 \
 	  --config benchmarks/training_options/colour.toml --max-steps 2000 --seed 0 --out runs/kinetype-colour
-	$(PY) tools/bundle_model.py runs/kinetype-colour/pipeline kinetype/assets/model
+	$(VENV)/bin/kinetype render --n 4000 --size 128 --frames 48 --fps 16 --seed 1 --shard-size 500 --out shards/cpu128-16fps
+	$(VENV)/bin/kinetype train --preset cpu --stage interpolation --init runs/kinetype-colour/pipeline \
+	  --shards shards/cpu128-16fps --max-steps 1762 --seed 0 --out runs/kinetype-interp
+	$(PY) tools/bundle_model.py runs/kinetype-interp/pipeline kinetype/assets/model
 	$(VENV)/bin/kinetype eval model --model models/kinetype --n 100 --out eval/model
 
 clean:
