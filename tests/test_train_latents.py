@@ -121,3 +121,20 @@ def test_training_reads_the_cache_and_decodes_no_video(dataset, tmp_path, monkey
     monkeypatch.setattr(Autoencoder, "encode", lambda *a, **k: pytest.fail("the encoder ran in a step"))
     out = loop.train(cfg, echo=lambda s: None)
     assert decoded == [] and (out / "model_index.json").is_file()
+
+
+def test_a_decoder_fine_tune_keeps_the_cache_and_a_new_encoder_or_scale_does_not(autoencoder):
+    import copy
+
+    digest = latents.autoencoder_digest(autoencoder)
+    decoder_tuned, encoder_changed, rescaled = (copy.deepcopy(autoencoder) for _ in range(3))
+    with torch.no_grad():
+        for model, moved in ((decoder_tuned, True), (encoder_changed, False)):
+            model.freeze_encoder()  # the decoder trains, the encoder does not
+            for p in model.parameters():
+                if p.requires_grad == moved:
+                    p.add_(0.01)
+    rescaled.cfg.scaling_factor *= 2
+    assert latents.autoencoder_digest(decoder_tuned) == digest  # the latents it makes are the same
+    assert latents.autoencoder_digest(encoder_changed) != digest
+    assert latents.autoencoder_digest(rescaled) != digest

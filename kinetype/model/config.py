@@ -35,9 +35,11 @@ class AutoencoderConfig:
     norm_num_groups: int = 8
     scaling_factor: float = 1.0  # latents are multiplied by this; measured after the autoencoder stage
     path: str | None = None  # local diffusers AutoencoderKL folder (e.g. Stable Diffusion's vae/)
-    # Autoencoder stage loss: L1 everywhere + mask_weight x L1 inside the glyph masks + KL.
+    # Autoencoder stage loss: L1 everywhere + mask_weight x L1 inside the glyph masks + KL, and
+    # edge_weight x L1 of the image gradients in a band around the letters (sharp strokes and effects).
     mask_weight: float = 4.0
     kl_weight: float = 1e-6
+    edge_weight: float = 0.0
     # "glyph" only: initial posterior log-variance, and the share of frames whose decoder gets no
     # mask in training (so text-only generation still decodes letters from the latent).
     init_logvar: float = -6.0

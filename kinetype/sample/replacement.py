@@ -104,8 +104,9 @@ def seam_smoothed(denoise: Denoise, frames: int, scale: float, objective: str, t
     frames (the seam has no other neighbours): ``denoise`` itself."""
     if scale <= 0.0 or frames < 3:
         return denoise
-    weight = {t: scale * noise_share(a, s) for t, (a, s) in zip(times, zip(*alphas_sigmas(times, objective)))}
-    ratio = {t: a / max(s, 1e-4) for t, (a, s) in zip(times, zip(*alphas_sigmas(times, objective)))}
+    coefficients = dict(zip(times, zip(*alphas_sigmas(times, objective))))  # t -> (α, σ)
+    weight = {t: scale * noise_share(a, s) for t, (a, s) in coefficients.items()}
+    ratio = {t: a / max(s, 1e-4) for t, (a, s) in coefficients.items()}
     last = frames - 1
 
     def fn(x: torch.Tensor, t: float):

@@ -8,8 +8,8 @@ video stages decode no video and run no encoder in their steps (fast-DiT's pre-e
                                    scaled latent, (T, C, h, w) float16; masks, captions, metadata copied
         shard-000000.stats.json    written last, the "complete" marker: samples, the source tar's identity
 
-key: the first 16 hex digits of the SHA-256 of the autoencoder's weights and architecture (its latent
-scale included) and the training resolution. Building is resumable (complete shards are kept; a
+key: the first 16 hex digits of the SHA-256 of the autoencoder's encoder weights and architecture
+(its latent scale included; not the decoder, which makes no latent) and the training resolution. Building is resumable (complete shards are kept; a
 shard whose source changed is built again), parallel (loader workers decode the source shards, the
 device encodes) and atomic (a shard's files are written whole under temporary names, then renamed).
 The loader reads a cache as it reads shards (:class:`LatentShardDataset`): same order, same crops,
@@ -36,6 +36,7 @@ from webdataset import tariterators
 from kinetype.data import ShardDataset, expand_shards, frame_indices
 from kinetype.decode import decode_video
 from kinetype.fsutil import atomic_path, atomic_write_bytes
+from kinetype.model.autoencoder import TRAINING_FIELDS
 from kinetype.shards.sample import INSTANCE_EXT, TEXT_FIELDS, SampleError, check_members, decode_instance, parse_meta
 from kinetype.workers import loader_worker_init
 
@@ -45,11 +46,13 @@ FORMAT = "kinetype-latent-cache"
 
 
 def autoencoder_digest(autoencoder) -> str:
-    """SHA-256 of an autoencoder's weights (float32 bytes, in name order) and architecture."""
+    """SHA-256 of what an autoencoder's latents depend on: its architecture and latent scale, and its
+    encoder's weights (float32 bytes, in name order). Not the decoder's: a model whose decoder was
+    fine-tuned (``autoencoder_trains = "decoder"``) reads the latents cached for the model before it."""
     h = hashlib.sha256()
-    arch = {k: v for k, v in asdict(autoencoder.cfg).items() if k not in ("path", "mask_weight", "kl_weight", "mask_drop_prob")}
+    arch = {k: v for k, v in asdict(autoencoder.cfg).items() if k != "path" and k not in TRAINING_FIELDS}
     h.update(json.dumps(arch, sort_keys=True).encode())
-    for name, value in sorted(autoencoder.state_dict().items()):
+    for name, value in sorted(autoencoder.encoder_state().items()):
         h.update(name.encode())
         h.update(value.detach().to("cpu", torch.float32 if value.is_floating_point() else value.dtype).contiguous().numpy().tobytes())
     return h.hexdigest()
