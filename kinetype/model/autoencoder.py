@@ -184,14 +184,15 @@ class Autoencoder(nn.Module):
             dist = self.vae.encode(frames).latent_dist
             recon = self.vae.decode(dist.sample(generator)).sample
             kl = dist.kl().mean()
-        err = (recon.float() - frames.float()).abs().mean(1)  # (N, H, W)
+        recon, frames = recon.float(), frames.float()
+        err = (recon - frames).abs().mean(1)  # (N, H, W)
         l1 = err.mean()
         glyph = (err * masks).sum() / masks.sum().clamp_min(1.0)
         kl = kl / frames[0].numel()
         total = l1 + self.cfg.mask_weight * glyph + self.cfg.kl_weight * kl
         terms = {"l1": l1.detach(), "glyph_l1": glyph.detach(), "kl": kl.detach()}
         if self.cfg.edge_weight > 0:
-            edge = edge_loss(recon.float(), frames.float(), masks)
+            edge = edge_loss(recon, frames, masks)
             total = total + self.cfg.edge_weight * edge
             terms["edge_l1"] = edge.detach()
         return {"loss": total, **terms}
