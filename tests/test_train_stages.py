@@ -149,3 +149,12 @@ def test_bad_config_values_are_refused_in_one_line_by_dry_run(tmp_path, toml, me
         r = train("--shards", "synthetic", "--config", tmp_path / "c.toml", "--out", tmp_path / "run", "--dry-run", *args)
         assert r.exit_code == 2 and message in r.output and r.output.strip().count("\n") == 0, r.output
     assert not (tmp_path / "run").exists()
+
+
+RECIPES = sorted((ROOT / "benchmarks" / "training_options").glob("*.toml"))
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=[r.name for r in RECIPES])
+def test_the_recipes_the_docs_run_resolve_on_the_cpu_preset(recipe):
+    # docs/model.md and the model card give these files to `kinetype train --preset cpu --config`.
+    assert resolve("cpu", recipe).preset == "cpu"
