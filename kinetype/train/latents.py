@@ -11,9 +11,9 @@ video stages decode no video and run no encoder in their steps (fast-DiT's pre-e
 key: the first 16 hex digits of the SHA-256 of the autoencoder's encoder weights and architecture
 (its latent scale included; not the decoder, which makes no latent) and the training resolution.
 Building is resumable (complete shards are kept; a shard whose source changed is built again),
-parallel (loader workers decode the source shards, the device encodes) and atomic (a shard's files are written whole under temporary names, then renamed).
-The loader reads a cache as it reads shards (:class:`LatentShardDataset`): same order, same crops,
-same resume positions.
+parallel (loader workers decode the source shards, the device encodes) and atomic (a shard's files
+are written whole under temporary names, then renamed). The loader reads a cache as it reads shards
+(:class:`LatentShardDataset`): same order, same crops, same resume positions.
 """
 
 from __future__ import annotations
